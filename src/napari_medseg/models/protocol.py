@@ -1,0 +1,65 @@
+"""The promptable-model protocol: encode a slice once, decode each interaction cheaply.
+
+Like segment-anything's predictor, the expensive part (``encode``: image to embedding) is separate
+from the cheap part (``decode``: embedding plus prompts to mask logits), so the session can cache
+embeddings and answer every click from the cache.
+
+Contract, shared by the built-in model and the SAM family:
+
+* ``encode(image)`` takes one slice as float32 ``(H, W)`` with intensities already mapped to [0, 1]
+  by the volume's :class:`~napari_medseg.core.intensity.IntensityPreset` (per volume, not per slice).
+  It returns an :data:`Embedding`: a dict of named numpy arrays. The cache stores and restores these
+  arrays exactly (dtype included, so a model may store float16 to save memory).
+* ``decode(embedding, prompts, prev_logits)`` takes the prompts of one interaction, all on that
+  slice, in plane coordinates (row, col), applied in order; and optionally the previous mask's logits
+  on that slice, float32 ``(H, W)`` (a refinement, a correction of an existing label, or the
+  neighbouring slice's mask during propagation). It returns float32 logits ``(H, W)`` at slice
+  resolution; the mask is ``logits > 0``. An empty prompt list with ``prev_logits`` is valid.
+* ``identity`` names the model, a hash of its weights and its preprocessing, so that cached
+  embeddings of another model or other weights are never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from napari_medseg.core.prompts import Prompt
+
+Embedding = dict[str, np.ndarray]
+
+
+@runtime_checkable
+class PromptableModel(Protocol):
+    """What the session, the cache, the command line and the widgets need from a model."""
+
+    name: str
+
+    @property
+    def identity(self) -> str:
+        """Model name, weights hash and preprocessing: the model part of a cache key."""
+        ...
+
+    def encode(self, image: np.ndarray) -> Embedding:
+        """Image (float32, (H, W), values in [0, 1]) to a cacheable embedding."""
+        ...
+
+    def decode(
+        self,
+        embedding: Embedding,
+        prompts: Sequence[Prompt],
+        prev_logits: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Embedding plus the prompts of one interaction to float32 mask logits (H, W)."""
+        ...
+
+
+def logits_from_mask(mask: np.ndarray, scale: float = 8.0) -> np.ndarray:
+    """A binary mask as confident logits (+scale inside, -scale outside), for ``prev_logits``."""
+    return np.where(np.asarray(mask, dtype=bool), scale, -scale).astype(np.float32)
+
+
+def embedding_nbytes(embedding: Embedding) -> int:
+    return int(sum(np.asarray(a).nbytes for a in embedding.values()))
