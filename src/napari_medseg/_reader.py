@@ -1,0 +1,96 @@
+"""napari reader for NIfTI (.nii, .nii.gz) and our zarr volumes (.zarr directories).
+
+Voxel spacing and origin come from the affine (``scale`` and ``translate``); the full affine is kept in
+``layer.metadata["affine"]`` so that labels drawn on the image are written back with exactly the same
+geometry. A file opens as an Image layer, except one whose name ends in ``_labels``, ``_label``, ``_seg``
+or ``_mask`` (before the extension) and whose data are integers: that one opens as a Labels layer. The
+rule depends only on the name and the dtype, so the same file always opens the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_medseg.core.volume_io import Volume, napari_scale_translate, read_volume
+
+LayerData = tuple[Any, dict[str, Any], str]
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
+
+VOLUME_SUFFIXES = (".nii.gz", ".nii", ".zarr")
+LABEL_NAME_ENDINGS = ("_labels", "_label", "_seg", "_mask")
+# A CT is displayed in the abdomen window (level 40, width 400 HU) when it looks like one.
+CT_ABDOMEN_LIMITS = (-160.0, 240.0)
+
+
+def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """Our reader if every path is a NIfTI file or a .zarr directory, else None (napari tries others)."""
+    paths = _as_paths(path)
+    if not paths or not all(_volume_suffix(p) for p in paths):
+        return None
+    return read_layers
+
+
+def read_layers(path: str | Sequence[str]) -> list[LayerData]:
+    """One layer per path (see the module docstring for image vs labels)."""
+    return [layer_data(p) for p in _as_paths(path)]
+
+
+def layer_data(path: str | Path) -> LayerData:
+    """The napari layer tuple of one volume file."""
+    path = Path(path)
+    volume = read_volume(path)
+    stem = path.name[: -len(_volume_suffix(path))]
+    kind = "labels" if is_labels_file(path, volume.data.dtype) else "image"
+    return volume_layer_data(volume, stem, kind, source=path)
+
+
+def volume_layer_data(volume: Volume, name: str, kind: str, source: str | Path | None = None) -> LayerData:
+    """A Volume as a napari layer tuple with scale, translate and the affine in its metadata."""
+    scale, translate = napari_scale_translate(volume.affine)
+    metadata: dict[str, Any] = {"affine": np.array(volume.affine, dtype=np.float64)}
+    if source is not None:
+        metadata["medseg_source"] = str(source)
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "scale": tuple(float(s) for s in scale),
+        "translate": tuple(float(t) for t in translate),
+        "metadata": metadata,
+    }
+    data = volume.data
+    if kind == "image" and isinstance(data, np.ndarray) and looks_like_ct(data):
+        kwargs["contrast_limits"] = CT_ABDOMEN_LIMITS
+        metadata["medseg_preset"] = "ct-abdomen"
+    return data, kwargs, kind
+
+
+def is_labels_file(path: str | Path, dtype: np.dtype) -> bool:
+    """True for an integer volume named like ``*_labels``, ``*_seg``... (see the module docstring)."""
+    path = Path(path)
+    stem = path.name[: -len(_volume_suffix(path))].lower() if _volume_suffix(path) else path.stem.lower()
+    return stem.endswith(LABEL_NAME_ENDINGS) and np.issubdtype(np.dtype(dtype), np.integer)
+
+
+def looks_like_ct(data: np.ndarray) -> bool:
+    """Hounsfield units: a signed volume whose darkest voxels are air (about -1000)."""
+    if data.size == 0 or not (
+        np.issubdtype(data.dtype, np.signedinteger) or np.issubdtype(data.dtype, np.floating)
+    ):
+        return False
+    low = float(np.nanmin(data))
+    high = float(np.nanmax(data))
+    return -1100.0 <= low <= -500.0 and high <= 4000.0
+
+
+def _volume_suffix(path: str | Path) -> str:
+    name = Path(path).name.lower()
+    return next((s for s in VOLUME_SUFFIXES if name.endswith(s)), "")
+
+
+def _as_paths(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(path, str | Path):
+        return [Path(path)]
+    return [Path(p) for p in path]
