@@ -1,0 +1,348 @@
+"""Propagation: carry one object's mask from its key slices into the neighbouring slices.
+
+The user prompts a few key slices; for the slice next to a finished one the model gets a prompt
+derived from that finished mask (the mask itself as logits, its enlarged bounding box, interior
+points), segments it, and the walk goes on until the object vanishes, changes too much (IoU rule),
+reaches a stop slice, the range limit or the volume border. Between two key slices both ends walk
+towards each other and meet in the middle, so every slice comes from its nearer key.
+
+Everything here is cheap bookkeeping around the model's ``decode``: per slice it works in the masks'
+bounding boxes and computes a (subsampled) distance transform only when the ``points`` mode needs it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
+from napari_medseg.errors import CancelledError, MedsegError
+from napari_medseg.models.protocol import logits_from_mask
+
+PROMPT_MODES = ("mask", "box", "points")
+DIRECTIONS = ("both", "forward", "backward")
+
+DecodeSlice = Callable[[int, list[Prompt], "np.ndarray | None"], np.ndarray]
+Box = tuple[int, int, int, int]  # row_start, row_stop, col_start, col_stop (stop exclusive)
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+_POINTS_GRID = 64  # the distance transform for interior points runs on at most ~64x64 samples
+
+
+@dataclass
+class PropagationOptions:
+    """How the prompt for the next slice is derived and when the walk stops."""
+
+    prompt_mode: str = "mask+box"  # any '+'-join of: mask, box, points
+    iou_threshold: float = 0.5  # stop when IoU(previous slice, new slice) < this
+    min_area: int = 4  # stop when the mask has fewer pixels (it vanished)
+    max_distance: int | None = None  # range limit in slices from the key slice
+    stop_slices: frozenset[int] = frozenset()  # never segmented; a walk ends before them
+    direction: str = "both"  # both | forward (+1) | backward (-1)
+    box_margin: float = 0.1  # the box is enlarged by this fraction of its size per side (>= 2 px)
+    n_points: int = 3  # positive interior points for the "points" mode
+    negative_points: bool = True  # "points" mode: add negatives just outside the enlarged box
+    keep_overlapping: bool = True  # keep only the components that overlap the previous mask
+    raw_logits: bool = False  # "mask" mode: pass the previous slice's own logits, not the mask
+    mask_scale: float = 8.0  # confidence of the mask-as-logits prompt
+    modes: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.stop_slices = frozenset(int(s) for s in self.stop_slices)
+        self.modes = frozenset(m.strip() for m in str(self.prompt_mode).split("+") if m.strip())
+
+    def validate(self) -> None:
+        """Raise :class:`MedsegError` (one line) for options that cannot work."""
+        unknown = sorted(self.modes - set(PROMPT_MODES))
+        if not self.modes or unknown:
+            raise MedsegError(
+                f"unknown propagation prompt mode '{self.prompt_mode}'; use a '+'-join of {', '.join(PROMPT_MODES)}"
+            )
+        if self.direction not in DIRECTIONS:
+            raise MedsegError(
+                f"unknown propagation direction '{self.direction}'; use one of {', '.join(DIRECTIONS)}"
+            )
+        if not 0.0 <= self.iou_threshold <= 1.0:
+            raise MedsegError(f"iou_threshold must lie in [0, 1], got {self.iou_threshold}")
+        if self.min_area < 0:
+            raise MedsegError(f"min_area must be >= 0, got {self.min_area}")
+        if self.max_distance is not None and self.max_distance < 0:
+            raise MedsegError(f"max_distance must be >= 0 or None, got {self.max_distance}")
+        if self.box_margin < 0:
+            raise MedsegError(f"box_margin must be >= 0, got {self.box_margin}")
+        if self.n_points < 1:
+            raise MedsegError(f"n_points must be >= 1, got {self.n_points}")
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One directed walk: from ``key`` by ``step`` (+1/-1) up to ``last`` (inclusive)."""
+
+    key: int
+    step: int
+    last: int
+
+    @property
+    def length(self) -> int:
+        return max(0, (self.last - self.key) * self.step)
+
+
+def plan_walks(keys: Sequence[int], depth: int, options: PropagationOptions) -> list[Walk]:
+    """The walks that fill the gaps between the key slices and beyond the outermost ones."""
+    keys = sorted(set(int(k) for k in keys))
+    walks: list[Walk] = []
+    both = options.direction == "both"
+    for i, key in enumerate(keys):
+        nxt = keys[i + 1] if i + 1 < len(keys) else None
+        prv = keys[i - 1] if i > 0 else None
+        if options.direction in ("both", "forward"):
+            if nxt is None:
+                last = depth - 1
+            else:
+                last = (key + nxt) // 2 if both else nxt - 1
+            walks.append(_limit(Walk(key, +1, last), options))
+        if options.direction in ("both", "backward"):
+            if prv is None:
+                last = 0
+            else:
+                last = (prv + key) // 2 + 1 if both else prv + 1
+            walks.append(_limit(Walk(key, -1, last), options))
+    return [w for w in walks if w.length > 0]
+
+
+def _limit(walk: Walk, options: PropagationOptions) -> Walk:
+    last = walk.last
+    if options.max_distance is not None:
+        far = walk.key + walk.step * options.max_distance
+        last = min(last, far) if walk.step > 0 else max(last, far)
+    for s in options.stop_slices:
+        if (s - walk.key) * walk.step > 0 and (last - s) * walk.step >= 0:
+            last = s - walk.step
+    return Walk(walk.key, walk.step, last)
+
+
+def propagate(
+    decode_slice: DecodeSlice,
+    key_masks: dict[int, np.ndarray],
+    depth: int,
+    options: PropagationOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    on_slice: Callable[[int, np.ndarray], None] | None = None,
+    axis: int = 0,
+) -> dict[int, np.ndarray]:
+    """Segment the slices around ``key_masks`` of one object; returns {index: bool mask}.
+
+    The key slices keep their masks and are not part of the result. ``decode_slice(index, prompts,
+    prev_logits)`` runs the model on slice ``index`` (prompts in plane coordinates, on ``SliceRef(axis,
+    index)``). ``on_slice(index, mask)`` is called as each slice finishes, ``progress(done,
+    total_estimate)`` after it; ``cancel()`` returning True raises :class:`CancelledError` between
+    slices, after everything finished so far went through ``on_slice``.
+    """
+    options = options or PropagationOptions()
+    options.validate()
+    keys = _check_keys(key_masks, depth)
+    walks = plan_walks(keys, depth, options)
+    total = sum(w.length for w in walks)
+    done = 0
+    results: dict[int, np.ndarray] = {}
+    for walk in walks:
+        start = _State.of(np.asarray(key_masks[walk.key], dtype=bool), None)
+        if start.area == 0:
+            total -= walk.length
+            continue
+        state, walked = start, 0
+        for index in range(walk.key + walk.step, walk.last + walk.step, walk.step):
+            if cancel is not None and cancel():
+                raise CancelledError(
+                    f"propagation cancelled after {done} slices; the slices finished so far are kept"
+                )
+            state = _next_slice(decode_slice, state, index, axis, options)
+            walked += 1
+            if state is None:
+                total -= walk.length - walked + 1
+                if progress is not None:
+                    progress(done, total)
+                break
+            results[index] = state.mask
+            done += 1
+            if on_slice is not None:
+                on_slice(index, state.mask)
+            if progress is not None:
+                progress(done, total)
+    return results
+
+
+def _check_keys(key_masks: dict[int, np.ndarray], depth: int) -> list[int]:
+    if not key_masks:
+        raise MedsegError("propagation needs at least one key slice with a mask; commit a slice first")
+    shapes = {np.shape(m) for m in key_masks.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise MedsegError(f"key masks must be 2D and all of one shape, got {sorted(shapes)}")
+    keys = sorted(int(k) for k in key_masks)
+    if keys[0] < 0 or keys[-1] >= depth:
+        raise MedsegError(f"key slices {keys} must lie in 0..{depth - 1}")
+    return keys
+
+
+@dataclass
+class _State:
+    """A finished slice: its mask, bounding box, area and (optionally) the logits it came from."""
+
+    mask: np.ndarray
+    box: Box | None
+    area: int
+    logits: np.ndarray | None
+
+    @classmethod
+    def of(cls, mask: np.ndarray, logits: np.ndarray | None) -> _State:
+        box = bounding_box(mask)
+        area = 0 if box is None else int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
+        return cls(mask, box, area, logits)
+
+
+def _next_slice(
+    decode_slice: DecodeSlice, prev: _State, index: int, axis: int, options: PropagationOptions
+) -> _State | None:
+    """Decode slice ``index`` from the previous slice's result; None when a stop rule fires."""
+    shape = prev.mask.shape
+    assert prev.box is not None
+    ref = SliceRef(axis, index)
+    prompts: list[Prompt] = []
+    if "box" in options.modes or "points" in options.modes:
+        enlarged = enlarge_box(prev.box, shape, options.box_margin)
+    if "box" in options.modes:
+        r0, r1, c0, c1 = enlarged
+        prompts.append(BoxPrompt(ref, (float(r0), float(c0)), (float(r1 - 1), float(c1 - 1))))
+    if "points" in options.modes:
+        prompts.extend(
+            PointPrompt(ref, p, True) for p in interior_points(prev.mask, prev.box, options.n_points)
+        )
+        if options.negative_points:
+            prompts.extend(PointPrompt(ref, p, False) for p in outside_points(enlarged, shape))
+    prev_logits = None
+    if "mask" in options.modes:
+        if options.raw_logits and prev.logits is not None:
+            prev_logits = prev.logits
+        else:
+            prev_logits = logits_from_mask(prev.mask, options.mask_scale)
+    logits = np.asarray(decode_slice(index, prompts, prev_logits), dtype=np.float32)
+    if logits.shape != shape:
+        raise MedsegError(f"the model returned logits of shape {logits.shape} for a slice of {shape}")
+    mask = logits > 0
+    box = bounding_box(mask)
+    if box is not None and options.keep_overlapping:
+        mask, box = keep_overlapping(mask, box, prev.mask)
+    state = _State(mask, box, 0, None)
+    if box is not None:
+        state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
+    if state.area < max(options.min_area, 1):
+        return None
+    if iou(prev, state) < options.iou_threshold:
+        return None
+    if options.raw_logits:
+        state.logits = _clamp_removed(logits, mask, options.mask_scale)
+    return state
+
+
+def bounding_box(mask: np.ndarray) -> Box | None:
+    """The tight box around the True pixels, or None for an empty mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
+    return r0, r1, int(cols[0]), int(cols[-1]) + 1
+
+
+def enlarge_box(box: Box, shape: tuple[int, int], margin: float) -> Box:
+    """``box`` grown by ``margin`` of its size on each side (at least 2 px), clipped to the slice."""
+    r0, r1, c0, c1 = box
+    mr = max(2, int(math.ceil(margin * (r1 - r0))))
+    mc = max(2, int(math.ceil(margin * (c1 - c0))))
+    return max(r0 - mr, 0), min(r1 + mr, shape[0]), max(c0 - mc, 0), min(c1 + mc, shape[1])
+
+
+def interior_points(mask: np.ndarray, box: Box, n: int) -> list[tuple[float, float]]:
+    """Up to ``n`` well-separated points deep inside the mask (distance-transform maxima).
+
+    The transform runs on the box, subsampled to about 64x64: a click needs no sub-pixel accuracy.
+    """
+    r0, r1, c0, c1 = box
+    step = max(1, math.ceil(max(r1 - r0, c1 - c0) / _POINTS_GRID))
+    sub = np.pad(mask[r0:r1:step, c0:c1:step], 1)
+    if not sub.any():  # a thin object the subsampling missed
+        rr, cc = np.nonzero(mask[r0:r1, c0:c1])
+        mid = len(rr) // 2
+        return [(float(r0 + rr[mid]), float(c0 + cc[mid]))]
+    dist = ndimage.distance_transform_edt(sub)
+    best = float(dist.max())
+    rows, cols = np.indices(dist.shape, sparse=True)
+    points: list[tuple[float, float]] = []
+    while len(points) < n:
+        flat = int(np.argmax(dist))
+        pr, pc = divmod(flat, dist.shape[1])
+        value = float(dist[pr, pc])
+        if value <= 0 or (points and value < 0.3 * best):
+            break
+        points.append((float(r0 + (pr - 1) * step), float(c0 + (pc - 1) * step)))
+        dist[(rows - pr) ** 2 + (cols - pc) ** 2 <= (2 * value) ** 2] = 0
+    return points
+
+
+def outside_points(box: Box, shape: tuple[int, int]) -> list[tuple[float, float]]:
+    """Negative clicks just outside the middle of each side of ``box`` (those inside the slice)."""
+    r0, r1, c0, c1 = box
+    rm, cm = (r0 + r1 - 1) / 2.0, (c0 + c1 - 1) / 2.0
+    candidates = [(r0 - 1, cm), (r1, cm), (rm, c0 - 1), (rm, c1)]
+    return [(float(r), float(c)) for r, c in candidates if 0 <= r < shape[0] and 0 <= c < shape[1]]
+
+
+def keep_overlapping(mask: np.ndarray, box: Box, prev_mask: np.ndarray) -> tuple[np.ndarray, Box | None]:
+    """Drop the connected components of ``mask`` that do not touch ``prev_mask``.
+
+    Like MedSAM2's largest-component rule, but it keeps every piece that continues the object (a
+    structure may split between slices). When nothing overlaps, the mask is returned unchanged and
+    the IoU rule decides.
+    """
+    r0, r1, c0, c1 = box
+    crop = mask[r0:r1, c0:c1]
+    labels, count = ndimage.label(crop, structure=_EIGHT)
+    if count <= 1:
+        return mask, box
+    touching = np.unique(labels[prev_mask[r0:r1, c0:c1] & crop])
+    touching = touching[touching > 0]
+    if touching.size == 0 or touching.size == count:
+        return mask, box
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = np.isin(labels, touching)
+    inner = bounding_box(out[r0:r1, c0:c1])
+    assert inner is not None
+    return out, (r0 + inner[0], r0 + inner[1], c0 + inner[2], c0 + inner[3])
+
+
+def iou(a: _State, b: _State) -> float:
+    """Intersection over union of two finished slices, computed inside their joint box."""
+    if a.box is None or b.box is None:
+        return 0.0
+    r0, r1 = min(a.box[0], b.box[0]), max(a.box[1], b.box[1])
+    c0, c1 = min(a.box[2], b.box[2]), max(a.box[3], b.box[3])
+    ma, mb = a.mask[r0:r1, c0:c1], b.mask[r0:r1, c0:c1]
+    inter = int(np.count_nonzero(ma & mb))
+    union = a.area + b.area - inter
+    return inter / union if union else 0.0
+
+
+def _clamp_removed(logits: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:
+    """The slice's logits with the pixels that post-processing removed pushed below zero."""
+    removed = logits > 0
+    removed &= ~mask
+    if not removed.any():
+        return logits
+    out = logits.copy()
+    out[removed] = -scale
+    return out
