@@ -213,14 +213,17 @@ def rasterize_polyline(points: Sequence[Coord], shape: tuple[int, int], width: f
 
 def rasterize_polygon(vertices: Sequence[Coord], shape: tuple[int, int]) -> np.ndarray:
     """The filled polygon (boundary included), as bool."""
-    from skimage.draw import polygon, polygon_perimeter
+    from skimage.draw import line, polygon
 
     v = np.asarray(vertices, dtype=float)
     out = np.zeros(shape, dtype=bool)
     rr, cc = polygon(v[:, 0], v[:, 1], shape=shape)
     out[rr, cc] = True
-    rr, cc = polygon_perimeter(np.round(v[:, 0]), np.round(v[:, 1]), shape=shape, clip=True)
-    out[rr, cc] = True
+    # The outline, drawn segment by segment (skimage's polygon_perimeter needs matplotlib).
+    pts = np.clip(np.round(v), 0, np.array(shape) - 1).astype(int)
+    for (r0, c0), (r1, c1) in zip(pts, np.roll(pts, -1, axis=0), strict=True):
+        rr, cc = line(r0, c0, r1, c1)
+        out[rr, cc] = True
     return out
 
 
