@@ -1,0 +1,433 @@
+"""The annotation session: one volume, its labels, a model and the cache, with undo.
+
+Everything the widgets, the command line and the evaluation do goes through here: prompts on a slice
+give a preview (model decode on the cached embedding), a commit writes it into the label volume, a
+propagation carries a label from its key slices through the volume. Every change is an undo step
+that stores only the changed region of each slice (old and new values), never a copy of the volume.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from napari_medseg.core import propagation as _propagation
+from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
+from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
+from napari_medseg.core.prompts import (
+    BoxPrompt,
+    LassoPrompt,
+    PointPrompt,
+    Prompt,
+    ScribblePrompt,
+    SliceRef,
+    validate_interaction,
+)
+from napari_medseg.core.propagation import PropagationOptions, bounding_box
+from napari_medseg.core.volume_io import Volume
+from napari_medseg.errors import MedsegError, PromptError, VolumeReadError
+from napari_medseg.models.protocol import Embedding, PromptableModel, logits_from_mask
+from napari_medseg.models.registry import DEFAULT_MODEL, load_model
+
+_PROMPT_CLASSES = (PointPrompt, BoxPrompt, ScribblePrompt, LassoPrompt)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The model's answer to the current interaction, not yet in the labels."""
+
+    ref: SliceRef
+    mask: np.ndarray  # bool (H, W)
+    logits: np.ndarray  # float32 (H, W)
+    prompts: tuple[Prompt, ...]
+    label_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SliceEdit:
+    """One slice's changed region: enough to undo (``old``) and redo (``new``) it."""
+
+    axis: int
+    index: int
+    rows: slice
+    cols: slice
+    old: np.ndarray
+    new: np.ndarray
+    count: int
+
+
+class Session:
+    """Preview, commit, propagate and undo on one volume (see docs/python-api.md)."""
+
+    def __init__(
+        self,
+        image: Volume | np.ndarray,
+        model: PromptableModel | str = DEFAULT_MODEL,
+        labels: np.ndarray | None = None,
+        preset: str | IntensityPreset = DEFAULT_PRESET,
+        cache: EmbeddingCache | None = None,
+        axis: int = 2,
+    ) -> None:
+        self.volume = _as_volume(image)
+        self.labels = _as_labels(labels, self.volume.shape)
+        self.model: PromptableModel = load_model(model) if isinstance(model, str) else model
+        self.cache = cache if cache is not None else EmbeddingCache()
+        self._axis = _check_axis(axis)
+        self._lock = threading.RLock()
+        self._signature: str | None = None
+        self._preview: Preview | None = None
+        self._undo: list[list[SliceEdit]] = []
+        self._redo: list[list[SliceEdit]] = []
+        self._keys: dict[int, set[tuple[int, int]]] = {}
+        self.set_preset(preset)
+
+    # --- geometry, intensities, embeddings ---------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.volume.shape
+
+    @property
+    def axis(self) -> int:
+        return self._axis
+
+    @axis.setter
+    def axis(self, value: int) -> None:
+        self._axis = _check_axis(value)
+
+    def set_preset(self, preset: str | IntensityPreset) -> None:
+        """Choose the intensity preset; it is fitted once to the whole volume (not per slice)."""
+        chosen = get_preset(preset) if isinstance(preset, str) else preset
+        fitted = chosen.fit(np.asarray(self.volume.data))
+        with self._lock:
+            self.preset, self.intensity = chosen, fitted
+            self._preview = None
+
+    @property
+    def signature(self) -> str:
+        """Content hash of the volume, computed on first use (the cache key's volume part)."""
+        if self._signature is None:
+            self._signature = volume_signature(self.volume.data)
+        return self._signature
+
+    @property
+    def model_key(self) -> str:
+        """The cache key's model part: the model's identity and the intensity preset."""
+        return f"{self.model.identity}|{self.preset.key}"
+
+    def cache_key(self, index: int, axis: int | None = None) -> CacheKey:
+        axis = self._axis if axis is None else _check_axis(axis)
+        return CacheKey(self.signature, self.model_key, axis, int(index))
+
+    def slice_image(self, index: int, axis: int | None = None) -> np.ndarray:
+        """Slice ``index`` along ``axis`` as the model sees it: float32 in [0, 1]."""
+        axis = self._axis if axis is None else _check_axis(axis)
+        _check_index(index, axis, self.shape)
+        return self.intensity.apply(np.asarray(self.volume.data[_plane_index(axis, index)]))
+
+    def embedding(self, index: int, axis: int | None = None) -> Embedding:
+        """The slice's embedding, encoded once and then served from the cache."""
+        axis = self._axis if axis is None else _check_axis(axis)
+        _check_index(index, axis, self.shape)
+        return self.cache.get_or_compute(
+            self.cache_key(index, axis), lambda: self.model.encode(self.slice_image(index, axis))
+        )
+
+    def precompute(
+        self,
+        axis: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> int:
+        """Encode every slice along ``axis`` into the cache; returns how many were encoded."""
+        axis = self._axis if axis is None else _check_axis(axis)
+        return precompute(
+            lambda i: self.slice_image(i, axis),
+            self.shape[axis],
+            self.model,
+            self.cache,
+            self.signature,
+            axis,
+            model_key=self.model_key,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    # --- interaction: preview and commit -----------------------------------------------------
+
+    @property
+    def preview(self) -> Preview | None:
+        return self._preview
+
+    def clear_preview(self) -> None:
+        with self._lock:
+            self._preview = None
+
+    def add_prompts(self, prompts: Prompt | Sequence[Prompt], label_id: int | None = None) -> Preview:
+        """Add prompts to the current interaction and return the refined preview.
+
+        Prompts on the preview's slice (for the same label) accumulate and refine its logits; another
+        slice or label starts a new interaction. A new interaction for a label already present on
+        that slice starts from that label's mask, so prompts correct an existing segmentation.
+        """
+        batch = [prompts] if isinstance(prompts, _PROMPT_CLASSES) else list(prompts)
+        ref = validate_interaction(batch, self.shape)
+        if label_id is not None:
+            label_id = self._check_label(label_id)
+        current = self._preview
+        if current is not None and current.ref == ref and label_id in (None, current.label_id):
+            accumulated = current.prompts + tuple(batch)
+            start: np.ndarray | None = current.logits
+            label_id = current.label_id
+        else:
+            accumulated, start = tuple(batch), None
+            if label_id is not None:
+                existing = self._plane(ref.axis, ref.index) == label_id
+                if existing.any():
+                    start = logits_from_mask(existing)
+        logits = self._decode(ref, list(accumulated), start)
+        preview = Preview(ref, logits > 0, logits, accumulated, label_id)
+        with self._lock:
+            self._preview = preview
+        return preview
+
+    def commit(self, label_id: int, overwrite: bool = True) -> int:
+        """Write the preview into the labels as ``label_id``; returns the voxels changed (one undo step).
+
+        The preview replaces ``label_id`` on its slice. With ``overwrite=False`` voxels that already
+        hold another label keep it.
+        """
+        label_id = self._check_label(label_id)
+        with self._lock:
+            preview = self._preview
+            if preview is None:
+                raise PromptError("nothing to commit: prompt the slice first (point, box, scribble or lasso)")
+            edit = self._write_slice(preview.ref, preview.mask, label_id, overwrite)
+            self._keys.setdefault(label_id, set()).add((preview.ref.axis, preview.ref.index))
+            self._preview = None
+            if edit is None:
+                return 0
+            self._push([edit])
+            return edit.count
+
+    # --- propagation ---------------------------------------------------------------------------
+
+    def key_slices(self, label_id: int, axis: int | None = None) -> list[int]:
+        """Slices along ``axis`` the user committed ``label_id`` on (else every slice holding it)."""
+        axis = self._axis if axis is None else _check_axis(axis)
+        tracked = sorted(
+            index
+            for a, index in self._keys.get(int(label_id), set())
+            if a == axis and (self._plane(axis, index) == label_id).any()
+        )
+        if tracked:
+            return tracked
+        others = tuple(a for a in range(3) if a != axis)
+        return [int(i) for i in np.flatnonzero(np.any(self.labels == label_id, axis=others))]
+
+    def propagate(
+        self,
+        label_id: int,
+        options: PropagationOptions | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        on_slice: Callable[[int, np.ndarray], None] | None = None,
+        overwrite: bool = True,
+    ) -> int:
+        """Carry ``label_id`` from its key slices through the volume along the session's axis.
+
+        Each finished slice is written at once (``on_slice(index, mask)`` follows), so a cancelled
+        propagation keeps its work; the whole run, cancelled or not, is one undo step. Returns the
+        number of voxels changed.
+        """
+        label_id = self._check_label(label_id)
+        axis = self._axis
+        keys = self.key_slices(label_id, axis)
+        if not keys:
+            raise PromptError(f"label {label_id} is on no slice along axis {axis}; commit a mask first")
+        key_masks = {index: self._plane(axis, index) == label_id for index in keys}
+        edits: list[SliceEdit] = []
+
+        def decode_slice(index: int, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
+            return self._decode(SliceRef(axis, index), prompts, prev_logits)
+
+        def write(index: int, mask: np.ndarray) -> None:
+            with self._lock:
+                edit = self._write_slice(SliceRef(axis, index), mask, label_id, overwrite)
+            if edit is not None:
+                edits.append(edit)
+            if on_slice is not None:
+                on_slice(index, mask)
+
+        try:
+            _propagation.propagate(
+                decode_slice, key_masks, self.shape[axis], options, progress, cancel, write, axis=axis
+            )
+        finally:
+            if edits:
+                with self._lock:
+                    self._push(edits)
+        return sum(e.count for e in edits)
+
+    def segment_object(
+        self,
+        interactions: dict[int, list[Prompt]],
+        label_id: int,
+        propagate: bool = True,
+        options: PropagationOptions | None = None,
+    ) -> int:
+        """Segment one object from its key slices' prompts: each slice's prompts in order, commit,
+        then (optionally) propagate. Returns the voxels changed."""
+        label_id = self._check_label(label_id)
+        if not interactions:
+            raise PromptError(f"label {label_id} has no prompts; give at least one prompt on a key slice")
+        changed = 0
+        for index, prompts in interactions.items():
+            if not prompts:
+                raise PromptError(f"slice {index} of label {label_id} has no prompts")
+            for p in prompts:
+                if p.slice != SliceRef(self._axis, int(index)):
+                    raise PromptError(
+                        f"a {p.kind} prompt of slice {index} lies on axis {p.slice.axis} slice {p.slice.index}; "
+                        f"key slices must be on the session axis {self._axis}"
+                    )
+            self.clear_preview()
+            for p in prompts:
+                self.add_prompts([p], label_id)
+            changed += self.commit(label_id)
+        if propagate:
+            changed += self.propagate(label_id, options)
+        return changed
+
+    # --- undo / redo -----------------------------------------------------------------------------
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo(self) -> bool:
+        """Revert the last commit or propagation; False when there is nothing to undo."""
+        with self._lock:
+            if not self._undo:
+                return False
+            step = self._undo.pop()
+            for edit in reversed(step):
+                self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.old
+            self._redo.append(step)
+            return True
+
+    def redo(self) -> bool:
+        """Re-apply the last undone step; False when there is nothing to redo."""
+        with self._lock:
+            if not self._redo:
+                return False
+            step = self._redo.pop()
+            for edit in step:
+                self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.new
+            self._undo.append(step)
+            return True
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _push(self, step: list[SliceEdit]) -> None:
+        self._undo.append(step)
+        self._redo.clear()
+
+    def _plane(self, axis: int, index: int) -> np.ndarray:
+        """A writable view of one slice of the labels."""
+        return self.labels[_plane_index(axis, index)]
+
+    def _decode(self, ref: SliceRef, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
+        """Run the model on a slice (no lock held: decoding is the slow part)."""
+        embedding = self.embedding(ref.index, ref.axis)
+        logits = np.asarray(self.model.decode(embedding, prompts, prev_logits), dtype=np.float32)
+        plane = ref.plane_shape(self.shape)
+        if logits.shape != plane:
+            raise MedsegError(
+                f"model '{self.model.name}' returned logits of shape {logits.shape} for a {plane} slice"
+            )
+        return logits
+
+    def _write_slice(
+        self, ref: SliceRef, mask: np.ndarray, label_id: int, overwrite: bool
+    ) -> SliceEdit | None:
+        """Make ``mask`` the label's extent on one slice (lock held); returns the edit or None."""
+        plane = self._plane(ref.axis, ref.index)
+        box = bounding_box(mask | (plane == label_id))
+        if box is None:
+            return None
+        rows, cols = slice(box[0], box[1]), slice(box[2], box[3])
+        old = plane[rows, cols].copy()
+        inside = mask[rows, cols]
+        new = old.copy()
+        new[(old == label_id) & ~inside] = 0
+        new[inside if overwrite else inside & (new == 0)] = label_id
+        changed = new != old
+        count = int(np.count_nonzero(changed))
+        if count == 0:
+            return None
+        r0, r1, c0, c1 = bounding_box(changed)  # type: ignore[misc]
+        rows, cols = slice(box[0] + r0, box[0] + r1), slice(box[2] + c0, box[2] + c1)
+        old, new = old[r0:r1, c0:c1], new[r0:r1, c0:c1]
+        plane[rows, cols] = new
+        return SliceEdit(ref.axis, ref.index, rows, cols, old, new, count)
+
+    def _check_label(self, label_id: int) -> int:
+        if isinstance(label_id, bool) or not isinstance(label_id, int | np.integer):
+            raise PromptError(f"label id must be a positive integer, got {label_id!r}")
+        top = np.iinfo(self.labels.dtype).max
+        if not 0 < int(label_id) <= top:
+            raise PromptError(f"label id {label_id} is outside 1..{top} for {self.labels.dtype} labels")
+        return int(label_id)
+
+
+def _plane_index(axis: int, index: int) -> tuple:
+    return (slice(None),) * axis + (int(index),)
+
+
+def _check_axis(axis: int) -> int:
+    if isinstance(axis, bool) or axis not in (0, 1, 2):
+        raise MedsegError(f"slicing axis must be 0, 1 or 2, got {axis!r}")
+    return int(axis)
+
+
+def _check_index(index: int, axis: int, shape: Iterable[int]) -> None:
+    depth = tuple(shape)[axis]
+    if not 0 <= int(index) < depth:
+        raise PromptError(f"slice {index} is outside the volume along axis {axis} (0..{depth - 1})")
+
+
+def _as_volume(image: Volume | np.ndarray) -> Volume:
+    if isinstance(image, Volume):
+        volume = image
+    else:
+        data = np.asarray(image)
+        volume = Volume(data=data, affine=np.eye(4), spacing=(1.0, 1.0, 1.0))
+    if len(volume.shape) != 3:
+        raise VolumeReadError(f"the image must be a 3D volume, got shape {tuple(volume.shape)}")
+    if not (np.issubdtype(volume.dtype, np.number) or volume.dtype == np.bool_):
+        raise VolumeReadError(f"the image must hold numbers, got {volume.dtype}")
+    return volume
+
+
+def _as_labels(labels: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
+    if labels is None:
+        return np.zeros(shape, dtype=np.uint16)
+    if not isinstance(labels, np.ndarray):
+        raise MedsegError(f"labels must be a numpy array, got {type(labels).__name__}")
+    if labels.shape != tuple(shape):
+        raise MedsegError(f"labels of shape {labels.shape} do not match the image shape {tuple(shape)}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise MedsegError(
+            f"labels must be an integer array, got {labels.dtype}; convert with astype(np.uint16)"
+        )
+    if not labels.flags.writeable:
+        raise MedsegError("labels array is read-only; pass a writable copy (labels.copy())")
+    return labels

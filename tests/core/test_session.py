@@ -1,0 +1,315 @@
+"""Session: preview, commit, correction, propagation, undo/redo, cache keys, locking, errors.
+
+The model is a test double of the session's collaborator (allowed in a unit test of the algorithm):
+its "embedding" is the slice itself, and decode returns the bright connected components touched by
+positive prompts (or by the previous logits) minus those touched by negative prompts.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_medseg.core.cache import EmbeddingCache
+from napari_medseg.core.prompts import (
+    BoxPrompt,
+    LassoPrompt,
+    PointPrompt,
+    ScribblePrompt,
+    SliceRef,
+    rasterize,
+)
+from napari_medseg.core.propagation import PropagationOptions
+from napari_medseg.core.session import Session
+from napari_medseg.core.volume_io import Volume
+from napari_medseg.errors import CancelledError, MedsegError, PromptError
+
+
+class BrightBlobModel:
+    name = "bright-blob"
+
+    def __init__(self, on_decode=None):
+        self.encoded = 0
+        self.decoded: list[tuple[list, np.ndarray | None]] = []
+        self.on_decode = on_decode
+
+    @property
+    def identity(self) -> str:
+        return "bright-blob:v1"
+
+    def encode(self, image):
+        self.encoded += 1
+        return {"image": np.asarray(image, dtype=np.float32).copy()}
+
+    def decode(self, embedding, prompts, prev_logits=None):
+        if self.on_decode is not None:
+            self.on_decode()
+        self.decoded.append((list(prompts), prev_logits))
+        image = embedding["image"]
+        lab, _ = ndimage.label(image > 0.5)
+        pos = np.zeros(image.shape, dtype=bool) if prev_logits is None else prev_logits > 0
+        neg = np.zeros(image.shape, dtype=bool)
+        for p in prompts:
+            (pos if p.positive else neg)[...] |= rasterize(p, image.shape)
+        keep = set(np.unique(lab[pos])) - set(np.unique(lab[neg])) - {0}
+        return np.where(np.isin(lab, sorted(keep)), 5.0, -5.0).astype(np.float32)
+
+
+def two_balls(shape=(40, 36, 12)):
+    i, j, k = np.ogrid[: shape[0], : shape[1], : shape[2]]
+    a = (i - 12) ** 2 + (j - 12) ** 2 + (k - 6) ** 2 <= 25
+    b = (i - 28) ** 2 + (j - 24) ** 2 + (k - 6) ** 2 <= 16
+    noise = np.random.default_rng(0).uniform(0.0, 100.0, shape)
+    image = (np.where(a | b, 900.0, 0.0) + noise).astype(np.float32)
+    return image, a, b
+
+
+@pytest.fixture
+def session():
+    image, _, _ = two_balls()
+    return Session(image, model=BrightBlobModel(), axis=2)
+
+
+def point(index, r, c, positive=True, axis=2):
+    return PointPrompt(SliceRef(axis, index), (float(r), float(c)), positive)
+
+
+def test_preview_accumulates_on_a_slice_and_restarts_on_another(session):
+    _, a, b = two_balls()
+    p1 = session.add_prompts(point(6, 12, 12))
+    np.testing.assert_array_equal(p1.mask, a[:, :, 6])
+    assert not session.labels.any(), "a preview does not touch the labels"
+    p2 = session.add_prompts([point(6, 28, 24)])
+    np.testing.assert_array_equal(p2.mask, a[:, :, 6] | b[:, :, 6])
+    assert len(p2.prompts) == 2 and session.model.decoded[-1][1] is p1.logits  # refines the last logits
+    p3 = session.add_prompts([point(6, 12, 12, positive=False)])
+    np.testing.assert_array_equal(p3.mask, b[:, :, 6])
+    p4 = session.add_prompts([point(5, 12, 12)])
+    assert len(p4.prompts) == 1 and p4.ref == SliceRef(2, 5)
+    assert session.model.decoded[-1][1] is None
+    session.clear_preview()
+    assert session.preview is None
+
+
+def test_every_prompt_type_reaches_the_model(session):
+    _, a, b = two_balls()
+    ref = SliceRef(2, 6)
+    box = session.add_prompts(BoxPrompt(ref, (20.0, 16.0), (34.0, 30.0)))
+    np.testing.assert_array_equal(box.mask, b[:, :, 6])
+    session.clear_preview()
+    scribble = session.add_prompts(ScribblePrompt(ref, ((10.0, 10.0), (14.0, 14.0)), True, 3.0))
+    np.testing.assert_array_equal(scribble.mask, a[:, :, 6])
+    session.clear_preview()
+    lasso = session.add_prompts(LassoPrompt(ref, ((8.0, 8.0), (8.0, 16.0), (16.0, 16.0), (16.0, 8.0))))
+    np.testing.assert_array_equal(lasso.mask, a[:, :, 6])
+
+
+def test_slices_are_encoded_once_and_the_preset_is_part_of_the_key(session):
+    model = session.model
+    session.add_prompts(point(6, 12, 12))
+    session.add_prompts(point(6, 28, 24))
+    session.add_prompts(point(6, 12, 12, False))
+    assert model.encoded == 1
+    key = session.cache_key(6)
+    assert key.model == "bright-blob:v1|" + session.preset.key and key.axis == 2 and key.index == 6
+    image = session.slice_image(6)
+    assert image.dtype == np.float32 and image.shape == (40, 36) and 0.0 <= image.min() < image.max() <= 1.0
+    session.set_preset("ct-abdomen")
+    assert session.cache_key(6) != key and session.preview is None
+    session.add_prompts(point(6, 12, 12))
+    assert model.encoded == 2
+
+
+def test_intensity_preset_is_fitted_once_per_volume_not_per_slice():
+    image = np.zeros((10, 10, 3), dtype=np.float32)
+    image[:, :, 0] = 100.0
+    image[:, :, 1] = 50.0
+    image[0, 0, 2] = 1.0
+    s = Session(image, model=BrightBlobModel(), preset="window:50:100")
+    assert float(s.slice_image(0).max()) == 1.0
+    assert float(s.slice_image(1).max()) == 0.5, "the same window for every slice"
+    with pytest.raises(MedsegError, match="preset"):
+        s.set_preset("ct-nonsense")
+
+
+def test_commit_replaces_the_label_on_its_slice_with_undo_and_redo(session):
+    _, a, b = two_balls()
+    session.add_prompts(point(6, 12, 12))
+    changed = session.commit(1)
+    assert changed == int(a[:, :, 6].sum()) and session.preview is None
+    np.testing.assert_array_equal(session.labels[:, :, 6] == 1, a[:, :, 6])
+    assert session.can_undo and not session.can_redo
+    # recommit the slice as ball B: label 1 now covers only B there
+    session.add_prompts(point(6, 28, 24))
+    session.commit(1)
+    np.testing.assert_array_equal(session.labels[:, :, 6] == 1, b[:, :, 6])
+    assert session.undo()
+    np.testing.assert_array_equal(session.labels[:, :, 6] == 1, a[:, :, 6])
+    assert session.undo() and not session.labels.any()
+    assert not session.undo() and session.can_redo
+    assert session.redo()
+    np.testing.assert_array_equal(session.labels[:, :, 6] == 1, a[:, :, 6])
+    session.add_prompts(point(6, 28, 24))
+    session.commit(2)
+    assert not session.can_redo, "a new commit clears the redo stack"
+    assert not session.redo()
+
+
+def test_undo_stores_only_the_changed_region(session):
+    session.add_prompts(point(6, 12, 12))
+    session.commit(1)
+    (edit,) = session._undo[-1]
+    assert edit.old.shape == (11, 11) and edit.count == int((session.labels == 1).sum())
+
+
+def test_commit_without_overwrite_keeps_other_labels(session):
+    _, a, _ = two_balls()
+    session.labels[10:14, :, 6] = 7
+    session.add_prompts(point(6, 12, 12))
+    session.commit(1, overwrite=False)
+    plane = session.labels[:, :, 6]
+    assert (plane[10:14] == 7).all()
+    np.testing.assert_array_equal(plane == 1, a[:, :, 6] & ~_rows(10, 14))
+    session.undo()
+    session.add_prompts(point(6, 12, 12))
+    session.commit(1, overwrite=True)
+    np.testing.assert_array_equal(session.labels[:, :, 6] == 1, a[:, :, 6])
+
+
+def _rows(start, stop, shape=(40, 36)):
+    out = np.zeros(shape, dtype=bool)
+    out[start:stop] = True
+    return out
+
+
+def test_prompts_correct_an_existing_label():
+    image, a, b = two_balls()
+    labels = np.zeros(image.shape, dtype=np.int32)
+    labels[a | b] = 3
+    s = Session(image, model=BrightBlobModel(), labels=labels)
+    preview = s.add_prompts(point(6, 28, 24, positive=False), label_id=3)
+    np.testing.assert_array_equal(preview.mask, a[:, :, 6])
+    assert s.model.decoded[-1][1] is not None, "the existing mask was the starting logits"
+    s.commit(3)
+    np.testing.assert_array_equal(s.labels[:, :, 6] == 3, a[:, :, 6])
+
+
+def test_propagation_fills_the_object_and_is_one_undo_step(session):
+    _, a, b = two_balls()
+    session.add_prompts(point(6, 12, 12))
+    session.commit(1)
+    seen = []
+    changed = session.propagate(1, on_slice=lambda z, m: seen.append(z))
+    expected = a & (a.sum(axis=(0, 1)) >= 4)[None, None, :]
+    np.testing.assert_array_equal(session.labels == 1, expected)
+    assert changed == int(expected.sum() - a[:, :, 6].sum())
+    assert sorted(seen) == [z for z in range(12) if z != 6 and expected[:, :, z].any()]
+    assert session.undo()
+    np.testing.assert_array_equal(session.labels == 1, a & (np.arange(12) == 6))
+    assert session.redo()
+    np.testing.assert_array_equal(session.labels == 1, expected)
+
+
+def test_cancelled_propagation_keeps_its_work_as_one_undo_step(session):
+    session.add_prompts(point(6, 12, 12))
+    session.commit(1)
+    before = session.labels.copy()
+    done = []
+    with pytest.raises(CancelledError):
+        session.propagate(1, cancel=lambda: len(done) >= 2, on_slice=lambda z, m: done.append(z))
+    assert len(done) == 2
+    assert sorted(np.flatnonzero((session.labels == 1).any(axis=(0, 1)))) == sorted([6, *done])
+    assert session.undo()
+    np.testing.assert_array_equal(session.labels, before)
+
+
+def test_key_slices_are_the_committed_ones_and_fall_back_to_the_labels(session):
+    _, a, _ = two_balls()
+    session.add_prompts(point(3, 12, 12))
+    session.commit(1)
+    session.add_prompts(point(9, 12, 12))
+    session.commit(1)
+    session.propagate(1)
+    assert session.key_slices(1) == [3, 9], "propagated slices are not key slices"
+    image, a, _ = two_balls()
+    labels = np.zeros(image.shape, dtype=np.uint16)
+    labels[:, :, 4:7][a[:, :, 4:7]] = 2
+    s = Session(image, model=BrightBlobModel(), labels=labels)
+    assert s.key_slices(2) == [4, 5, 6]
+    with pytest.raises(PromptError, match="label 5"):
+        s.propagate(5)
+
+
+def test_segment_object_along_another_axis():
+    image, a, b = two_balls()
+    s = Session(image, model=BrightBlobModel(), axis=0)
+    ref = SliceRef(0, 12)
+    s.segment_object(
+        {12: [PointPrompt(ref, (12.0, 6.0))]},
+        label_id=4,
+        options=PropagationOptions(min_area=1, iou_threshold=0.0),
+    )
+    np.testing.assert_array_equal(s.labels == 4, a)
+    s2 = Session(image, model=BrightBlobModel(), axis=0)
+    s2.segment_object({12: [PointPrompt(ref, (12.0, 6.0))]}, label_id=4, propagate=False)
+    np.testing.assert_array_equal(s2.labels == 4, a & (np.arange(40) == 12)[:, None, None])
+    with pytest.raises(PromptError, match="axis"):
+        s2.segment_object({3: [point(3, 12, 12)]}, label_id=1)
+
+
+def test_the_model_runs_without_the_session_lock_held():
+    image, a, _ = two_balls()
+    finished = []
+    holder: dict[str, Session] = {}
+
+    def touch_from_another_thread():
+        t = threading.Thread(target=lambda: (holder["s"].clear_preview(), finished.append(True)))
+        t.start()
+        t.join(timeout=5)
+
+    s = Session(image, model=BrightBlobModel(on_decode=touch_from_another_thread))
+    holder["s"] = s
+    s.add_prompts(point(6, 12, 12))
+    s.commit(1)
+    s.propagate(1)
+    assert len(finished) == len(s.model.decoded) > 5
+
+
+def test_a_shared_cache_serves_a_second_session_and_volume_inputs_work(tmp_path):
+    image, a, _ = two_balls()
+    cache = EmbeddingCache(directory=tmp_path / "cache")
+    s1 = Session(
+        Volume(image, np.diag([2.0, 2.0, 3.0, 1.0]), (2.0, 2.0, 3.0)), model=BrightBlobModel(), cache=cache
+    )
+    assert s1.precompute() == 12
+    model2 = BrightBlobModel()
+    s2 = Session(image.copy(), model=model2, cache=EmbeddingCache(directory=tmp_path / "cache"))
+    s2.add_prompts(point(6, 12, 12))
+    assert model2.encoded == 0, "embeddings came from the disk cache of the first session"
+    np.testing.assert_array_equal(s2.volume.affine, np.eye(4))
+
+
+def test_bad_input_raises_one_line_medseg_errors(session):
+    image, _, _ = two_balls()
+    cases = [
+        lambda: session.commit(1),
+        lambda: session.add_prompts(point(12, 5, 5)),
+        lambda: session.add_prompts(point(3, 50, 5)),
+        lambda: session.add_prompts([point(3, 5, 5), point(4, 5, 5)]),
+        lambda: session.add_prompts([]),
+        lambda: session.add_prompts(point(3, 12, 12), label_id=0),
+        lambda: session.add_prompts(point(3, 12, 12), label_id=70000),
+        lambda: session.slice_image(-1),
+        lambda: Session(image[:, :, 0], model=BrightBlobModel()),
+        lambda: Session(image, model=BrightBlobModel(), labels=np.zeros((3, 3, 3), np.uint8)),
+        lambda: Session(image, model=BrightBlobModel(), labels=np.zeros(image.shape, np.float32)),
+        lambda: Session(image, model=BrightBlobModel(), axis=3),
+        lambda: Session(image, model="no-such-model"),
+    ]
+    for case in cases:
+        with pytest.raises(MedsegError) as err:
+            case()
+        assert "\n" not in str(err.value) and str(err.value)
