@@ -165,7 +165,7 @@ def test_defaults_key_slices_axis_and_rounding():
         ),
         (
             {"objects": [{"label": 1, "prompts": [{"type": "lasso", "voxels": [[1, 1, 4], [9, 1, 4]]}]}]},
-            "3 vertices",
+            "at least 3",
         ),
         (
             {"objects": [{"label": 1, "prompts": [{"type": "box", "corners": [[1, 1, 4], [1, 9, 4]]}]}]},
