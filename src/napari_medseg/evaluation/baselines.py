@@ -69,7 +69,7 @@ def _grow(mask: np.ndarray, pixels: int) -> np.ndarray:
 class SeedRules:
     """Prompts (and, in propagation, the previous mask) to object/background seed maps."""
 
-    def __init__(self, point_radius: float = 2.0, box_core: float = 0.3, margin: int = 2) -> None:
+    def __init__(self, point_radius: float = 1.0, box_core: float = 0.3, margin: int = 2) -> None:
         self.point_radius = point_radius
         self.box_core = box_core
         self.margin = margin

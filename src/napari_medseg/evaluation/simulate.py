@@ -195,8 +195,11 @@ class SimulatedUser:
     def jittered_box(self, reference: np.ndarray) -> BoxPrompt:
         rows, cols = np.nonzero(reference)
         h, w = reference.shape
-        j = self.box_jitter
-        d = self.rng.integers(-j, j + 1, size=4) if j > 0 else np.zeros(4, dtype=int)
+        # Up to ``box_jitter`` pixels per edge, and at most 10% of the box's side (a small box is
+        # drawn more carefully, as in SAM's and MedSAM's box simulation).
+        jr = min(self.box_jitter, int(round(0.1 * (rows.max() - rows.min() + 1))))
+        jc = min(self.box_jitter, int(round(0.1 * (cols.max() - cols.min() + 1))))
+        d = np.array([self.rng.integers(-j, j + 1) for j in (jr, jc, jr, jc)])
         r0 = float(np.clip(rows.min() + d[0], 0, h - 1))
         c0 = float(np.clip(cols.min() + d[1], 0, w - 1))
         r1 = float(np.clip(rows.max() + d[2], 0, h - 1))

@@ -1,0 +1,98 @@
+"""``napari-medseg bench``: the built-in model against classical baselines, with a simulated user.
+
+Prints the results tables and writes them as markdown (into the results block of ``--out``) and as
+JSON with every per-case number. See docs/evaluation.md for the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+
+from napari_medseg.core.prompts import PROMPT_TYPES
+from napari_medseg.errors import MedsegError
+from napari_medseg.evaluation.datasets import SETS
+from napari_medseg.evaluation.metrics import NOC_MAX
+from napari_medseg.evaluation.run import MODELS
+
+DEFAULT_OUT = "docs/evaluation.md"
+DEFAULT_JSON = "benchmarks/eval_results.json"
+
+
+def _csv(allowed: tuple[str, ...]):
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in allowed]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(bad) or '(empty)'}; choose from {','.join(allowed)}"
+            )
+        return items
+
+    return parse
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark the built-in model against random walker and flood fill with a simulated user",
+        description=__doc__.splitlines()[0],
+    )
+    parser.add_argument("--sets", type=_csv(SETS), default=list(SETS), help=f"comma list of {','.join(SETS)}")
+    parser.add_argument(
+        "--models", type=_csv(MODELS), default=list(MODELS), help=f"comma list of {','.join(MODELS)}"
+    )
+    parser.add_argument(
+        "--prompt-types",
+        type=_csv(PROMPT_TYPES),
+        default=list(PROMPT_TYPES),
+        help=f"comma list of {','.join(PROMPT_TYPES)}",
+    )
+    parser.add_argument(
+        "--max-interactions", type=int, default=NOC_MAX, help="interactions per slice (NoC cap)"
+    )
+    parser.add_argument("--out", default=DEFAULT_OUT, help="markdown file whose results block is (re)written")
+    parser.add_argument("--json", default=DEFAULT_JSON, help="JSON file with every per-case number")
+    parser.add_argument("--no-3d", action="store_true", help="skip the one-slice-plus-propagation 3D Dice")
+    parser.add_argument("--quick", action="store_true", help="a few-second smoke run on tiny subsets")
+    parser.add_argument("--quiet", action="store_true", help="print only the final tables")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from napari_medseg.evaluation.report import render_markdown, write_json, write_markdown
+    from napari_medseg.evaluation.run import Bench, BenchConfig
+
+    config = BenchConfig(
+        sets=args.sets,
+        models=args.models,
+        prompt_types=args.prompt_types,
+        max_interactions=args.max_interactions,
+        quick=args.quick,
+        with_3d=not args.no_3d,
+    )
+    if args.quick:
+        config.max_interactions = min(config.max_interactions, 5)
+        config.flood_tolerances = (0.05, 0.15)
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    start = time.perf_counter()
+    try:
+        results, summary = Bench(config, log=log).run()
+    except MemoryError as exc:
+        raise MedsegError("out of memory during the benchmark; run fewer --sets at a time") from exc
+    seconds = time.perf_counter() - start
+    command = (
+        "napari-medseg " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if sys.argv[1:2] == ["bench"]
+        else "napari-medseg bench"
+    )
+    markdown = render_markdown(summary, config, seconds, command)
+    print(markdown)
+    if args.out:
+        print(f"markdown: {write_markdown(args.out, markdown)}", file=sys.stderr)
+    if args.json:
+        print(f"json: {write_json(args.json, results, summary, config, seconds)}", file=sys.stderr)
+    return 0
