@@ -34,6 +34,8 @@ def split_voxel(voxel: Sequence[float], axis: int) -> tuple[float, Coord]:
     """Split a volume coordinate into (position along ``axis``, (row, col) in the plane)."""
     if len(voxel) != 3:
         raise PromptError(f"a voxel coordinate needs 3 values, got {list(voxel)}; give [i, j, k]")
+    if axis not in (0, 1, 2):
+        raise PromptError(f"slicing axis must be 0, 1 or 2, got {axis}")
     rest = [float(v) for i, v in enumerate(voxel) if i != axis]
     return float(voxel[axis]), (rest[0], rest[1])
 
@@ -111,8 +113,10 @@ def prompt_coords(prompt: Prompt) -> list[Coord]:
 def validate_prompt(prompt: Prompt, volume_shape: Sequence[int]) -> None:
     """Raise :class:`PromptError` (one line) if the prompt is unusable on a volume of this shape."""
     ref = prompt.slice
-    if ref.axis not in (0, 1, 2):
-        raise PromptError(f"slicing axis must be 0, 1 or 2, got {ref.axis}")
+    if not _is_int(ref.axis) or ref.axis not in (0, 1, 2):
+        raise PromptError(f"slicing axis must be 0, 1 or 2, got {ref.axis!r}")
+    if not _is_int(ref.index):
+        raise PromptError(f"slice index must be a whole number, got {ref.index!r}")
     depth = int(volume_shape[ref.axis])
     if not 0 <= ref.index < depth:
         raise PromptError(
@@ -121,7 +125,13 @@ def validate_prompt(prompt: Prompt, volume_shape: Sequence[int]) -> None:
         )
     rows, cols = ref.plane_shape(volume_shape)
     coords = prompt_coords(prompt)
-    for r, c in coords:
+    for point in coords:
+        try:
+            r, c = (float(x) for x in point)
+        except (TypeError, ValueError):
+            raise PromptError(
+                f"{prompt.kind} prompt coordinate {point!r} is not a (row, col) pair of numbers"
+            ) from None
         if not (np.isfinite(r) and np.isfinite(c)):
             raise PromptError(f"{prompt.kind} prompt has a non-finite coordinate ({r}, {c})")
         if not (-0.5 <= r <= rows - 0.5 and -0.5 <= c <= cols - 0.5):
@@ -137,8 +147,8 @@ def validate_prompt(prompt: Prompt, volume_shape: Sequence[int]) -> None:
     elif isinstance(prompt, ScribblePrompt):
         if len(coords) == 0:
             raise PromptError("scribble is empty; draw a stroke with at least one point")
-        if not prompt.width > 0:
-            raise PromptError(f"scribble width must be positive, got {prompt.width}")
+        if not (np.isfinite(prompt.width) and prompt.width > 0):
+            raise PromptError(f"scribble width must be a positive number of pixels, got {prompt.width}")
     elif isinstance(prompt, LassoPrompt):
         if len(coords) < 3:
             raise PromptError(f"lasso has {len(coords)} vertices; a closed lasso needs at least 3")
@@ -157,6 +167,10 @@ def validate_interaction(prompts: Sequence[Prompt], volume_shape: Sequence[int])
         listed = ", ".join(f"axis {r.axis} slice {r.index}" for r in sorted(refs, key=lambda r: (r.axis, r.index)))
         raise PromptError(f"prompts of one interaction lie on different slices ({listed}); prompt one slice at a time")
     return prompts[0].slice
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
 def _polygon_area(v: np.ndarray) -> float:
