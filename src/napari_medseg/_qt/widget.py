@@ -1,0 +1,651 @@
+"""The MedSeg dock widget: turns layer events into prompts and shows what the Session returns.
+
+It holds no segmentation logic. Prompts drawn on the tool layers (see :mod:`.tools`) go to the
+background worker (:mod:`.worker`), which owns every call into the
+:class:`~napari_medseg.core.session.Session`; previews, commits, undo/redo and propagated slices
+come back as signals and are shown on the Qt thread. The Session's label volume *is* the target
+Labels layer's data array, so showing a result means refreshing the layer.
+
+Programmatic use (the demo, benchmarks and tests drive the widget this way)::
+
+    widget = MedSegWidget(viewer)
+    widget.set_image_layer(image)          # builds the session in the background
+    widget.add_prompt(BoxPrompt(...))      # what the tools call
+    widget.wait_idle()
+    widget.commit(); widget.propagate(); widget.wait_idle()
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from napari.layers import Image, Labels
+from napari.utils.colormaps import DirectLabelColormap
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer, Signal
+from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+
+from napari_medseg._qt import autosave
+from napari_medseg._qt.panels import NEW_LABELS, MedSegForm
+from napari_medseg._qt.tools import LAYER_NAMES, PromptTools, slicing_axis
+from napari_medseg._qt.worker import Job, SessionWorker
+from napari_medseg.core.prompts import Prompt
+from napari_medseg.core.volume_io import Volume
+from napari_medseg.errors import MedsegError, PromptError
+
+PREVIEW_NAME = "medseg preview"
+LABELS_NAME = "medseg labels"
+OWN_LAYER_NAMES = {PREVIEW_NAME, *LAYER_NAMES.values()}
+PREFETCH_RADIUS = 3
+
+
+class MedSegWidget(QWidget):
+    """Interactive 3D segmentation of the chosen image into a Labels layer."""
+
+    #: emitted on the Qt thread when a session is ready for the chosen image.
+    session_ready = Signal()
+    #: the Preview shown (after the newest interaction).
+    preview_shown = Signal(object)
+    #: voxels changed by a commit.
+    committed = Signal(int)
+    #: a propagated slice index, as soon as it arrived in the Labels layer.
+    slice_propagated = Signal(int)
+    #: propagation ended: slices written, or -1 when cancelled.
+    propagation_finished = Signal(int)
+    #: a one-line error shown to the user.
+    error = Signal(str)
+
+    def __init__(self, napari_viewer, model: str = "builtin") -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session = None  # set on the worker thread, read-only here
+        self.signature: str | None = None
+        self.image_layer: Image | None = None
+        self.labels_layer: Labels | None = None
+        self.preview_layer: Labels | None = None
+        self.tools: PromptTools | None = None
+        self.label_names: dict[int, str] = {}
+        self.recovery: autosave.RecoveryInfo | None = None
+        self.restore_box: QMessageBox | None = None
+        self._preview_ref = None
+        self._handled = 0
+        self._progress = None
+        self._propagation_job: Job | None = None
+        self._models: dict = {}
+        self._cache = None
+        self._bound_viewer_keys: dict[str, object] = {}
+
+        self.form = MedSegForm(self)
+        self.form.model_combo.setCurrentText(model)
+        self.worker = SessionWorker(self)
+        self.worker.set_interaction_handler(self._interact)
+        self.worker.preview_ready.connect(self._on_preview)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.partial.connect(self._on_partial)
+        self.autosaver = autosave.Autosaver(self)
+        self.autosaver.failed.connect(show_warning)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(40)
+        self._refresh_timer.timeout.connect(self._refresh_labels)
+        self._prefetch_timer = QTimer(self)
+        self._prefetch_timer.setSingleShot(True)
+        self._prefetch_timer.setInterval(120)
+        self._prefetch_timer.timeout.connect(self._schedule_prefetch)
+
+        self._connect_form()
+        self.viewer.layers.events.inserted.connect(self._sync_layer_choices)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        self._bind_keys()
+        self._sync_layer_choices()
+        images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
+        if images:
+            self.set_image_layer(images[-1])
+
+    # --- public API --------------------------------------------------------------------------------
+
+    @property
+    def label_id(self) -> int:
+        return int(self.form.label_spin.value())
+
+    def set_label_id(self, label_id: int, name: str | None = None) -> None:
+        self.form.label_spin.setValue(int(label_id))
+        if name is not None:
+            self.form.label_name.setText(name)
+
+    def set_image_layer(self, layer: Image, labels: Labels | None = None) -> None:
+        """Segment ``layer`` into ``labels`` (an existing Labels layer to correct) or a new layer."""
+        if layer.ndim != 3 or getattr(layer, "rgb", False):
+            raise MedsegError(f"layer '{layer.name}' is not a 3D scalar image; choose a CT or MR volume")
+        self._teardown_layers()
+        self.image_layer = layer
+        self.form.image_combo.blockSignals(True)
+        self.form.image_combo.setCurrentText(layer.name)
+        self.form.image_combo.blockSignals(False)
+        if labels is None:
+            labels = self._new_labels_layer(layer)
+        self._use_labels_layer(labels)
+        self.preview_layer = self.viewer.add_labels(
+            np.zeros(layer.data.shape, dtype=np.uint8), name=PREVIEW_NAME, opacity=0.55,
+            scale=layer.scale, translate=layer.translate,
+        )
+        self.tools = PromptTools(self.viewer, layer, self.add_prompt)
+        self._bind_layer_keys()
+        self._update_swatch()
+        self.set_tool("point")
+        self._build_session()
+
+    def set_labels_layer(self, labels: Labels | None) -> None:
+        """Switch the target: an existing Labels layer (its labels are corrected) or a new one."""
+        if self.image_layer is None:
+            raise MedsegError("choose an image layer first")
+        self.set_image_layer(self.image_layer, labels)
+
+    def set_model(self, name: str, checkpoint: str | Path | None = None) -> None:
+        self.form.model_combo.setCurrentText(name)
+        self.form.checkpoint_edit.setText("" if checkpoint is None else str(checkpoint))
+        if self.image_layer is not None:
+            self._build_session()
+
+    def set_preset(self, name: str) -> None:
+        self.form.preset_combo.setCurrentText(name)
+        if self.image_layer is not None:
+            self._build_session()
+
+    def set_tool(self, tool: str) -> None:
+        if self.tools is None:
+            raise MedsegError("choose an image layer first")
+        self.tools.set_tool(tool)
+        for name, button in self.form.tool_buttons.items():
+            button.setChecked(name == tool)
+
+    def set_positive(self, positive: bool) -> None:
+        if self.tools is not None:
+            self.tools.set_positive(positive)
+        self.form.polarity_button.setChecked(not positive)
+        self.form.polarity_button.setText("Positive (+)" if positive else "Negative (-)")
+
+    def toggle_polarity(self) -> None:
+        self.set_positive(not (self.tools.positive if self.tools else True))
+
+    def add_prompt(self, prompt: Prompt | list[Prompt]) -> int:
+        """Segment the prompt's slice (with the prompts before it on that slice); returns the request id."""
+        prompts = prompt if isinstance(prompt, list) else [prompt]
+        self.form.status.setText(f"segmenting slice {prompts[-1].slice.index}...")
+        return self.worker.submit_interaction(prompts, self.label_id)
+
+    def commit(self) -> None:
+        """Write the preview into the current label (Enter)."""
+        label_id, overwrite = self.label_id, self.form.overwrite_check.isChecked()
+
+        def run(job: Job):
+            if self.session is None or self.session.preview is None:
+                return None
+            return self.session.commit(label_id, overwrite=overwrite)
+
+        self.worker.submit("commit", run)
+
+    def clear_prompts(self) -> None:
+        """Drop the current prompts and preview (Escape)."""
+        if self.tools is not None:
+            self.tools.clear()
+        self._clear_preview_display()
+        self.worker.submit("clear", lambda job: self.session.clear_preview() if self.session else None)
+
+    def undo(self) -> None:
+        self.worker.submit("undo", lambda job: self.session.undo() if self.session else False)
+
+    def redo(self) -> None:
+        self.worker.submit("redo", lambda job: self.session.redo() if self.session else False)
+
+    def propagate(self) -> None:
+        """Carry the current label through the volume along the viewed axis (G)."""
+        from napari.utils import cancelable_progress
+
+        from napari_medseg.core.propagation import PropagationOptions
+
+        axis = self._axis()
+        label_id, overwrite = self.label_id, self.form.overwrite_check.isChecked()
+        options = PropagationOptions(
+            iou_threshold=float(self.form.iou_spin.value()),
+            max_distance=int(self.form.range_spin.value()) or None,
+            stop_slices=frozenset(self.stop_slices()),
+        )
+
+        def run(job: Job):
+            session = self.session
+            if session is None:
+                raise MedsegError("no image is set up for segmentation; choose an image layer first")
+            if session.preview is not None:  # an unaccepted preview is part of what to propagate
+                session.commit(label_id, overwrite=overwrite)
+            session.axis = axis
+            return session.propagate(
+                label_id, options,
+                progress=lambda done, total: self.worker.progress.emit(job.job_id, int(done), int(total)),
+                cancel=job.cancelled,
+                on_slice=lambda index, mask: self.worker.partial.emit(job.job_id, int(index)),
+                overwrite=overwrite,
+            )
+
+        depth = int(self.image_layer.data.shape[axis]) if self.image_layer is not None else 0
+        self._close_progress()
+        self._progress = cancelable_progress(total=depth, desc=f"Propagating label {label_id}",
+                                             cancel_callback=self.cancel)
+        self._propagation_job = self.worker.submit("propagate", run)
+        self.form.cancel_button.setEnabled(True)
+        self.form.propagate_button.setEnabled(False)
+
+    def cancel(self) -> None:
+        """Stop a running propagation; the slices already done stay."""
+        self.worker.cancel()
+
+    def stop_slices(self) -> list[int]:
+        text = self.form.stop_edit.text().replace(";", ",")
+        try:
+            return sorted({int(part) for part in text.split(",") if part.strip()})
+        except ValueError:
+            raise PromptError(f"stop slices must be whole numbers separated by commas, got '{text}'") from None
+
+    def mark_stop_here(self) -> None:
+        current = int(self.viewer.dims.current_step[self._axis()])
+        self.form.stop_edit.setText(", ".join(str(i) for i in sorted({*self.stop_slices(), current})))
+
+    def is_idle(self) -> bool:
+        return self.worker.is_idle() and self.worker.ended == self._handled and self.autosaver.is_idle()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Process Qt events until the worker has nothing left and every result is shown."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            QApplication.processEvents()
+            if self.is_idle():
+                QApplication.processEvents()
+                if self.is_idle():
+                    self._refresh_labels()
+                    return True
+            time.sleep(0.002)
+        return False
+
+    def restore_recovery(self) -> None:
+        """Replace the labels with the autosaved ones found for this image."""
+        signature, shape = self.signature, tuple(self.image_layer.data.shape)
+
+        def run(job: Job):
+            data = autosave.read_recovery(signature, shape)
+            self.session.labels[...] = data
+            return signature
+
+        self.worker.submit("restore", run)
+
+    # --- session and layers ------------------------------------------------------------------------
+
+    def _build_session(self) -> None:
+        from napari_medseg.core.cache import EmbeddingCache
+        from napari_medseg.core.session import Session
+        from napari_medseg.models.registry import load_model
+
+        if self._cache is None:
+            self._cache = EmbeddingCache(max_bytes=1024**3)
+        volume = self._image_volume()
+        labels = self.labels_layer.data
+        model_name = self.form.model_combo.currentText()
+        checkpoint = self.form.checkpoint_edit.text().strip() or None
+        preset = self.form.preset_combo.currentText()
+        cache = self._cache
+        self.form.status.setText(f"loading model '{model_name}'...")
+
+        def run(job: Job):
+            key = (model_name, checkpoint)
+            if key not in self._models:
+                self._models[key] = load_model(model_name, checkpoint)
+            self.session = None
+            session = Session(volume, model=self._models[key], labels=labels, preset=preset, cache=cache)
+            self.session = session
+            self.signature = session.signature
+            return autosave.find_recovery(self.signature)
+
+        self.worker.submit("setup", run)
+
+    def _image_volume(self) -> Volume:
+        layer = self.image_layer
+        affine = layer.metadata.get("affine") if isinstance(layer.metadata, dict) else None
+        if affine is None:
+            affine = np.eye(4)
+            affine[:3, :3] = np.diag(np.asarray(layer.scale, dtype=float))
+            affine[:3, 3] = np.asarray(layer.translate, dtype=float)
+        affine = np.asarray(affine, dtype=np.float64)
+        spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
+        return Volume(data=np.asarray(layer.data), affine=affine, spacing=spacing)
+
+    def _new_labels_layer(self, image: Image) -> Labels:
+        metadata = {"affine": image.metadata.get("affine")} if image.metadata.get("affine") is not None else {}
+        return self.viewer.add_labels(
+            np.zeros(image.data.shape, dtype=np.uint16), name=LABELS_NAME, scale=image.scale,
+            translate=image.translate, metadata=metadata,
+        )
+
+    def _use_labels_layer(self, labels: Labels) -> None:
+        if tuple(labels.data.shape) != tuple(self.image_layer.data.shape):
+            raise MedsegError(
+                f"labels layer '{labels.name}' has shape {labels.data.shape}, not the image's "
+                f"{self.image_layer.data.shape}; choose labels drawn on this image"
+            )
+        if not isinstance(labels.data, np.ndarray):
+            labels.data = np.asarray(labels.data)
+        self.labels_layer = labels
+        self.label_names = dict(labels.metadata.get("label_names", {}))
+        labels.metadata["label_names"] = self.label_names
+        self.form.labels_combo.blockSignals(True)
+        self._sync_layer_choices()
+        self.form.labels_combo.setCurrentText(labels.name)
+        self.form.labels_combo.blockSignals(False)
+
+    def _teardown_layers(self) -> None:
+        self.worker.cancel()
+        if self.tools is not None:
+            self.tools.remove_layers()
+            self.tools = None
+        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
+            self.viewer.layers.remove(self.preview_layer)
+        self.preview_layer = None
+        self._preview_ref = None
+        self.session = None
+
+    def _sync_layer_choices(self, event=None) -> None:
+        images = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
+        labels = [
+            layer.name for layer in self.viewer.layers
+            if isinstance(layer, Labels) and layer.name not in OWN_LAYER_NAMES
+        ]
+        for combo, names in ((self.form.image_combo, images), (self.form.labels_combo, [NEW_LABELS, *labels])):
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            if current in names:
+                combo.setCurrentText(current)
+            combo.blockSignals(False)
+
+    def _on_layer_removed(self, event) -> None:
+        if event.value is self.image_layer:
+            self._teardown_layers()
+            self.image_layer = None
+            self.form.status.setText("Choose an image layer.")
+        self._sync_layer_choices()
+
+    # --- results (Qt thread) ---------------------------------------------------------------------
+
+    def _interact(self, prompts: list[Prompt], label_id: int | None):
+        if self.session is None:
+            raise MedsegError("no image is set up for segmentation; choose an image layer first")
+        return self.session.add_prompts(prompts, label_id=label_id)
+
+    def _on_preview(self, job_id: int, preview) -> None:
+        self._handled += 1
+        if preview is None or self.preview_layer is None:
+            return
+        self._clear_preview_display(refresh=False)
+        index = self._plane_index(preview.ref.axis, preview.ref.index)
+        self.preview_layer.data[index] = np.asarray(preview.mask, dtype=np.uint8)
+        self._preview_ref = preview.ref
+        self.preview_layer.refresh()
+        self.form.status.setText(
+            f"preview on slice {preview.ref.index}: {int(np.count_nonzero(preview.mask))} voxels; Enter accepts"
+        )
+        self.preview_shown.emit(preview)
+
+    def _on_finished(self, job_id: int, kind: str, result) -> None:
+        self._handled += 1
+        if kind == "setup":
+            self._on_session_ready(result)
+        elif kind == "commit":
+            if result is None:
+                self.form.status.setText("nothing to accept: draw a prompt first")
+                return
+            self._after_labels_change(f"accepted label {self.label_id}: {result} voxels changed")
+            self.committed.emit(int(result))
+        elif kind in ("undo", "redo"):
+            self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
+        elif kind == "propagate":
+            self._end_propagation()
+            self._after_labels_change(f"propagated label {self.label_id}")
+            self.propagation_finished.emit(int(result or 0))
+        elif kind == "restore":
+            self.form.restore_button.setVisible(False)
+            self._after_labels_change("restored the autosaved labels", clear_prompts=False)
+
+    def _on_failed(self, job_id: int, kind: str, message: str) -> None:
+        self._handled += 1
+        if kind == "propagate":
+            self._end_propagation()
+            self._refresh_labels()
+        show_error(message)
+        self.form.status.setText(f"error: {message}")
+        self.error.emit(message)
+
+    def _on_cancelled(self, job_id: int, kind: str) -> None:
+        self._handled += 1
+        if kind == "propagate":
+            self._end_propagation()
+            self._after_labels_change("propagation cancelled; the slices done are kept")
+            self.propagation_finished.emit(-1)
+
+    def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        if self._progress is not None:
+            if total and total != self._progress.total:
+                self._progress.total = total
+            if done > self._progress.n:
+                self._progress.update(done - self._progress.n)
+
+    def _on_partial(self, job_id: int, index: int) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+        self.slice_propagated.emit(index)
+
+    def _on_session_ready(self, recovery) -> None:
+        self.form.status.setText(f"ready: {self.session.model.name} on '{self.image_layer.name}'")
+        self.recovery = recovery
+        if recovery is not None:
+            self.form.restore_button.setVisible(True)
+            show_info(f"napari-medseg: found {recovery.describe()}; use 'Restore autosaved labels'")
+            self.restore_box = QMessageBox(
+                QMessageBox.Icon.Question, "Restore labels?",
+                f"Found {recovery.describe()}. Restore them into '{self.labels_layer.name}'?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self,
+            )
+            self.restore_box.accepted.connect(self.restore_recovery)
+            self.restore_box.open()
+        self._schedule_prefetch()
+        self.session_ready.emit()
+
+    def _after_labels_change(self, status: str, clear_prompts: bool = True) -> None:
+        if clear_prompts:
+            if self.tools is not None:
+                self.tools.clear()
+            self._clear_preview_display()
+        self._refresh_labels()
+        self.form.status.setText(status)
+        self._autosave()
+
+    def _autosave(self) -> None:
+        if self.session is None or self.signature is None:
+            return
+        names = {int(k): v for k, v in self.label_names.items()}
+        self.autosaver.save(self.signature, np.array(self.session.labels, copy=True), self._image_volume(),
+                            self.image_layer.name, names)
+
+    def _refresh_labels(self) -> None:
+        if self.labels_layer is not None and self.session is not None:
+            if self.labels_layer.data is not self.session.labels:
+                self.labels_layer.data = self.session.labels
+            else:
+                self.labels_layer.refresh()
+
+    def _clear_preview_display(self, refresh: bool = True) -> None:
+        if self.preview_layer is not None and self._preview_ref is not None:
+            self.preview_layer.data[self._plane_index(self._preview_ref.axis, self._preview_ref.index)] = 0
+            self._preview_ref = None
+            if refresh:
+                self.preview_layer.refresh()
+
+    def _end_propagation(self) -> None:
+        self._close_progress()
+        self._propagation_job = None
+        self.form.cancel_button.setEnabled(False)
+        self.form.propagate_button.setEnabled(True)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+    def _on_step(self, event=None) -> None:
+        self._prefetch_timer.start()
+
+    def _schedule_prefetch(self) -> None:
+        """Encode the slices around the viewed one while the user looks at it."""
+        if self.session is None or self.image_layer is None or self.viewer.dims.ndisplay != 2:
+            return
+        axis = self._axis()
+        depth = int(self.image_layer.data.shape[axis])
+        current = int(self.viewer.dims.current_step[axis])
+        order = sorted(range(max(0, current - PREFETCH_RADIUS), min(depth, current + PREFETCH_RADIUS + 1)),
+                       key=lambda i: abs(i - current))
+        session = self.session
+        self.worker.prefetch([lambda i=i: session.embedding(i, axis) for i in order])
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _axis(self) -> int:
+        return slicing_axis(self.viewer.dims.displayed, self.viewer.dims.ndim)
+
+    @staticmethod
+    def _plane_index(axis: int, index: int) -> tuple:
+        out: list = [slice(None)] * 3
+        out[axis] = int(index)
+        return tuple(out)
+
+    def _update_swatch(self) -> None:
+        label_id = self.label_id
+        self.form.label_name.blockSignals(True)
+        self.form.label_name.setText(self.label_names.get(label_id, ""))
+        self.form.label_name.blockSignals(False)
+        if self.labels_layer is None:
+            return
+        rgba = np.asarray(self.labels_layer.get_color(label_id), dtype=float)
+        r, g, b = (int(round(255 * c)) for c in rgba[:3])
+        self.form.label_swatch.setStyleSheet(f"background-color: rgb({r},{g},{b}); border: 1px solid gray;")
+        if self.preview_layer is not None:
+            self.preview_layer.colormap = DirectLabelColormap(
+                color_dict={None: "transparent", 0: "transparent", 1: [*rgba[:3], 1.0]}
+            )
+
+    def _on_label_name(self, text: str) -> None:
+        self.label_names[self.label_id] = text
+
+    def _connect_form(self) -> None:
+        f = self.form
+        f.image_combo.currentTextChanged.connect(self._choose_image)
+        f.labels_combo.currentTextChanged.connect(self._choose_labels)
+        f.load_button.clicked.connect(lambda: self.image_layer is not None and self._build_session())
+        f.preset_combo.currentTextChanged.connect(lambda _: self.image_layer is not None and self._build_session())
+        f.checkpoint_button.clicked.connect(self._browse_checkpoint)
+        f.label_spin.valueChanged.connect(lambda _: self._update_swatch())
+        f.label_name.textChanged.connect(self._on_label_name)
+        for name, button in f.tool_buttons.items():
+            button.clicked.connect(lambda _=False, n=name: self.set_tool(n))
+        f.polarity_button.clicked.connect(lambda checked: self.set_positive(not checked))
+        f.accept_button.clicked.connect(self.commit)
+        f.clear_button.clicked.connect(self.clear_prompts)
+        f.undo_button.clicked.connect(self.undo)
+        f.redo_button.clicked.connect(self.redo)
+        f.propagate_button.clicked.connect(self.propagate)
+        f.cancel_button.clicked.connect(self.cancel)
+        f.stop_here_button.clicked.connect(self.mark_stop_here)
+        f.restore_button.clicked.connect(self.restore_recovery)
+
+    def _choose_image(self, name: str) -> None:
+        if name and name in self.viewer.layers and (self.image_layer is None or name != self.image_layer.name):
+            self.set_image_layer(self.viewer.layers[name])
+
+    def _choose_labels(self, name: str) -> None:
+        if self.image_layer is None or not name:
+            return
+        layer = None if name == NEW_LABELS else self.viewer.layers[name]
+        if layer is not self.labels_layer:
+            self.set_labels_layer(layer)
+
+    def _browse_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model checkpoint", "", "Checkpoints (*.pth *.pt *.safetensors)")
+        if path:
+            self.form.checkpoint_edit.setText(path)
+
+    # --- keys --------------------------------------------------------------------------------------
+
+    def _key_actions(self) -> dict:
+        return {
+            "P": lambda: self.set_tool("point"),
+            "B": lambda: self.set_tool("box"),
+            "S": lambda: self.set_tool("scribble"),
+            "L": lambda: self.set_tool("lasso"),
+            "T": self.toggle_polarity,
+            "Enter": self.commit,
+            "Escape": self.clear_prompts,
+            "Control-Z": self.undo,
+            "Control-Shift-Z": self.redo,
+            "G": self.propagate,
+        }
+
+    def _guarded(self, action):
+        def run(_parent=None):
+            try:
+                action()
+            except MedsegError as exc:
+                show_warning(str(exc))
+
+        return run
+
+    def _bind_keys(self) -> None:
+        for key, action in self._key_actions().items():
+            self._bound_viewer_keys[key] = self.viewer.bind_key(key, self._guarded(action), overwrite=True)
+
+    def _bind_layer_keys(self) -> None:
+        """Our keys also win while a tool layer (or the target labels) is the active layer."""
+        actions = self._key_actions()
+        for layer in self.tools.layers.values():
+            for key, action in actions.items():
+                layer.bind_key(key, self._guarded(action), overwrite=True)
+        for key in ("Control-Z", "Control-Shift-Z"):
+            self.labels_layer.bind_key(key, self._guarded(actions[key]), overwrite=True)
+
+    def _unbind_keys(self) -> None:
+        for key, previous in self._bound_viewer_keys.items():
+            self.viewer.bind_key(key, previous, overwrite=True)
+        self._bound_viewer_keys.clear()
+        if self.labels_layer is not None:
+            for key in ("Control-Z", "Control-Shift-Z"):
+                self.labels_layer.bind_key(key, None, overwrite=True)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the threads, unbind the keys; the labels layer stays in the viewer."""
+        self._unbind_keys()
+        self.worker.stop()
+        self.autosaver.stop()
+        self._close_progress()
+        for signal, slot in ((self.viewer.layers.events.inserted, self._sync_layer_choices),
+                             (self.viewer.layers.events.removed, self._on_layer_removed),
+                             (self.viewer.dims.events.current_step, self._on_step)):
+            try:
+                signal.disconnect(slot)
+            except (TypeError, ValueError, RuntimeError):
+                pass
