@@ -313,3 +313,20 @@ def test_bad_input_raises_one_line_medseg_errors(session):
         with pytest.raises(MedsegError) as err:
             case()
         assert "\n" not in str(err.value) and str(err.value)
+
+
+def test_the_public_api_is_lazy_and_complete():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, napari_medseg as ms\n"
+        "heavy = [m for m in ('torch', 'zarr', 'scipy', 'napari_medseg.core.session') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert sorted(ms.__all__) == sorted(ms._EXPORTS)\n"
+        "for name in ms.__all__:\n"
+        "    getattr(ms, name)\n"
+        "assert ms.Session.__module__ == 'napari_medseg.core.session'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
