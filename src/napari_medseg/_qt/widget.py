@@ -237,7 +237,7 @@ class MedSegWidget(QWidget):
         self._close_progress()
         self._progress = cancelable_progress(total=depth, desc=f"Propagating label {label_id}",
                                              cancel_callback=self.cancel)
-        self._propagation_job = self.worker.submit("propagate", run)
+        self._propagation_job = self.worker.submit("propagate", run, cancellable=True)
         self.form.cancel_button.setEnabled(True)
         self.form.propagate_button.setEnabled(False)
 

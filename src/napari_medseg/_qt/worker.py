@@ -36,6 +36,7 @@ class Job:
     kind: str
     run: Callable[[Job], Any]
     job_id: int = 0
+    cancellable: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def cancelled(self) -> bool:
@@ -96,9 +97,12 @@ class SessionWorker(QObject):
         """What an interaction runs: ``handler(prompts, label_id) -> preview`` (Session.add_prompts)."""
         self._interact = handler
 
-    def submit(self, kind: str, run: Callable[[Job], Any]) -> Job:
-        """Queue ``run(job) -> result`` behind everything already queued."""
-        job = Job(kind=kind, run=run, job_id=next(self._ids))
+    def submit(self, kind: str, run: Callable[[Job], Any], cancellable: bool = False) -> Job:
+        """Queue ``run(job) -> result`` behind everything already queued.
+
+        A ``cancellable`` job (propagation) is stopped by :meth:`cancel`; it polls ``job.cancelled()``.
+        """
+        job = Job(kind=kind, run=run, job_id=next(self._ids), cancellable=cancellable)
         with self._cond:
             self._queue.append(job)
             self._cond.notify()
@@ -129,12 +133,10 @@ class SessionWorker(QObject):
             self._cond.notify()
 
     def cancel(self) -> None:
-        """Cancel the running long job and drop queued jobs of the same kinds."""
+        """Cancel the running and the queued cancellable jobs; commits, undo and the like still run."""
         with self._cond:
-            if isinstance(self._running, Job):
-                self._running.cancel.set()
-            for job in self._queue:
-                if isinstance(job, Job):
+            for job in [self._running, *self._queue]:
+                if isinstance(job, Job) and job.cancellable:
                     job.cancel.set()
             self._prefetch.clear()
 
@@ -155,7 +157,8 @@ class SessionWorker(QObject):
             if isinstance(self._running, Job):
                 self._running.cancel.set()
             self._cond.notify()
-        self._thread.join(timeout)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
     # --- the worker thread -----------------------------------------------------------------------
 
