@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         with_3d=not args.no_3d,
     )
     if args.quick:
-        config.max_interactions = min(config.max_interactions, 5)
+        config.max_interactions = min(config.max_interactions, 3)
         config.flood_tolerances = (0.05, 0.15)
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     start = time.perf_counter()

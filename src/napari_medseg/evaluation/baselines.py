@@ -174,8 +174,8 @@ class RandomWalkerModel:
 
 class FloodModel:
     """Flood fill from each positive prompt: the connected pixels within ``tolerance`` of the
-    prompt's median intensity (on the lightly smoothed slice); a negative prompt's flood is removed.
-    Positive boxes and lassos also bound the result."""
+    prompt's median intensity (on the lightly smoothed slice). Positive boxes and lassos bound the
+    result; negative prompts inside it cut it (marker watershed between positive and negative seeds)."""
 
     name = "flood"
 
@@ -201,6 +201,20 @@ class FloodModel:
         hit = np.unique(labels[seeds])
         return np.isin(labels, hit[hit > 0])
 
+    @staticmethod
+    def _split(image: np.ndarray, region: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+        """A negative prompt inside the flooded region cuts it: a marker watershed on the image's
+        gradient, within the region, keeps what the positive seeds reach first."""
+        from skimage.filters import sobel
+        from skimage.segmentation import watershed
+
+        markers = np.zeros(image.shape, dtype=np.int32)
+        markers[positive] = 1
+        markers[negative] = 2
+        if not (markers == 1).any():
+            return region & ~negative
+        return watershed(sobel(image), markers, mask=region | negative) == 1
+
     def decode(
         self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None = None
     ) -> np.ndarray:
@@ -225,12 +239,13 @@ class FloodModel:
         for src in sources:
             result |= self._flood(image, src)
         result &= bound
+        negative = np.zeros(shape, dtype=bool)
         for p in prompts:
             if not p.positive:
-                footprint = rules.footprint(p, shape)
-                result &= ~footprint
-                if isinstance(p, PointPrompt | ScribblePrompt):
-                    result &= ~self._flood(image, footprint)
+                negative |= rules.footprint(p, shape)
+        if (negative & result).any() and sources:
+            result = self._split(image, result, np.logical_or.reduce(sources) & result & ~negative, negative)
+        result &= ~negative
         result = ndimage.binary_fill_holes(result)
         for p in prompts:  # a click on the object is object, whatever the tolerance
             if p.positive and isinstance(p, PointPrompt | ScribblePrompt):

@@ -33,9 +33,9 @@ from napari_medseg.evaluation.simulate import SimulatedUser
 from napari_medseg.models.protocol import PromptableModel
 
 MODELS = ("builtin", "random_walker", "flood")
-FLOOD_TOLERANCES = (0.02, 0.04, 0.07, 0.1, 0.15, 0.2, 0.3)
+FLOOD_TOLERANCES = (0.03, 0.06, 0.1, 0.15, 0.25)
 METRICS = ("dice@1", "dice@3", "dice@5", "noc@85", "noc@90", "dice3d")
-MIN_INTERACTIONS = 5
+MIN_INTERACTIONS = 5  # Dice@5 is reported, so every curve runs at least this far
 STOP_DICE = 0.90
 
 
@@ -107,7 +107,7 @@ def interactive_curve(session: Session, case: Case, prompt_type: str, index: int
             break
         mask = session.add_prompts(prompts).mask
         curve.append(dice(mask, reference))
-        if k >= MIN_INTERACTIONS and curve[-1] >= STOP_DICE:
+        if k >= min(MIN_INTERACTIONS, max_interactions) and curve[-1] >= STOP_DICE:
             break
     session.clear_preview()
     return curve
