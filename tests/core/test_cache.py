@@ -108,6 +108,7 @@ def test_lru_evicts_least_recently_used_by_bytes():
 def test_entry_larger_than_budget_is_not_kept_in_memory_but_on_disk(tmp_path):
     cache = EmbeddingCache(max_bytes=1000, directory=tmp_path)
     cache.put(_key(0), _emb(7))
+    cache.flush()
     assert len(cache) == 0 and cache.nbytes == 0
     got = cache.get(_key(0))
     assert got is not None and cache.disk_hits == 1
@@ -131,6 +132,7 @@ def test_disk_store_persists_across_instances_with_dtypes(tmp_path):
     }
     first = EmbeddingCache(directory=tmp_path)
     first.put(_key(4), emb)
+    first.flush()
     second = EmbeddingCache(directory=tmp_path)
     got = second.get(_key(4))
     assert got is not None and second.disk_hits == 1
@@ -152,8 +154,14 @@ def _only_store(directory: Path) -> Path:
     return stores[0]
 
 
+def _write_one(directory: Path, key: CacheKey, embedding) -> None:
+    cache = EmbeddingCache(directory=directory)
+    cache.put(key, embedding)
+    cache.flush()
+
+
 def test_mismatched_store_is_discarded_with_a_warning(tmp_path):
-    EmbeddingCache(directory=tmp_path).put(_key(0), _emb(1))
+    _write_one(tmp_path, _key(0), _emb(1))
     meta = _only_store(tmp_path) / "zarr.json"
     doc = json.loads(meta.read_text())
     doc["attributes"]["volume"] = "some-other-volume"
@@ -166,23 +174,25 @@ def test_mismatched_store_is_discarded_with_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # recomputed once, then served without further warnings
         cache.get_or_compute(_key(0), lambda: model.encode(np.ones((4, 4), np.float32)))
+        cache.flush()
         assert EmbeddingCache(directory=tmp_path).get(_key(0)) is not None
     assert len(model.calls) == 1
 
 
 def test_corrupt_store_metadata_is_discarded_with_a_warning(tmp_path):
-    EmbeddingCache(directory=tmp_path).put(_key(0), _emb(1))
+    _write_one(tmp_path, _key(0), _emb(1))
     (_only_store(tmp_path) / "zarr.json").write_text("{ not json")
     cache = EmbeddingCache(directory=tmp_path)
     with pytest.warns(UserWarning, match="unreadable"):
         assert cache.get(_key(0)) is None
     cache.put(_key(0), _emb(2))
+    cache.flush()
     got = EmbeddingCache(directory=tmp_path).get(_key(0))
     assert got is not None and float(got["a"][0]) == 2.0
 
 
 def test_corrupt_entry_is_recomputed_with_a_warning(tmp_path):
-    EmbeddingCache(directory=tmp_path).put(_key(3), _emb(1))
+    _write_one(tmp_path, _key(3), _emb(1))
     entry = _only_store(tmp_path) / "axis2" / "3"
     chunk_files = [p for p in (entry / "a").rglob("*") if p.is_file() and p.name != "zarr.json"]
     assert chunk_files
@@ -191,6 +201,7 @@ def test_corrupt_entry_is_recomputed_with_a_warning(tmp_path):
     cache = EmbeddingCache(directory=tmp_path)
     with pytest.warns(UserWarning, match="unreadable"):
         got = cache.get_or_compute(_key(3), lambda: _emb(9))
+    cache.flush()
     assert float(got["a"][0]) == 9.0
     assert float(EmbeddingCache(directory=tmp_path).get(_key(3))["a"][0]) == 9.0
 
@@ -207,11 +218,40 @@ def test_failed_disk_write_warns_and_leaves_no_entry(tmp_path, monkeypatch):
     monkeypatch.setattr(zarr.Group, "create_array", disk_full_on_second_array)
     with pytest.warns(UserWarning, match="No space left"):
         cache.put(_key(1), _emb(1))
+        cache.flush()
     assert cache.get(_key(1)) is not None  # still served from memory
     monkeypatch.undo()
     assert EmbeddingCache(directory=tmp_path).get(_key(1)) is None
     axis_dir = _only_store(tmp_path) / "axis2"
     assert list(axis_dir.iterdir()) == []  # neither a half entry nor a temporary directory
+
+
+def test_disk_writes_happen_behind_put_with_back_pressure(tmp_path, monkeypatch):
+    import napari_medseg.core.cache as cache_module
+
+    release = threading.Event()
+    original = cache_module._DiskStore.write
+
+    def blocked_write(self, key, embedding):
+        assert release.wait(30)
+        original(self, key, embedding)
+
+    monkeypatch.setattr(cache_module._DiskStore, "write", blocked_write)
+    monkeypatch.setattr(EmbeddingCache, "MAX_PENDING_WRITES", 1)
+    cache = EmbeddingCache(max_bytes=1000, directory=tmp_path)  # 2000-byte entries are not kept in memory
+    cache.put(_key(0), _emb(1))  # returns although the disk write is blocked
+    got = cache.get(_key(0))  # served from the queued write
+    assert got is not None and float(got["a"][0]) == 1.0 and cache.disk_hits == 0
+    second = threading.Thread(target=cache.put, args=(_key(1), _emb(2)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # waits for a free write slot
+    release.set()
+    second.join(30)
+    cache.flush()
+    fresh = EmbeddingCache(directory=tmp_path)
+    assert float(fresh.get(_key(0))["a"][0]) == 1.0 and float(fresh.get(_key(1))["a"][0]) == 2.0
+    assert fresh.disk_hits == 2
 
 
 def test_get_or_compute_computes_once():
@@ -314,6 +354,7 @@ def test_threads_share_the_cache_without_duplicate_work(tmp_path):
         t.start()
     for t in threads:
         t.join(timeout=60)
+    cache.flush()
     assert not errors
     assert len(model.calls) == 10  # every slice encoded exactly once
     assert len(cache) == 10 and cache.nbytes == sum(

@@ -18,12 +18,15 @@ discarded with a one-line warning and recomputed: never used silently, never a c
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import queue
 import shutil
 import threading
 import uuid
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +34,29 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.codecs import Crc32cCodec
 
 from napari_medseg.errors import CancelledError
 from napari_medseg.models.protocol import Embedding, PromptableModel, embedding_nbytes
 
 FORMAT_VERSION = 1
+# Embeddings are dense floats that barely compress; a checksum instead of zstd makes a disk hit ~4x
+# faster and still turns a damaged chunk into a read error (then recomputed) instead of wrong numbers.
+_CODECS = (Crc32cCodec(),)
 _HASH_SLAB_BYTES = 64 * 1024**2
+
+
+_LIVE_CACHES: weakref.WeakSet[EmbeddingCache] = weakref.WeakSet()
+
+
+def _flush_at_exit() -> None:
+    for cache in list(_LIVE_CACHES):
+        cache.flush()
+
+
+# Queued writes must finish before the interpreter shuts down the thread pools zarr writes with;
+# those shut down in threading's exit hooks, which run before atexit's, hence the private hook.
+getattr(threading, "_register_atexit", atexit.register)(_flush_at_exit)
 
 
 @dataclass(frozen=True)
@@ -138,8 +158,9 @@ class _DiskStore:
             group = zarr.open_group(store=str(tmp), mode="w")
             for name, value in embedding.items():
                 a = np.asarray(value, order="C")
+                chunks = tuple(max(1, s) for s in a.shape)
                 arr = group.create_array(
-                    name, shape=a.shape, dtype=a.dtype, chunks=tuple(max(1, s) for s in a.shape)
+                    name, shape=a.shape, dtype=a.dtype, chunks=chunks, compressors=_CODECS
                 )
                 arr[...] = a
             group.attrs["names"] = list(embedding)
@@ -162,7 +183,13 @@ class EmbeddingCache:
     computes outside the locks, and a second caller asking for a key that is being computed waits
     for that result instead of encoding the slice twice. Embeddings are returned as stored; treat
     them as read-only.
+
+    Disk writes happen behind the caller's back on a writer thread (a click on a new slice does not
+    wait for the disk), at most ``MAX_PENDING_WRITES`` at a time; queued entries are served from
+    memory meanwhile. :meth:`flush` waits for them (done at exit and by :func:`precompute`).
     """
+
+    MAX_PENDING_WRITES = 8
 
     def __init__(self, max_bytes: int = 2 * 1024**3, directory: str | Path | None = None) -> None:
         self.max_bytes = int(max_bytes)
@@ -172,6 +199,11 @@ class EmbeddingCache:
         self._disk_lock = threading.Lock()
         self._disk = _DiskStore(self.directory) if self.directory is not None else None
         self._in_flight: dict[CacheKey, threading.Event] = {}
+        self._pending: dict[CacheKey, Embedding] = {}
+        self._writes: queue.Queue[tuple[CacheKey, Embedding]] = queue.Queue()
+        self._write_slots = threading.Semaphore(self.MAX_PENDING_WRITES)
+        self._writer: threading.Thread | None = None
+        _LIVE_CACHES.add(self)
         self.hits = 0
         self.disk_hits = 0
         self.misses = 0
@@ -201,14 +233,25 @@ class EmbeddingCache:
             self.nbytes -= dropped
             self.evictions += 1
 
+    def _held(self, key: CacheKey) -> Embedding | None:
+        """An entry in memory or queued for the disk, counted as a hit (lock held)."""
+        found = self._memory.get(key)
+        if found is not None:
+            self._memory.move_to_end(key)
+            self.hits += 1
+            return found[0]
+        queued = self._pending.get(key)
+        if queued is not None:
+            self._remember(key, queued)
+            self.hits += 1
+        return queued
+
     def get(self, key: CacheKey) -> Embedding | None:
         """The cached embedding or None; a disk hit is promoted to memory."""
         with self._lock:
-            found = self._memory.get(key)
+            found = self._held(key)
             if found is not None:
-                self._memory.move_to_end(key)
-                self.hits += 1
-                return found[0]
+                return found
         if self._disk is not None:
             with self._disk_lock:
                 embedding = self._disk.read(key)
@@ -228,7 +271,29 @@ class EmbeddingCache:
         with self._lock:
             self._remember(key, embedding)
         if self._disk is not None:
+            self._write_slots.acquire()  # back-pressure: encoding cannot run far ahead of the disk
+            with self._lock:
+                self._pending[key] = embedding
+                self._writes.put((key, embedding))
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_loop, name="medseg-cache-writer", daemon=True
+                    )
+                    self._writer.start()
+
+    def _write_loop(self) -> None:
+        """Write queued entries; exit after a second without work so an idle cache holds no thread."""
+        while True:
             try:
+                key, embedding = self._writes.get(timeout=1.0)
+            except queue.Empty:
+                with self._lock:
+                    if self._writes.empty():
+                        self._writer = None
+                        return
+                continue
+            try:
+                assert self._disk is not None
                 with self._disk_lock:
                     self._disk.write(key, embedding)
             except Exception as exc:  # a full or read-only disk must not break the session
@@ -237,6 +302,16 @@ class EmbeddingCache:
                     UserWarning,
                     stacklevel=2,
                 )
+            finally:
+                with self._lock:
+                    if self._pending.get(key) is embedding:
+                        del self._pending[key]
+                self._write_slots.release()
+                self._writes.task_done()
+
+    def flush(self) -> None:
+        """Wait until every queued disk write is done."""
+        self._writes.join()
 
     def get_or_compute(self, key: CacheKey, compute: Callable[[], Embedding]) -> Embedding:
         """The cached embedding, or ``compute()`` stored and returned (computed once per key)."""
@@ -247,6 +322,9 @@ class EmbeddingCache:
             with self._lock:
                 event = self._in_flight.get(key)
                 if event is None:
+                    stored = self._held(key)  # another thread may have stored it since our lookup
+                    if stored is not None:
+                        return stored
                     event = self._in_flight[key] = threading.Event()
                     break
             event.wait()  # another thread is computing this key; use its result (or retry if it failed)
@@ -265,6 +343,7 @@ class EmbeddingCache:
             self._memory.clear()
             self.nbytes = 0
         if disk and self._disk is not None:
+            self.flush()
             with self._disk_lock:
                 self._disk.clear()
 
@@ -299,7 +378,16 @@ def precompute(
     before each slice and, when true, raises :class:`CancelledError`; slices already encoded stay cached.
     """
     key_model = model.identity if model_key is None else model_key
-    total = int(n_slices)
+    try:
+        return _encode_all(
+            slice_image, int(n_slices), model, cache, volume, key_model, int(axis), progress, cancel
+        )
+    finally:
+        cache.flush()  # the disk store is complete when precompute returns (or is cancelled)
+
+
+def _encode_all(slice_image, total, model, cache, volume, key_model, axis, progress, cancel) -> int:
+    """The loop of :func:`precompute`: how many slices it encoded."""
     encoded = 0
     for index in range(total):
         if cancel is not None and cancel():
@@ -312,7 +400,7 @@ def precompute(
             computed.append(i)
             return model.encode(slice_image(i))
 
-        cache.get_or_compute(CacheKey(volume, key_model, int(axis), index), encode)
+        cache.get_or_compute(CacheKey(volume, key_model, axis, index), encode)
         encoded += len(computed)
         if progress is not None:
             progress(index + 1, total)
