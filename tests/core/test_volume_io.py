@@ -65,7 +65,8 @@ def test_labels_without_reference_get_identity_affine(tmp_path, small_labels):
 
 
 @pytest.mark.parametrize(
-    ("top", "dtype"), [(1, np.uint8), (255, np.uint8), (256, np.uint16), (65535, np.uint16), (70000, np.int32)]
+    ("top", "dtype"),
+    [(1, np.uint8), (255, np.uint8), (256, np.uint16), (65535, np.uint16), (70000, np.int32)],
 )
 def test_smallest_dtype_is_written(tmp_path, top, dtype):
     labels = np.zeros((4, 5, 3), dtype=np.int64)
@@ -224,11 +225,20 @@ def test_zarr_rewrite_is_atomic_and_labels_to_zarr(tmp_path, small_ct, small_lab
     assert os.listdir(tmp_path) == ["seg.zarr"]
 
 
-def test_zarr_that_is_not_an_array_is_a_read_error(tmp_path):
+def test_zarr_that_is_not_a_volume_is_a_read_error(tmp_path):
     zarr.open_group(store=str(tmp_path / "g.zarr"), mode="w")
     with pytest.raises(VolumeReadError) as exc:
         read_volume(tmp_path / "g.zarr")
+    assert "OME-Zarr" in _one_line(exc)
+    (tmp_path / "empty.zarr").mkdir()
+    with pytest.raises(VolumeReadError) as exc:
+        read_volume(tmp_path / "empty.zarr")
     _one_line(exc)
+    write_zarr(tmp_path / "ok.zarr", np.zeros((2, 2, 2), np.uint8))
+    zarr.create_array(store=str(tmp_path / "four.zarr"), shape=(2, 2, 2, 2), dtype=np.uint8)
+    with pytest.raises(VolumeReadError) as exc:
+        read_volume(tmp_path / "four.zarr")
+    assert "(2, 2, 2, 2)" in _one_line(exc)
 
 
 def test_scale_translate_axis_aligned_with_flips(scanner_affine):
@@ -250,3 +260,30 @@ def test_scale_translate_oblique_warns():
     assert len(record) == 1 and "\n" not in str(record[0].message)
     np.testing.assert_allclose(scale, (0.7, 0.7, 3.0))
     np.testing.assert_allclose(translate, (1.0, 2.0, 3.0))
+
+
+def test_ome_zarr_full_resolution_level_with_scale(tmp_path, small_ct):
+    group = zarr.open_group(store=str(tmp_path / "img.ome.zarr"), mode="w")
+    level0 = group.create_array("0", shape=small_ct.shape, chunks=(16, 14, 1), dtype=small_ct.dtype)
+    level0[...] = small_ct
+    group.create_array("1", shape=(16, 14, 3), dtype=small_ct.dtype)
+    group.attrs["multiscales"] = [
+        {
+            "axes": [{"name": "z"}, {"name": "y"}, {"name": "x"}],
+            "datasets": [
+                {
+                    "path": "0",
+                    "coordinateTransformations": [
+                        {"type": "scale", "scale": [2.0, 0.5, 0.7]},
+                        {"type": "translation", "translation": [10.0, 20.0, 30.0]},
+                    ],
+                },
+                {"path": "1", "coordinateTransformations": [{"type": "scale", "scale": [4.0, 1.0, 1.4]}]},
+            ],
+        }
+    ]
+    vol = read_volume(tmp_path / "img.ome.zarr")
+    assert isinstance(vol.data, zarr.Array) and vol.shape == small_ct.shape
+    np.testing.assert_array_equal(vol.data[:, :, 2], small_ct[:, :, 2])
+    np.testing.assert_allclose(vol.spacing, (2.0, 0.5, 0.7))
+    np.testing.assert_allclose(vol.affine[:3, 3], (10.0, 20.0, 30.0))

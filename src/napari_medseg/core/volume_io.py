@@ -162,29 +162,63 @@ def _as_scalar_3d(data: np.ndarray, name: str) -> np.ndarray:
 
 
 def read_zarr(path: str | Path) -> Volume:
-    """Open a zarr v3 array lazily; the affine comes from its attrs (identity if absent)."""
+    """Open a zarr array lazily: ours (affine in attrs, identity if absent) or an OME-Zarr image.
+
+    For OME-Zarr (a group with ``multiscales``) the full-resolution level is used and its ``scale``
+    and ``translation`` become a diagonal affine; the array must be 3D (no time or channel axis).
+    """
     p = Path(path).expanduser()
     try:
-        arr = zarr.open_array(store=str(p), mode="r")
-    except Exception as exc:  # zarr raises several unrelated types for "not an array here"
+        node = zarr.open(store=str(p), mode="r")
+    except Exception as exc:  # zarr raises several unrelated types for "nothing readable here"
         raise VolumeReadError(
-            f"cannot open {p.name} as a zarr array ({type(exc).__name__}); write it with write_zarr"
+            f"cannot open {p.name} as zarr ({type(exc).__name__}); write it with write_zarr"
         ) from exc
+    if isinstance(node, zarr.Array):
+        arr, affine = node, _affine_attr(dict(node.attrs), p.name)
+    else:
+        arr, affine = _ome_level0(node, p.name)
     shape = tuple(arr.shape)
     if len(shape) != 3 or arr.dtype.fields is not None:
         raise VolumeReadError(
             f"{p.name} has shape {shape} and dtype {arr.dtype}; give a 3D scalar zarr array"
         )
-    attrs = dict(arr.attrs)
-    affine = np.asarray(attrs.get("affine", np.eye(4)), dtype=np.float64)
-    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
-        raise VolumeReadError(
-            f"{p.name} has a malformed 'affine' attribute (shape {affine.shape}); expected 4x4"
-        )
-    spacing = attrs.get("spacing")
+    spacing = dict(arr.attrs).get("spacing")
     if spacing is None:
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
     return Volume(data=arr, affine=affine, spacing=tuple(float(s) for s in spacing), header=None, path=p)
+
+
+def _affine_attr(attrs: dict, name: str) -> np.ndarray:
+    affine = np.asarray(attrs.get("affine", np.eye(4)), dtype=np.float64)
+    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
+        raise VolumeReadError(
+            f"{name} has a malformed 'affine' attribute (shape {affine.shape}); expected 4x4"
+        )
+    return affine
+
+
+def _ome_level0(group: zarr.Group, name: str) -> tuple[zarr.Array, np.ndarray]:
+    """The first (full-resolution) array of an OME-Zarr group and its scale/translation as an affine."""
+    attrs = dict(group.attrs)
+    multiscales = attrs.get("multiscales") or attrs.get("ome", {}).get("multiscales")
+    try:
+        dataset = multiscales[0]["datasets"][0]
+        arr = group[dataset["path"]]
+    except (TypeError, KeyError, IndexError) as exc:
+        raise VolumeReadError(
+            f"{name} is a zarr group but not an OME-Zarr image (no readable 'multiscales'); give a 3D zarr array"
+        ) from exc
+    if not isinstance(arr, zarr.Array):
+        raise VolumeReadError(f"{name}: multiscales path {dataset['path']!r} is not an array")
+    affine = np.eye(4)
+    for transform in dataset.get("coordinateTransformations", []):
+        values = transform.get(transform.get("type", ""), None)
+        if transform.get("type") == "scale" and values is not None:
+            affine[[0, 1, 2], [0, 1, 2]] = np.asarray(values, dtype=np.float64)[-3:]
+        elif transform.get("type") == "translation" and values is not None:
+            affine[:3, 3] = np.asarray(values, dtype=np.float64)[-3:]
+    return arr, affine
 
 
 # --- writing ------------------------------------------------------------------------------------
