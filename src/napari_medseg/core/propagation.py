@@ -21,7 +21,6 @@ from scipy import ndimage
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
 from napari_medseg.errors import CancelledError, MedsegError
-from napari_medseg.models.protocol import logits_from_mask
 
 PROMPT_MODES = ("mask", "box", "points")
 DIRECTIONS = ("both", "forward", "backward")
@@ -229,7 +228,7 @@ def _next_slice(
         if options.raw_logits and prev.logits is not None:
             prev_logits = prev.logits
         else:
-            prev_logits = logits_from_mask(prev.mask, options.mask_scale)
+            prev_logits = mask_logits(prev.mask, prev.box, options.mask_scale)
     logits = np.asarray(decode_slice(index, prompts, prev_logits), dtype=np.float32)
     if logits.shape != shape:
         raise MedsegError(f"the model returned logits of shape {logits.shape} for a slice of {shape}")
@@ -257,6 +256,16 @@ def bounding_box(mask: np.ndarray) -> Box | None:
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
     cols = np.flatnonzero(mask[r0:r1].any(axis=0))
     return r0, r1, int(cols[0]), int(cols[-1]) + 1
+
+
+def mask_logits(mask: np.ndarray, box: Box | None, scale: float = 8.0) -> np.ndarray:
+    """``logits_from_mask`` (+scale inside, -scale outside), filled only inside the mask's box."""
+    out = np.full(mask.shape, -scale, dtype=np.float32)
+    if box is not None:
+        r0, r1, c0, c1 = box
+        inner = out[r0:r1, c0:c1]
+        inner[mask[r0:r1, c0:c1]] = scale
+    return out
 
 
 def enlarge_box(box: Box, shape: tuple[int, int], margin: float) -> Box:
@@ -314,12 +323,13 @@ def keep_overlapping(mask: np.ndarray, box: Box, prev_mask: np.ndarray) -> tuple
     labels, count = ndimage.label(crop, structure=_EIGHT)
     if count <= 1:
         return mask, box
-    touching = np.unique(labels[prev_mask[r0:r1, c0:c1] & crop])
-    touching = touching[touching > 0]
-    if touching.size == 0 or touching.size == count:
+    keep = np.bincount(labels[prev_mask[r0:r1, c0:c1] & crop], minlength=count + 1) > 0
+    keep[0] = False
+    kept = int(np.count_nonzero(keep))
+    if kept == 0 or kept == count:
         return mask, box
     out = np.zeros_like(mask)
-    out[r0:r1, c0:c1] = np.isin(labels, touching)
+    out[r0:r1, c0:c1] = keep[labels]
     inner = bounding_box(out[r0:r1, c0:c1])
     assert inner is not None
     return out, (r0 + inner[0], r0 + inner[1], c0 + inner[2], c0 + inner[3])

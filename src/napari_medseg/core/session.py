@@ -360,7 +360,7 @@ class Session:
     ) -> SliceEdit | None:
         """Make ``mask`` the label's extent on one slice (lock held); returns the edit or None."""
         plane = self._plane(ref.axis, ref.index)
-        box = bounding_box(mask | (plane == label_id))
+        box = _union(bounding_box(mask), bounding_box(plane == label_id))
         if box is None:
             return None
         rows, cols = slice(box[0], box[1]), slice(box[2], box[3])
@@ -386,6 +386,13 @@ class Session:
         if not 0 < int(label_id) <= top:
             raise PromptError(f"label id {label_id} is outside 1..{top} for {self.labels.dtype} labels")
         return int(label_id)
+
+
+def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None):
+    """The box covering two (possibly missing) boxes."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
 
 
 def _plane_index(axis: int, index: int) -> tuple:

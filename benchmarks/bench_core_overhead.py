@@ -1,0 +1,165 @@
+"""The core's own cost per propagated slice, apart from the model (target: < 2 ms at 512x512).
+
+A model double whose encode/decode cost ~0 (decode returns a precomputed logits slice) runs the
+propagation; the time spent inside the double is measured and subtracted. Reported per prompt mode,
+for ``propagate()`` alone and through ``Session.propagate`` (cache lookup, label writes, undo
+records). With the built-in model available, the total per slice (encode + decode + core) follows.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_core_overhead.py [--size 512] [--depth 41]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from napari_medseg.core.prompts import PointPrompt, SliceRef
+from napari_medseg.core.propagation import PropagationOptions, propagate
+from napari_medseg.core.session import Session
+from napari_medseg.errors import MedsegError
+
+# CPU time of this thread: on a shared, loaded machine wall time also counts the time other processes
+# hold the cores; the overhead is the work this code does. (The builtin totals below use wall time.)
+CLOCK = time.thread_time
+
+MODES = ("mask", "box", "points", "mask+box", "mask+box+points")
+
+
+def synthetic_object(size: int, depth: int) -> np.ndarray:
+    """An ellipsoid-like organ drifting across slices, plus a small separate blob on odd slices."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    masks = np.zeros((depth, size, size), dtype=bool)
+    mid = depth // 2
+    for z in range(depth):
+        scale = max(0.0, 1.0 - ((z - mid) / (mid + 2.0)) ** 2) ** 0.5
+        a, b = 0.25 * size * scale, 0.18 * size * scale
+        cy, cx = 0.5 * size + 0.01 * size * (z - mid), 0.45 * size
+        if a > 1 and b > 1:
+            masks[z] = ((yy - cy) / a) ** 2 + ((xx - cx) / b) ** 2 <= 1
+        if z % 2:
+            masks[z, int(0.85 * size) : int(0.88 * size), int(0.85 * size) : int(0.88 * size)] = True
+    return masks
+
+
+class ReplayModel:
+    """Model double: the "embedding" is the slice index, decode returns precomputed logits."""
+
+    name = "replay"
+    identity = "replay:v1"
+
+    def __init__(self, masks: np.ndarray, axis: int = 0) -> None:
+        self.logits = np.where(masks, 6.0, -6.0).astype(np.float32)
+        self.axis = axis
+        self.seconds = 0.0
+
+    def encode(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        return {"z": np.zeros(1, np.int32)}
+
+    def decode(self, embedding, prompts, prev_logits=None) -> np.ndarray:
+        t = CLOCK()
+        out = self.logits[int(embedding["z"][0])].copy()
+        self.seconds += CLOCK() - t
+        return out
+
+
+def bench_propagate(masks: np.ndarray, mode: str, repeats: int, keep: bool = True) -> tuple[float, int]:
+    """Median ms per slice of propagate() minus the double's own time; slices propagated."""
+    logits = np.where(masks, 6.0, -6.0).astype(np.float32)
+    spent = [0.0]
+
+    def decode_slice(index, prompts, prev_logits):
+        t = CLOCK()
+        out = logits[index].copy()  # a model writes its logits right before: they are in cache
+        spent[0] += CLOCK() - t
+        return out
+
+    key = masks.shape[0] // 2
+    options = PropagationOptions(prompt_mode=mode, keep_overlapping=keep)
+    samples, count = [], 0
+    for _ in range(repeats):
+        spent[0] = 0.0
+        t = CLOCK()
+        out = propagate(decode_slice, {key: masks[key]}, masks.shape[0], options)
+        total = CLOCK() - t - spent[0]
+        count = len(out)
+        samples.append(1000.0 * total / max(1, count))
+    return statistics.median(samples), count
+
+
+def bench_session(masks: np.ndarray, mode: str, repeats: int) -> tuple[float, int]:
+    """Median ms per slice of Session.propagate (labels, undo, cache) minus the double's time."""
+    depth, size = masks.shape[0], masks.shape[1]
+    image = masks.astype(np.float32)
+    model = ReplayModel(masks)
+    session = Session(image, model=model, axis=0, preset="window:0.5:1")
+    key = depth // 2
+    for z in range(depth):  # warm the cache with embeddings that name their slice
+        session.cache.put(session.cache_key(z, 0), {"z": np.array([z], np.int32)})
+    # the key slice is committed as a user would (the double answers with that slice's mask)
+    session.add_prompts(PointPrompt(SliceRef(0, key), (size / 2, size / 2)))
+    session.commit(1)
+    options = PropagationOptions(prompt_mode=mode)
+    samples, count = [], 0
+    for _ in range(repeats):
+        model.seconds = 0.0
+        t = CLOCK()
+        session.propagate(1, options)
+        total = CLOCK() - t - model.seconds
+        count = int(np.count_nonzero((session.labels == 1).any(axis=(1, 2)))) - 1
+        samples.append(1000.0 * total / max(1, count))
+        session.undo()  # back to the committed key slice alone
+    return statistics.median(samples), count
+
+
+def bench_builtin(masks: np.ndarray) -> None:
+    """Per-slice totals with the real built-in model: cold (encode + decode) and warm (decode only)."""
+    from napari_medseg.models.registry import load_model
+
+    try:
+        model = load_model("builtin")
+    except MedsegError as exc:
+        print(f"builtin model: not available ({exc})")
+        return
+    depth = masks.shape[0]
+    rng = np.random.default_rng(0)
+    image = np.where(masks, 180.0, 40.0) + rng.normal(0, 10, masks.shape)
+    key = depth // 2
+    for label, warm in (("cold cache (encode + decode + core)", False), ("warm cache (decode + core)", True)):
+        session = Session(image.astype(np.float32), model=model, axis=0, preset="ct-abdomen")
+        if warm:
+            session.precompute(axis=0)
+        session.labels[key][masks[key]] = 1
+        t = time.perf_counter()
+        session.propagate(1)
+        seconds = time.perf_counter() - t
+        done = int(np.count_nonzero((session.labels == 1).any(axis=(1, 2)))) - 1
+        print(f"builtin model, {label}: {1000 * seconds / max(1, done):.1f} ms per slice over {done} slices")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--depth", type=int, default=41)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--no-model", action="store_true", help="skip the built-in model timings")
+    args = parser.parse_args()
+    masks = synthetic_object(args.size, args.depth)
+    print(f"core overhead per propagated slice, {args.size}x{args.size} slices (target < 2 ms)")
+    print(
+        "(CPU ms of this thread; 'no post-proc' = keep_overlapping=False, every other column default options)"
+    )
+    print(f"{'prompt mode':<18}{'propagate()':>14}{'no post-proc':>15}{'Session':>12}{'slices':>8}")
+    for mode in MODES:
+        core_ms, n = bench_propagate(masks, mode, args.repeats)
+        bare_ms, _ = bench_propagate(masks, mode, args.repeats, keep=False)
+        session_ms, _ = bench_session(masks, mode, args.repeats)
+        print(f"{mode:<18}{core_ms:>11.2f} ms{bare_ms:>12.2f} ms{session_ms:>9.2f} ms{n:>8}")
+    if not args.no_model:
+        bench_builtin(masks)
+
+
+if __name__ == "__main__":
+    main()
