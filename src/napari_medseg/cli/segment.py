@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         name = f" ({obj.name})" if obj.name else ""
         print(f"label {obj.label}{name}: {voxels} voxels")
     write_labels(out, session.labels, reference=volume)
+    cache.flush()  # the embeddings reach the --cache folder before the process ends
     print(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return 0
 
