@@ -161,7 +161,7 @@ def test_commit_replaces_the_label_on_its_slice_with_undo_and_redo(session):
 def test_undo_stores_only_the_changed_region(session):
     session.add_prompts(point(6, 12, 12))
     session.commit(1)
-    (edit,) = session._undo[-1]
+    (edit,) = session._undo[-1].edits
     assert edit.old.shape == (11, 11) and edit.count == int((session.labels == 1).sum())
 
 
@@ -234,6 +234,12 @@ def test_key_slices_are_the_committed_ones_and_fall_back_to_the_labels(session):
     session.commit(1)
     session.propagate(1)
     assert session.key_slices(1) == [3, 9], "propagated slices are not key slices"
+    session.undo()  # the propagation
+    session.undo()  # the commit on slice 9
+    session.propagate(1)  # label 1 now reaches slice 9 again, by propagation from slice 3
+    assert (session.labels[:, :, 9] == 1).any() and session.key_slices(1) == [3]
+    session.undo()
+    assert session.redo() and session.key_slices(1) == [3]
     image, a, _ = two_balls()
     labels = np.zeros(image.shape, dtype=np.uint16)
     labels[:, :, 4:7][a[:, :, 4:7]] = 2

@@ -59,6 +59,14 @@ class SliceEdit:
     count: int
 
 
+@dataclass
+class _Step:
+    """One undo step: the slices it changed and the key slice a commit added (label, axis, index)."""
+
+    edits: list[SliceEdit]
+    key: tuple[int, int, int] | None = None
+
+
 class Session:
     """Preview, commit, propagate and undo on one volume (see docs/python-api.md)."""
 
@@ -79,8 +87,8 @@ class Session:
         self._lock = threading.RLock()
         self._signature: str | None = None
         self._preview: Preview | None = None
-        self._undo: list[list[SliceEdit]] = []
-        self._redo: list[list[SliceEdit]] = []
+        self._undo: list[_Step] = []
+        self._redo: list[_Step] = []
         self._keys: dict[int, set[tuple[int, int]]] = {}
         self.set_preset(preset)
 
@@ -206,11 +214,14 @@ class Session:
             if preview is None:
                 raise PromptError("nothing to commit: prompt the slice first (point, box, scribble or lasso)")
             edit = self._write_slice(preview.ref, preview.mask, label_id, overwrite)
-            self._keys.setdefault(label_id, set()).add((preview.ref.axis, preview.ref.index))
+            keys = self._keys.setdefault(label_id, set())
+            key = (preview.ref.axis, preview.ref.index)
+            new_key = None if key in keys else (label_id, *key)
+            keys.add(key)
             self._preview = None
             if edit is None:
                 return 0
-            self._push([edit])
+            self._push(_Step([edit], new_key))
             return edit.count
 
     # --- propagation ---------------------------------------------------------------------------
@@ -269,7 +280,7 @@ class Session:
         finally:
             if edits:
                 with self._lock:
-                    self._push(edits)
+                    self._push(_Step(edits))
         return sum(e.count for e in edits)
 
     def segment_object(
@@ -318,8 +329,10 @@ class Session:
             if not self._undo:
                 return False
             step = self._undo.pop()
-            for edit in reversed(step):
+            for edit in reversed(step.edits):
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.old
+            if step.key is not None:  # an undone commit no longer makes its slice a key slice
+                self._keys.get(step.key[0], set()).discard(step.key[1:])
             self._redo.append(step)
             return True
 
@@ -329,14 +342,16 @@ class Session:
             if not self._redo:
                 return False
             step = self._redo.pop()
-            for edit in step:
+            for edit in step.edits:
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.new
+            if step.key is not None:
+                self._keys.setdefault(step.key[0], set()).add(step.key[1:])
             self._undo.append(step)
             return True
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _push(self, step: list[SliceEdit]) -> None:
+    def _push(self, step: _Step) -> None:
         self._undo.append(step)
         self._redo.clear()
 
