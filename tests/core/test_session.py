@@ -336,3 +336,17 @@ def test_the_public_api_is_lazy_and_complete():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_lazy_zarr_volume_is_sliced_without_loading_it_per_slice(tmp_path):
+    from napari_medseg.core.volume_io import read_volume, write_zarr
+
+    image, a, _ = two_balls()
+    volume = read_volume(write_zarr(tmp_path / "image.zarr", image, affine=np.diag([1.5, 1.5, 3.0, 1.0])))
+    assert not isinstance(volume.data, np.ndarray)
+    s = Session(volume, model=BrightBlobModel())
+    np.testing.assert_array_equal(s.slice_image(6), Session(image, model=BrightBlobModel()).slice_image(6))
+    s.segment_object(
+        {6: [point(6, 12, 12)]}, label_id=1, options=PropagationOptions(min_area=1, iou_threshold=0)
+    )
+    np.testing.assert_array_equal(s.labels == 1, a)
