@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from napari_medseg.core.prompts import PointPrompt, SliceRef
-from napari_medseg.core.propagation import PropagationOptions, propagate
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
+from napari_medseg.core.propagation import PropagationOptions, bounding_box, enlarge_box, propagate
 from napari_medseg.core.session import Session
 from napari_medseg.errors import MedsegError
 
@@ -90,16 +90,18 @@ def bench_propagate(masks: np.ndarray, mode: str, repeats: int, keep: bool = Tru
 
 
 def bench_session(masks: np.ndarray, mode: str, repeats: int) -> tuple[float, int]:
-    """Median ms per slice of Session.propagate (labels, undo, cache) minus the double's time."""
+    """Median ms per slice of Session.propagate (labels, undo, cache) minus the double's time, on a
+    (512, 512, depth) volume sliced along axis 2 as NIfTI data usually is."""
     depth, size = masks.shape[0], masks.shape[1]
-    image = masks.astype(np.float32)
+    # laid out as a NIfTI volume is, (i, j, k) sliced along k: label slices are strided views
+    image = np.ascontiguousarray(masks.transpose(1, 2, 0), dtype=np.float32)
     model = ReplayModel(masks)
-    session = Session(image, model=model, axis=0, preset="window:0.5:1")
+    session = Session(image, model=model, axis=2, preset="window:0.5:1")
     key = depth // 2
     for z in range(depth):  # warm the cache with embeddings that name their slice
-        session.cache.put(session.cache_key(z, 0), {"z": np.array([z], np.int32)})
+        session.cache.put(session.cache_key(z, 2), {"z": np.array([z], np.int32)})
     # the key slice is committed as a user would (the double answers with that slice's mask)
-    session.add_prompts(PointPrompt(SliceRef(0, key), (size / 2, size / 2)))
+    session.add_prompts(PointPrompt(SliceRef(2, key), (size / 2, size / 2)))
     session.commit(1)
     options = PropagationOptions(prompt_mode=mode)
     samples, count = [], 0
@@ -108,35 +110,63 @@ def bench_session(masks: np.ndarray, mode: str, repeats: int) -> tuple[float, in
         t = CLOCK()
         session.propagate(1, options)
         total = CLOCK() - t - model.seconds
-        count = int(np.count_nonzero((session.labels == 1).any(axis=(1, 2)))) - 1
+        count = int(np.count_nonzero((session.labels == 1).any(axis=(0, 1)))) - 1
         samples.append(1000.0 * total / max(1, count))
         session.undo()  # back to the committed key slice alone
     return statistics.median(samples), count
 
 
-def bench_builtin(masks: np.ndarray) -> None:
-    """Per-slice totals with the real built-in model: cold (encode + decode) and warm (decode only)."""
+def bench_builtin(masks: np.ndarray, core_ms: float, checkpoint: str | None = None) -> None:
+    """The built-in model in the same run: encode and decode times, the core overhead relative to the
+    decode, and the per-slice totals of a propagation with a cold and a warm cache (wall time)."""
     from napari_medseg.models.registry import load_model
 
     try:
-        model = load_model("builtin")
+        model = load_model("builtin", checkpoint)
     except MedsegError as exc:
         print(f"builtin model: not available ({exc})")
         return
     depth = masks.shape[0]
     rng = np.random.default_rng(0)
-    image = np.where(masks, 180.0, 40.0) + rng.normal(0, 10, masks.shape)
+    image = (np.where(masks, 180.0, 40.0) + rng.normal(0, 10, masks.shape)).astype(np.float32)
     key = depth // 2
+    session = Session(image, model=model, axis=0, preset="ct-abdomen")
+    ref = SliceRef(0, key + 1)
+    box = propagation_box(masks[key], ref)
+    encode = [_wall(lambda: model.encode(session.slice_image(key + 1)))[0] for _ in range(3)]
+    embedding = session.embedding(key + 1)
+    prev = np.where(masks[key], 8.0, -8.0).astype(np.float32)
+    decode = [_wall(lambda: model.decode(embedding, [box], prev))[0] for _ in range(5)]
+    enc_ms, dec_ms = 1000 * statistics.median(encode), 1000 * statistics.median(decode)
+    print(
+        f"builtin model: encode {enc_ms:.1f} ms, decode {dec_ms:.1f} ms per {masks.shape[1]}x{masks.shape[2]} slice"
+    )
+    print(f"core overhead (mask+box, Session) = {100 * core_ms / dec_ms:.1f}% of one decode")
     for label, warm in (("cold cache (encode + decode + core)", False), ("warm cache (decode + core)", True)):
-        session = Session(image.astype(np.float32), model=model, axis=0, preset="ct-abdomen")
+        session = Session(image, model=model, axis=0, preset="ct-abdomen")
         if warm:
             session.precompute(axis=0)
         session.labels[key][masks[key]] = 1
-        t = time.perf_counter()
-        session.propagate(1)
-        seconds = time.perf_counter() - t
+        seconds, _ = _wall(lambda s=session: s.propagate(1))
         done = int(np.count_nonzero((session.labels == 1).any(axis=(1, 2)))) - 1
-        print(f"builtin model, {label}: {1000 * seconds / max(1, done):.1f} ms per slice over {done} slices")
+        if done:
+            print(
+                f"builtin propagation, {label}: {1000 * seconds / done:.1f} ms per slice over {done} slices"
+            )
+        else:
+            print(f"builtin propagation, {label}: stopped at the key slice (the model lost the object)")
+
+
+def propagation_box(mask: np.ndarray, ref: SliceRef) -> BoxPrompt:
+    """The box prompt propagation derives from ``mask`` (enlarged bounding box)."""
+    r0, r1, c0, c1 = enlarge_box(bounding_box(mask), mask.shape, PropagationOptions().box_margin)
+    return BoxPrompt(ref, (float(r0), float(c0)), (float(r1 - 1), float(c1 - 1)))
+
+
+def _wall(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
 
 
 def main() -> None:
@@ -145,6 +175,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=41)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-model", action="store_true", help="skip the built-in model timings")
+    parser.add_argument("--checkpoint", help="built-in model weights (default: the shipped ones)")
     args = parser.parse_args()
     masks = synthetic_object(args.size, args.depth)
     print(f"core overhead per propagated slice, {args.size}x{args.size} slices (target < 2 ms)")
@@ -152,13 +183,16 @@ def main() -> None:
         "(CPU ms of this thread; 'no post-proc' = keep_overlapping=False, every other column default options)"
     )
     print(f"{'prompt mode':<18}{'propagate()':>14}{'no post-proc':>15}{'Session':>12}{'slices':>8}")
+    default_ms = 0.0
     for mode in MODES:
         core_ms, n = bench_propagate(masks, mode, args.repeats)
         bare_ms, _ = bench_propagate(masks, mode, args.repeats, keep=False)
         session_ms, _ = bench_session(masks, mode, args.repeats)
         print(f"{mode:<18}{core_ms:>11.2f} ms{bare_ms:>12.2f} ms{session_ms:>9.2f} ms{n:>8}")
+        if mode == PropagationOptions().prompt_mode:
+            default_ms = session_ms
     if not args.no_model:
-        bench_builtin(masks)
+        bench_builtin(masks, default_ms, args.checkpoint)
 
 
 if __name__ == "__main__":

@@ -319,17 +319,19 @@ def keep_overlapping(mask: np.ndarray, box: Box, prev_mask: np.ndarray) -> tuple
     the IoU rule decides.
     """
     r0, r1, c0, c1 = box
-    crop = mask[r0:r1, c0:c1]
+    crop, prev_crop = mask[r0:r1, c0:c1], prev_mask[r0:r1, c0:c1]
+    if not np.any(crop > prev_crop):  # nothing outside the previous mask: every piece overlaps it
+        return mask, box
     labels, count = ndimage.label(crop, structure=_EIGHT)
     if count <= 1:
         return mask, box
-    keep = np.bincount(labels[prev_mask[r0:r1, c0:c1] & crop], minlength=count + 1) > 0
+    keep = np.bincount(labels[prev_crop & crop], minlength=count + 1) > 0
     keep[0] = False
     kept = int(np.count_nonzero(keep))
     if kept == 0 or kept == count:
         return mask, box
     out = np.zeros_like(mask)
-    out[r0:r1, c0:c1] = keep[labels]
+    out[r0:r1, c0:c1] = labels == int(np.argmax(keep)) if kept == 1 else keep[labels]
     inner = bounding_box(out[r0:r1, c0:c1])
     assert inner is not None
     return out, (r0 + inner[0], r0 + inner[1], c0 + inner[2], c0 + inner[3])
