@@ -50,7 +50,7 @@ def load_sam_family(
         raise ModelLoadError(f"precision must be fp32 or bf16, got '{precision}'")
     network = SamNetwork(config)
     load_into(network, state, path.name)
-    return SamModel(name, network, Preprocessing(preproc, img_size), file_sha256(path), device, precision)
+    return SamModel(name, network, Preprocessing(preproc, config.img_size), file_sha256(path), device, precision)
 
 
 def load_sam(checkpoint: Path | None = None, device: str = "cpu") -> SamModel:
