@@ -284,3 +284,22 @@ def test_interior_points_and_negatives():
     assert enlarged == (2, 38, 0, 80)
     negs = outside_points(enlarged, dumbbell.shape)
     assert negs == [(1.0, 39.5), (38.0, 39.5)]
+
+
+def test_a_walk_that_stops_early_between_keys_is_made_up_by_the_other_one():
+    truth = np.zeros((14, 24, 24), dtype=bool)
+    truth[:4, 5:15, 5:15] = True
+    truth[4:, 5:15, 11:21] = True  # the object jumps between slices 3 and 4 (IoU 0.25)
+    keys = {2: truth[2], 12: truth[12]}
+    reports = []
+    out = propagate(
+        TruthDecoder(truth), keys, 14, PropagationOptions(), progress=lambda d, t: reports.append((d, t))
+    )
+    assert set(out) == {0, 1, 3, *range(4, 12), 13}, "slices 4..7 came from key 12 once key 2's walk stopped"
+    for z in range(4, 8):
+        np.testing.assert_array_equal(out[z], truth[z])
+    assert reports[-1] == (len(out), len(out))
+    without = propagate(TruthDecoder(truth), keys, 14, PropagationOptions(fill_gaps=False))
+    assert set(without) == {0, 1, 3, 8, 9, 10, 11, 13}
+    blocked = propagate(TruthDecoder(truth), keys, 14, PropagationOptions(stop_slices=frozenset({6})))
+    assert set(blocked) == {0, 1, 3, 7, 8, 9, 10, 11, 13}, "the extension respects stop slices"

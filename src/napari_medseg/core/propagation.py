@@ -47,6 +47,7 @@ class PropagationOptions:
     negative_points: bool = True  # "points" mode: add negatives just outside the enlarged box
     keep_overlapping: bool = True  # keep only the components that overlap the previous mask
     raw_logits: bool = False  # "mask" mode: pass the previous slice's own logits, not the mask
+    fill_gaps: bool = True  # between key slices, a walk that stopped early is made up by the other
     mask_scale: float = 8.0  # confidence of the mask-as-logits prompt
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -146,34 +147,72 @@ def propagate(
     options.validate()
     keys = _check_keys(key_masks, depth)
     walks = plan_walks(keys, depth, options)
-    total = sum(w.length for w in walks)
-    done = 0
-    results: dict[int, np.ndarray] = {}
+    walker = _Walker(decode_slice, options, axis, progress, cancel, on_slice)
+    walker.total = sum(w.length for w in walks)
+    ends: dict[tuple[int, int], _State | None] = {}
     for walk in walks:
         start = _State.of(np.asarray(key_masks[walk.key], dtype=bool), None)
         if start.area == 0:
-            total -= walk.length
+            walker.total -= walk.length
             continue
-        state, walked = start, 0
-        for index in range(walk.key + walk.step, walk.last + walk.step, walk.step):
-            if cancel is not None and cancel():
+        ends[(walk.key, walk.step)] = walker.run(start, walk)
+    if options.direction == "both" and options.fill_gaps:
+        for a, b in zip(keys[:-1], keys[1:], strict=True):
+            _fill_gap(walker, a, b, ends, options)
+    return walker.results
+
+
+class _Walker:
+    """Runs walks slice by slice, delivering results, progress and cancellation."""
+
+    def __init__(self, decode_slice, options, axis, progress, cancel, on_slice) -> None:
+        self.decode_slice, self.options, self.axis = decode_slice, options, axis
+        self.progress, self.cancel, self.on_slice = progress, cancel, on_slice
+        self.results: dict[int, np.ndarray] = {}
+        self.done = self.total = 0
+
+    def run(self, state: _State, walk: Walk) -> _State | None:
+        """Walk from ``state`` (the mask on ``walk.key``); the last state if it got to ``walk.last``."""
+        for walked, index in enumerate(range(walk.key + walk.step, walk.last + walk.step, walk.step)):
+            if self.cancel is not None and self.cancel():
                 raise CancelledError(
-                    f"propagation cancelled after {done} slices; the slices finished so far are kept"
+                    f"propagation cancelled after {self.done} slices; the slices finished so far are kept"
                 )
-            state = _next_slice(decode_slice, state, index, axis, options)
-            walked += 1
-            if state is None:
-                total -= walk.length - walked + 1
-                if progress is not None:
-                    progress(done, total)
-                break
-            results[index] = state.mask
-            done += 1
-            if on_slice is not None:
-                on_slice(index, state.mask)
-            if progress is not None:
-                progress(done, total)
-    return results
+            nxt = _next_slice(self.decode_slice, state, index, self.axis, self.options)
+            if nxt is None:
+                self.total -= walk.length - walked
+                if self.progress is not None:
+                    self.progress(self.done, self.total)
+                return None
+            state = nxt
+            self.results[index] = state.mask
+            self.done += 1
+            if self.on_slice is not None:
+                self.on_slice(index, state.mask)
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        return state
+
+
+def _fill_gap(walker: _Walker, a: int, b: int, ends: dict, options: PropagationOptions) -> None:
+    """When one of the two walks between key slices ``a`` < ``b`` stopped early, carry the other on."""
+    lo, hi = a, b
+    while lo + 1 < b and lo + 1 in walker.results:
+        lo += 1
+    while hi - 1 > lo and hi - 1 in walker.results:
+        hi -= 1
+    if hi - lo <= 1:
+        return
+    for key, step, frm, to in ((a, +1, lo, hi - 1), (b, -1, hi, lo + 1)):
+        state = ends.get((key, step))
+        if state is None or state.mask is not walker.results.get(frm):
+            continue  # that walk stopped too (or never reached the gap)
+        walk = _limit(Walk(key, step, to), options)
+        rest = Walk(frm, step, walk.last)
+        if rest.length > 0:
+            walker.total += rest.length
+            walker.run(state, rest)
+        return
 
 
 def _check_keys(key_masks: dict[int, np.ndarray], depth: int) -> list[int]:
