@@ -1,0 +1,120 @@
+"""Speed and memory of the built-in model on this CPU: prints numbers, asserts nothing.
+
+    .venv/bin/python benchmarks/bench_builtin_speed.py [--threads N] [--repeats 15] [--depth 200]
+
+Encoder ms per slice (256x256, 512x512), decoder ms per interaction at 512x512 (one click; every
+prompt type plus previous logits), the prompt-map rasterisation inside it, embedding bytes per
+512x512 slice (and the RAM for a cached 512x512x300 volume), and propagation of one object through
+``--depth`` slices of 256x256 with the real Session, cold (empty cache) and warm (cache filled).
+The load average is printed: on a shared machine, timings rise with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.models.builtin.model import load_builtin
+from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
+from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
+
+REF = SliceRef(2, 0)
+
+
+def median_ms(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * float(np.median(times))
+
+
+def phantom_slice(size: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rr, cc = np.mgrid[:size, :size] / size
+    img = 0.3 + 0.4 * (((rr - 0.5) ** 2 + (cc - 0.45) ** 2) < 0.04) + 0.2 * (((rr - 0.3) ** 2 + (cc - 0.7) ** 2) < 0.01)
+    return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
+
+
+def tube_volume(size: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """A bright tube of slowly varying radius and position through every slice, on noise."""
+    rng = np.random.default_rng(1)
+    rr, cc = np.mgrid[:size, :size].astype(np.float32)
+    vol = np.empty((size, size, depth), dtype=np.float32)
+    obj = np.zeros((size, size, depth), dtype=bool)
+    for k in range(depth):
+        t = k / depth
+        r0, c0 = size * (0.5 + 0.1 * np.sin(3 * t)), size * (0.45 + 0.08 * np.cos(2 * t))
+        rad = size * (0.12 + 0.04 * np.sin(5 * t))
+        obj[:, :, k] = (rr - r0) ** 2 + (cc - c0) ** 2 <= rad**2
+        vol[:, :, k] = 100 + 120 * obj[:, :, k] + rng.normal(0, 8, (size, size))
+    return vol, obj
+
+
+def propagation(model, depth: int) -> tuple[float, float, float]:
+    from napari_medseg.core.cache import EmbeddingCache
+    from napari_medseg.core.session import Session
+
+    vol, obj = tube_volume(256, depth)
+    key = depth // 2
+    labels = np.zeros(vol.shape, dtype=np.uint8)
+    labels[:, :, key] = obj[:, :, key]
+    cache = EmbeddingCache()
+    times = []
+    for _ in range(2):  # cold, then warm (same cache, fresh labels)
+        session = Session(vol, model=model, labels=labels.copy(), cache=cache, axis=2, preset="mr")
+        t = time.perf_counter()
+        session.propagate(1)
+        times.append(time.perf_counter() - t)
+    got = session.labels == 1
+    dice = 2 * (got & obj).sum() / (got.sum() + obj.sum())
+    return times[0], times[1], float(dice)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--depth", type=int, default=200)
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_builtin()
+    print(f"model {model.identity}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    for size in (256, 512):
+        img = phantom_slice(size)
+        print(f"encoder {size}x{size}: {median_ms(lambda img=img: model.encode(img), args.repeats):.1f} ms (median)")
+    img = phantom_slice(512)
+    emb = model.encode(img)
+    click = [PointPrompt(REF, (256, 230))]
+    every = [
+        PointPrompt(REF, (256, 230)), PointPrompt(REF, (60, 60), positive=False),
+        BoxPrompt(REF, (140, 110), (370, 350)),
+        ScribblePrompt(REF, ((230, 200), (260, 240), (280, 260)), width=3),
+        ScribblePrompt(REF, ((20, 20), (20, 200)), positive=False, width=3),
+        LassoPrompt(REF, ((130, 100), (130, 360), (380, 360), (380, 100))),
+        LassoPrompt(REF, ((130, 330), (160, 360), (130, 360)), positive=False),
+    ]
+    prev = logits_from_mask(img > 0.5)
+    print(f"decoder 512x512, one click: {median_ms(lambda: model.decode(emb, click), args.repeats):.1f} ms")
+    print(f"decoder 512x512, all prompt types + previous logits: "
+          f"{median_ms(lambda: model.decode(emb, every, prev), args.repeats):.1f} ms")
+    print(f"  of which prompt maps (all types): {median_ms(lambda: build_prompt_maps(every, (128, 128)), args.repeats):.2f} ms")
+    nbytes = embedding_nbytes(emb)
+    print(f"embedding per 512x512 slice: {nbytes / 1e6:.2f} MB; 512x512x300 cached: {300 * nbytes / 1024**3:.2f} GiB")
+    cold, warm, dice = propagation(model, args.depth)
+    print(f"propagation through {args.depth} slices of 256x256 (Session, mask+box): cold {cold:.2f} s, "
+          f"warm {warm:.2f} s; 3D Dice on the tube {dice:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The built-in promptable model: the network behind the :class:`PromptableModel` protocol.
+
+``encode`` runs the CNN encoder once per slice and returns float16 feature maps for the cache;
+``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder and returns float32
+logits at slice resolution. Weights ship as float16 safetensors inside the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from napari_medseg.core.prompts import Prompt
+from napari_medseg.errors import ModelLoadError, VolumeReadError
+from napari_medseg.models.builtin.layers import fold_batchnorm
+from napari_medseg.models.builtin.network import (
+    ARCH,
+    PromptableUNet,
+    logits_to_full,
+    padded_size,
+    prev_channels,
+)
+from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, build_prompt_maps, map_shape
+from napari_medseg.models.protocol import Embedding
+
+PREPROCESSING_VERSION = "p1"
+FEATURE_KEYS = ("e2", "e4", "s4", "e8", "e16", "e32")
+WEIGHTS_NAME = "builtin.safetensors"
+
+
+def default_weights_path() -> Path:
+    return Path(str(importlib.resources.files("napari_medseg.models.builtin") / "weights" / WEIGHTS_NAME))
+
+
+def sanitize_slice(image: np.ndarray) -> np.ndarray:
+    """Any 2D array -> finite float32 in [0, 1] (NaN -> 0, +inf -> 1, -inf -> 0)."""
+    arr = np.asarray(image)
+    if arr.ndim != 2:
+        raise VolumeReadError(f"the model takes one 2D slice (H, W), got an array of shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise VolumeReadError(f"the slice is empty (shape {arr.shape}); pass a slice of at least 1x1 pixels")
+    out = np.nan_to_num(arr.astype(np.float32, copy=True), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def state_dict_to_fp16(net: PromptableUNet) -> dict[str, torch.Tensor]:
+    """The tensors that are saved: float parameters and BatchNorm statistics, as float16."""
+    return {
+        k: v.detach().to(torch.float16).contiguous()
+        for k, v in net.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
+
+
+def load_state(path: Path) -> dict[str, torch.Tensor]:
+    """Read and check a safetensors checkpoint; any problem -> ModelLoadError naming the file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read built-in model weights {path}: {exc.strerror or exc}") from exc
+    try:
+        tensors = st_load(data)
+    except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"{path} is not a valid safetensors file ({msg}); re-install or re-train the weights") from exc
+    expected = {k: v.shape for k, v in PromptableUNet().state_dict().items() if not k.endswith("num_batches_tracked")}
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ModelLoadError(f"{path} lacks {len(missing)} tensors of the built-in model (e.g. '{missing[0]}'); it is not a {ARCH} checkpoint")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        raise ModelLoadError(f"{path} has unknown tensor '{unexpected[0]}'; it is not a {ARCH} checkpoint")
+    for k, shape in expected.items():
+        if tuple(tensors[k].shape) != tuple(shape):
+            raise ModelLoadError(
+                f"{path}: tensor '{k}' has shape {tuple(tensors[k].shape)}, expected {tuple(shape)}; wrong checkpoint for {ARCH}"
+            )
+        if not torch.isfinite(tensors[k].float()).all():
+            raise ModelLoadError(f"{path}: tensor '{k}' holds NaN or inf values; the checkpoint is corrupt")
+    return {k: v.float() for k, v in tensors.items()}
+
+
+class BuiltinModel:
+    """The default model: a ~1M-parameter CNN, fast on a laptop CPU. Implements ``PromptableModel``."""
+
+    name = "builtin"
+
+    def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
+                 metadata: dict | None = None) -> None:
+        self.device = torch.device(device)
+        self.net = fold_batchnorm(net.eval()).to(self.device)
+        self._sha = weights_sha256
+        self.metadata = metadata or {}
+
+    @property
+    def identity(self) -> str:
+        return f"builtin:{self._sha[:12]}:{PREPROCESSING_VERSION}"
+
+    def encode(self, image: np.ndarray) -> Embedding:
+        img = sanitize_slice(image)
+        h, w = img.shape
+        hp, wp = padded_size(h, w)
+        x = torch.from_numpy(img)[None, None].to(self.device)
+        with torch.inference_mode():
+            x = torch.nn.functional.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
+            feats = self.net.encoder(x)
+            out: Embedding = {k: feats[k][0].to(torch.float16).cpu().numpy() for k in FEATURE_KEYS}
+        out["size"] = np.array([h, w], dtype=np.int64)
+        return out
+
+    def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
+               prev_logits: np.ndarray | None = None) -> np.ndarray:
+        missing = [k for k in (*FEATURE_KEYS, "size") if k not in embedding]
+        if missing:
+            raise ModelLoadError(
+                f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
+            )
+        h, w = (int(v) for v in embedding["size"])
+        hp, wp = padded_size(h, w)
+        mh, mw = map_shape((hp, wp))
+        maps = torch.from_numpy(build_prompt_maps(prompts, (mh, mw)))[None]
+        given = torch.zeros(1)
+        if prev_logits is not None:
+            pl = np.asarray(prev_logits, dtype=np.float32)
+            if pl.shape != (h, w):
+                raise VolumeReadError(f"previous logits have shape {pl.shape}, the slice is {(h, w)}; pass logits of this slice")
+            if not np.isfinite(pl).all():
+                pl = np.nan_to_num(pl, nan=0.0, posinf=PREV_CLIP, neginf=-PREV_CLIP)
+            if (hp, wp) != (h, w):
+                pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
+            prev = torch.from_numpy(pl)[None, None]
+            given[0] = 1.0
+        else:
+            prev = torch.zeros((1, 1, hp, wp))
+        with torch.inference_mode():
+            feats = {k: torch.from_numpy(embedding[k]).to(self.device, torch.float32)[None] for k in FEATURE_KEYS}
+            inp = torch.cat([maps, prev_channels(prev, given)], dim=1).to(self.device)
+            logit2, _ = self.net.decoder(feats, inp)
+            logits = logits_to_full(logit2, (h, w))[0, 0]
+        return logits.cpu().numpy().astype(np.float32, copy=False)
+
+
+def load_builtin(checkpoint: Path | None = None, device: str = "cpu") -> BuiltinModel:
+    """The built-in model from ``checkpoint`` (safetensors) or from the weights shipped in the package."""
+    path = Path(checkpoint) if checkpoint is not None else default_weights_path()
+    if not path.is_file():
+        raise ModelLoadError(f"built-in model weights not found: {path}; re-install napari-medseg or pass a checkpoint")
+    state = load_state(path)
+    net = PromptableUNet()
+    net.load_state_dict(state, strict=False)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    meta_path = path.with_suffix(".json")
+    metadata = {}
+    if meta_path.is_file():
+        try:
+            metadata = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            metadata = {}
+    return BuiltinModel(net, sha, device=device, metadata=metadata)

@@ -1,0 +1,176 @@
+"""The built-in model with its shipped weights: protocol, shapes, robustness, memory, loading errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.errors import ModelLoadError
+from napari_medseg.models.builtin.model import BuiltinModel, default_weights_path, load_builtin
+from napari_medseg.models.protocol import PromptableModel, embedding_nbytes, logits_from_mask
+from napari_medseg.models.registry import load_model
+
+REF = SliceRef(2, 0)
+
+
+@pytest.fixture(scope="module")
+def model() -> BuiltinModel:
+    torch.set_num_threads(1)
+    return load_builtin()
+
+
+def disk_image(shape=(160, 176), centre=(70.0, 95.0), radius=28.0, seed=5) -> tuple[np.ndarray, np.ndarray]:
+    """A bright disk on a darker, noisy, slightly shaded background (not a training-seed shape)."""
+    rng = np.random.default_rng(seed)
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    disk = (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
+    img = 0.25 + 0.1 * cc / shape[1] + 0.45 * disk + rng.normal(0, 0.03, shape)
+    return np.clip(img, 0, 1).astype(np.float32), disk
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
+
+
+def test_protocol_and_identity(model):
+    assert isinstance(model, PromptableModel)
+    assert re.fullmatch(r"builtin:[0-9a-f]{12}:p\d+", model.identity)
+    assert isinstance(load_model("builtin"), BuiltinModel)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (1, 37), (37, 1), (1, 1), (33, 65), (130, 97)])
+def test_any_slice_size(model, shape):
+    rng = np.random.default_rng(0)
+    img = rng.random(shape).astype(np.float32)
+    emb = model.encode(img)
+    assert all(v.dtype == np.float16 for k, v in emb.items() if k != "size")
+    prompts = [PointPrompt(REF, (shape[0] // 2, shape[1] // 2))]
+    logits = model.decode(emb, prompts)
+    assert logits.shape == shape and logits.dtype == np.float32 and np.isfinite(logits).all()
+
+
+def test_every_prompt_type_and_prev_only(model):
+    img, disk = disk_image()
+    emb = model.encode(img)
+    prompts = [
+        PointPrompt(REF, (70, 95)),
+        PointPrompt(REF, (10, 10), positive=False),
+        BoxPrompt(REF, (40, 65), (100, 125)),
+        ScribblePrompt(REF, ((60, 85), (75, 100)), width=3),
+        ScribblePrompt(REF, ((150, 5), (150, 60)), positive=False),
+        LassoPrompt(REF, ((35, 60), (35, 130), (105, 130), (105, 60))),
+        LassoPrompt(REF, ((140, 140), (140, 170), (155, 170)), positive=False),
+    ]
+    out = model.decode(emb, prompts, prev_logits=logits_from_mask(disk))
+    assert out.shape == img.shape and np.isfinite(out).all()
+    only_prev = model.decode(emb, [], prev_logits=logits_from_mask(disk))
+    assert dice(only_prev > 0, disk) > 0.8
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "constant", "zeros", "huge"])
+def test_bad_intensities_give_finite_logits(model, kind):
+    img, _ = disk_image((64, 64), (32, 32), 12)
+    if kind == "nan":
+        img[::3] = np.nan
+    elif kind == "inf":
+        img[::2, ::2] = np.inf
+        img[1::2, ::2] = -np.inf
+    elif kind == "constant":
+        img[:] = 0.7
+    elif kind == "zeros":
+        img[:] = 0
+    else:
+        img = img * 1e30
+    logits = model.decode(model.encode(img), [BoxPrompt(REF, (20, 20), (44, 44))])
+    assert np.isfinite(logits).all()
+
+
+def test_embedding_is_float16_and_small(model):
+    emb = model.encode(np.random.default_rng(1).random((512, 512), dtype=np.float32))
+    assert embedding_nbytes(emb) <= 6.5e6  # 512x512x300 cached in <= 2 GB
+    assert {v.dtype for k, v in emb.items() if k != "size"} == {np.dtype(np.float16)}
+
+
+def test_deterministic(model):
+    img, _ = disk_image()
+    a, b = model.encode(img), model.encode(img.copy())
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    p = [PointPrompt(REF, (70, 95))]
+    assert np.array_equal(model.decode(a, p), model.decode(b, p))
+
+
+def test_box_segments_a_bright_disk(model):
+    img, disk = disk_image()
+    logits = model.decode(model.encode(img), [BoxPrompt(REF, (38, 63), (102, 127))])
+    assert dice(logits > 0, disk) > 0.8
+
+
+def test_click_segments_a_bright_disk(model):
+    img, disk = disk_image(seed=11)
+    logits = model.decode(model.encode(img), [PointPrompt(REF, (72, 93))])
+    assert dice(logits > 0, disk) > 0.7
+
+
+def _one_line_naming(exc: pytest.ExceptionInfo, path: Path) -> None:
+    msg = str(exc.value)
+    assert "\n" not in msg and path.name in msg
+
+
+def test_wrong_shape_weights(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(default_weights_path()))
+    key = next(iter(state))
+    state[key] = torch.zeros(3, 3, dtype=torch.float16)
+    path = tmp_path / "wrong.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(ModelLoadError) as exc:
+        load_builtin(path)
+    _one_line_naming(exc, path)
+    assert key in str(exc.value)
+
+
+def test_missing_keys(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(default_weights_path()))
+    state.pop(sorted(state)[0])
+    path = tmp_path / "missing.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(ModelLoadError) as exc:
+        load_builtin(path)
+    _one_line_naming(exc, path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_corrupt_weights(tmp_path, damage):
+    data = default_weights_path().read_bytes()
+    path = tmp_path / f"{damage}.safetensors"
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\x01not a safetensors file" * 100)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(ModelLoadError) as exc:
+        load_builtin(path)
+    _one_line_naming(exc, path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelLoadError):
+        load_builtin(tmp_path / "nope.safetensors")
+
+
+def test_shipped_weights_are_small_and_have_metadata():
+    path = default_weights_path()
+    assert path.stat().st_size <= 20 * 1024**2
+    import json
+
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["steps"] > 0 and "val_dice" in meta and "seed" in meta

@@ -1,0 +1,143 @@
+"""Synthetic data, simulated prompts and a tiny end-to-end training run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, rasterize
+from napari_medseg.training import prompt_sim as ps
+from napari_medseg.training.samples import KINDS, LabelPool, make_sample
+from napari_medseg.training.synth import SHAPES, make_pair, make_slice, pick_target, random_shape
+
+
+def test_slices_are_valid_and_reproducible():
+    for seed in range(3):
+        a, b = make_slice(np.random.default_rng(seed), 64), make_slice(np.random.default_rng(seed), 64)
+        assert a.image.shape == a.labels.shape == (64, 64)
+        assert a.image.dtype == np.float32 and 0 <= a.image.min() and a.image.max() <= 1
+        assert len(np.unique(a.labels)) >= 2
+        assert np.array_equal(a.image, b.image) and np.array_equal(a.labels, b.labels)
+    c = make_slice(np.random.default_rng(99), 64)
+    assert not np.array_equal(a.image, c.image)
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+def test_every_shape_kind_draws_something(kind):
+    rng = np.random.default_rng(3)
+    masks = [random_shape(rng, (96, 96), kind) for _ in range(3)]
+    assert any(m.sum() >= 10 for m in masks)
+    assert all(m.dtype == bool and m.shape == (96, 96) for m in masks)
+
+
+def test_targets_are_connected_objects():
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(4)
+    targets = [pick_target(rng, make_slice(rng, 64).labels) for _ in range(8)]
+    found = [t for t in targets if t is not None]
+    assert len(found) >= 6
+    for t in found:
+        assert t.sum() >= 12 and ndi.label(t)[1] == 1
+
+
+def test_propagation_pairs():
+    rng = np.random.default_rng(5)
+    pairs = [p for p in (make_pair(rng, 64) for _ in range(12)) if p is not None]
+    assert len(pairs) >= 8
+    for p in pairs:
+        assert p.image_a.shape == p.image_b.shape == p.target_b.shape == (64, 64)
+        assert p.target_a.sum() > 0
+    # neighbouring slices overlap where the object goes on
+    going_on = [p for p in pairs if p.target_b.sum() > 0]
+    ious = [(p.target_a & p.target_b).sum() / (p.target_a | p.target_b).sum() for p in going_on]
+    assert np.median(ious) > 0.4
+
+
+@pytest.fixture
+def target() -> np.ndarray:
+    rr, cc = np.mgrid[:80, :80]
+    return ((rr - 40) / 25) ** 2 + ((cc - 35) / 15) ** 2 <= 1
+
+
+def test_clicks_are_inside(target):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        for p in ps.click_prompts(rng, target):
+            r, c = int(p.point[0]), int(p.point[1])
+            assert target[r, c] == p.positive
+
+
+def test_box_surrounds_target(target):
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        box = ps.box_prompt(rng, target)
+        assert isinstance(box, BoxPrompt)
+        covered = rasterize(box, target.shape) & target
+        assert covered.sum() >= 0.8 * target.sum()
+        assert rasterize(box, target.shape).sum() <= 2.6 * target.sum()
+
+
+def test_scribbles_lie_inside(target):
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        for s in ps.scribble_prompts(rng, target):
+            assert isinstance(s, ScribblePrompt) and s.positive
+            pts = np.round(np.array(s.points)).astype(int)
+            assert target[pts[:, 0], pts[:, 1]].all()
+
+
+def test_lassos_enclose_target(target):
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        lassos = ps.lasso_prompts(rng, target)
+        assert all(isinstance(lasso, LassoPrompt) for lasso in lassos)
+        inside = np.any([rasterize(lasso, target.shape) for lasso in lassos], axis=0)
+        assert (inside & target).sum() >= 0.85 * target.sum()
+
+
+def test_correction_click_goes_to_largest_error(target):
+    rng = np.random.default_rng(4)
+    pred = target.copy()
+    pred[30:50, 25:45] = False  # a large miss inside the object
+    pred[5:8, 70:73] = True  # a small false positive
+    click = ps.correction_click(rng, pred, target)
+    assert isinstance(click, PointPrompt) and click.positive
+    r, c = (int(v) for v in click.point)
+    assert 30 <= r < 50 and 25 <= c < 45
+    fp_only = target | (np.mgrid[:80, :80][0] > 70)
+    neg = ps.correction_click(rng, fp_only, target)
+    assert not neg.positive and neg.point[0] > 70
+    assert ps.correction_click(rng, target, target) is None
+
+
+def test_samples_of_every_kind():
+    rng = np.random.default_rng(6)
+    pool = LabelPool(rng, 64, n=4, refresh=1)
+    for kind in KINDS:
+        s = make_sample(rng, pool, kind)
+        assert s.image.shape == s.target.shape == (64, 64)
+        assert s.kind == kind
+        if kind in ("propagation", "edit"):
+            assert s.prev is not None and s.prev.shape == (64, 64)
+        else:
+            assert s.target.any() and len(s.prompts) >= 1
+
+
+def test_tiny_training_run_writes_loadable_weights(tmp_path):
+    from napari_medseg.models.builtin.model import load_builtin
+    from napari_medseg.training.train import main
+
+    out = tmp_path / "tiny.safetensors"
+    torch.set_num_threads(1)
+    rc = main(["--steps", "3", "--batch", "2", "--size", "64", "--out", str(out), "--seed", "3",
+               "--val-per-kind", "2", "--pool", "4", "--val-every", "3", "--workers", "0", "--threads", "1"])
+    assert rc == 0 and out.is_file()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["steps"] == 3 and meta["seed"] == 3 and set(meta["val_dice"]) >= {"click", "box", "propagation"}
+    model = load_builtin(out)
+    logits = model.decode(model.encode(np.zeros((40, 40), np.float32)), [PointPrompt(ps.REF, (20, 20))])
+    assert logits.shape == (40, 40) and np.isfinite(logits).all()
