@@ -50,3 +50,41 @@ def test_autosaver_writes_the_newest_snapshot(qtbot):
     qtbot.waitUntil(lambda: len(failed) == 1, timeout=5000)
     assert failed[0].startswith("autosave failed") and autosave.find_recovery("bad") is None
     saver.stop()
+
+
+def test_commit_autosaves_and_a_new_widget_offers_to_restore(widget, ct_viewer, mouse, organ, qtbot):
+    from qtpy.QtWidgets import QMessageBox
+
+    from napari_medseg._qt.widget import MedSegWidget
+
+    mask, (k, _, _) = organ
+    rows, cols = np.nonzero(mask[k])
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    widget.set_label_id(4, "organ")
+    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
+    assert widget.wait_idle(30)
+    widget.commit()
+    assert widget.wait_idle(30)
+    saved = widget.labels_layer.data.copy()
+    assert (saved == 4).any()
+    info = autosave.find_recovery(widget.signature)
+    assert info is not None and info.image_name == "ct" and info.label_names == {4: "organ"}
+    assert np.array_equal(autosave.read_recovery(widget.signature, saved.shape), saved)
+    # the session ends (a crash, a closed window): the same image opened again offers the labels back
+    widget.shutdown()
+    ct_viewer.layers.remove(widget.labels_layer)
+    second = MedSegWidget(ct_viewer)
+    try:
+        assert second.wait_idle(60)
+        assert second.recovery is not None and not second.form.restore_button.isHidden()
+        assert not second.labels_layer.data.any()
+        box = second.restore_box
+        assert box is not None and not box.isHidden()
+        box.button(QMessageBox.StandardButton.Yes).click()
+        qtbot.waitUntil(lambda: second.labels_layer.data.any(), timeout=20_000)
+        assert second.wait_idle(30)
+        assert np.array_equal(second.labels_layer.data, saved)
+        assert second.form.restore_button.isHidden()
+    finally:
+        second.shutdown()

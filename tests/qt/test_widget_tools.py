@@ -101,3 +101,132 @@ def test_clear_removes_drawings(tools, ct_viewer, mouse):
     tools.set_tool("box")
     mouse.drag(tools.boxes, [(0, 30, 30), (0, 40, 40)])
     assert len(tools.received) == 3  # the box after clearing counts as new
+
+
+# --- the dock widget with the built-in model ---------------------------------------------------------
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * np.logical_and(a, b).sum() / max(a.sum() + b.sum(), 1)
+
+
+def _press(viewer, key, modifiers=None) -> None:
+    """A real Qt key press on the napari canvas."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    QTest.keyClick(viewer.window._qt_viewer.canvas.native, key, modifiers or Qt.KeyboardModifier.NoModifier)
+
+
+def _box_around(mask2d: np.ndarray, k: int, margin: int = 2) -> list[tuple[int, int, int]]:
+    rows, cols = np.nonzero(mask2d)
+    return [(k, rows.min() - margin, cols.min() - margin), (k, rows.max() + margin, cols.max() + margin)]
+
+
+def test_widget_box_preview_commit_undo_redo(widget, ct_viewer, mouse, organ):
+    mask, center = organ
+    k = center[0]
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    mouse.drag(widget.tools.boxes, _box_around(mask[k], k))
+    assert widget.wait_idle(30)
+    preview = widget.preview_layer.data[k].astype(bool)
+    assert np.array_equal(preview, widget.session.preview.mask)  # the layer shows the session's preview
+    assert widget.preview_layer.data.sum() == preview.sum()  # on that slice only
+    assert _dice(preview, mask[k]) > 0.6  # loose: the model's quality is measured by the evaluation
+    assert not widget.labels_layer.data.any()  # nothing written before Enter
+    widget.set_label_id(3, "organ")
+    widget.commit()
+    assert widget.wait_idle(30)
+    committed = widget.labels_layer.data.copy()
+    assert np.array_equal(committed[k] == 3, preview) and set(np.unique(committed)) == {0, 3}
+    assert not widget.preview_layer.data.any() and widget.tools.boxes.nshapes == 0
+    assert widget.labels_layer.metadata["label_names"] == {3: "organ"}
+    widget.undo()
+    assert widget.wait_idle(30) and not widget.labels_layer.data.any()
+    widget.redo()
+    assert widget.wait_idle(30) and np.array_equal(widget.labels_layer.data, committed)
+
+
+def test_widget_keys_drive_tools_commit_undo_redo_and_escape(widget, ct_viewer, mouse, organ):
+    from qtpy.QtCore import Qt
+
+    mask, (k, r, c) = organ
+    ct_viewer.dims.set_current_step(0, k)
+    for key, tool in ((Qt.Key.Key_B, "box"), (Qt.Key.Key_S, "scribble"), (Qt.Key.Key_L, "lasso"), (Qt.Key.Key_P, "point")):
+        _press(ct_viewer, key)
+        assert widget.tools.tool == tool and ct_viewer.layers.selection.active is widget.tools.layers[tool]
+    _press(ct_viewer, Qt.Key.Key_T)
+    assert not widget.tools.positive and widget.form.polarity_button.isChecked()
+    _press(ct_viewer, Qt.Key.Key_T)
+    assert widget.tools.positive
+    mouse.click(widget.tools.points, (k, r, c))
+    assert widget.wait_idle(30) and widget.preview_layer.data[k, r, c] == 1
+    _press(ct_viewer, Qt.Key.Key_Escape)
+    assert widget.wait_idle(30)
+    assert not widget.preview_layer.data.any() and len(widget.tools.points.data) == 0
+    assert widget.session.preview is None
+    mouse.click(widget.tools.points, (k, r, c))
+    assert widget.wait_idle(30)
+    ct_viewer.layers.selection.active = ct_viewer.layers["ct"]  # keys also work with another layer active
+    _press(ct_viewer, Qt.Key.Key_Return)
+    assert widget.wait_idle(30) and widget.labels_layer.data[k, r, c] == 1
+    ct_viewer.layers.selection.active = widget.labels_layer
+    _press(ct_viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert widget.wait_idle(30) and not widget.labels_layer.data.any()
+    _press(ct_viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert widget.wait_idle(30) and widget.labels_layer.data[k, r, c] == 1
+
+
+def test_widget_lasso_scribble_and_negative_point_refine_one_slice(widget, ct_viewer, mouse, organ):
+    from napari.settings import get_settings
+
+    get_settings().experimental.rdp_epsilon = 0
+    mask, (k, r, c) = organ
+    ct_viewer.dims.set_current_step(0, k)
+    rows, cols = np.nonzero(mask[k])
+    r0, r1, c0, c1 = rows.min() - 2, rows.max() + 2, cols.min() - 2, cols.max() + 2
+    widget.set_tool("lasso")
+    mouse.drag(widget.tools.lassos, [(k, r0, c0), (k, r0, c1), (k, r1, c1), (k, r1, c0), (k, r0 + 1, c0)])
+    assert widget.wait_idle(30)
+    lasso_preview = widget.preview_layer.data[k].astype(bool)
+    assert np.array_equal(lasso_preview, widget.session.preview.mask) and _dice(lasso_preview, mask[k]) > 0.5
+    widget.set_tool("scribble")
+    mouse.drag(widget.tools.scribbles, [(k, r - 4, c), (k, r, c), (k, r + 4, c)])
+    assert widget.wait_idle(30)
+    assert len(widget.session.preview.prompts) == 2  # the scribble refined the lasso's preview
+    assert widget.preview_layer.data[k, r, c] == 1
+    widget.set_tool("point")
+    mouse.click(widget.tools.points, (k, 4, 4), modifiers=("Shift",))  # negative, far outside
+    assert widget.wait_idle(30)
+    assert [p.positive for p in widget.session.preview.prompts] == [True, True, False]
+    assert widget.preview_layer.data[k, 4, 4] == 0
+
+
+def test_widget_corrects_an_existing_labels_layer(widget, ct_viewer, mouse, organ):
+    from scipy import ndimage
+
+    mask, (k, r, c) = organ
+    existing = np.zeros(mask.shape, np.uint8)
+    existing[k] = ndimage.binary_erosion(mask[k], iterations=5) * 2  # label 2, too small
+    existing[k, 2:5, 2:5] = 5  # another label that must survive
+    before = existing.copy()
+    layer = ct_viewer.add_labels(existing, name="old labels", scale=(2.5, 0.8, 0.8), translate=(-20.0, 5.0, 7.0))
+    widget.set_labels_layer(layer)
+    assert widget.wait_idle(60) and widget.labels_layer is layer and widget.session.labels is layer.data
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_label_id(2)
+    widget.set_tool("box")
+    mouse.drag(widget.tools.boxes, _box_around(mask[k], k))
+    assert widget.wait_idle(30)
+    widget.commit()
+    assert widget.wait_idle(30)
+    assert layer.data is existing  # corrected in place, in the user's own layer
+    assert _dice(layer.data[k] == 2, mask[k]) > _dice(before[k] == 2, mask[k]) + 0.1
+    assert (layer.data[k, 2:5, 2:5] == 5).all()
+
+
+def test_prefetch_encodes_slices_around_the_viewed_one(widget, ct_viewer, qtbot):
+    ct_viewer.dims.set_current_step(0, 2)
+    session = widget.session
+    qtbot.waitUntil(lambda: all(session.cache_key(i, 0) in session.cache for i in range(0, 6)), timeout=20_000)

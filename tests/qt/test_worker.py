@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
+from qtpy.QtCore import QTimer
 
 from napari_medseg._qt.worker import SessionWorker
 from napari_medseg.core.prompts import PointPrompt, SliceRef
@@ -128,3 +130,117 @@ def test_prefetch_waits_for_real_work_and_is_replaced(worker, qtbot):
     gate.set()
     qtbot.waitUntil(lambda: len(order) == 4, timeout=5000)
     assert order == ["job", "job2", "p1", "p2"]
+
+
+# --- the worker inside the dock widget, with the built-in model --------------------------------------
+
+
+class _SlowModel:
+    """The real model, slowed so that a propagation lasts long enough to be cancelled midway."""
+
+    def __init__(self, model, delay: float) -> None:
+        self.model, self.delay, self.name = model, delay, model.name
+
+    @property
+    def identity(self) -> str:
+        return self.model.identity
+
+    def encode(self, image):
+        return self.model.encode(image)
+
+    def decode(self, embedding, prompts, prev_logits=None):
+        time.sleep(self.delay)
+        return self.model.decode(embedding, prompts, prev_logits)
+
+
+class _FailingOnceModel(_SlowModel):
+    """The real model whose next decode raises, as a crashing backend would."""
+
+    def decode(self, embedding, prompts, prev_logits=None):
+        if self.delay:
+            self.delay = 0
+            raise RuntimeError("decoder exploded")
+        return self.model.decode(embedding, prompts, prev_logits)
+
+
+def _box_on_organ(widget, viewer, mouse, organ):
+    mask, (k, _, _) = organ
+    rows, cols = np.nonzero(mask[k])
+    viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
+    assert widget.wait_idle(30)
+    return k
+
+
+def test_propagation_fills_slices_live_then_undoes_in_one_step(widget, ct_viewer, mouse, organ, qtbot):
+    mask, _ = organ
+    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+    widget.commit()
+    assert widget.wait_idle(30)
+    arrived, finished, gaps = [], [], []
+    widget.slice_propagated.connect(arrived.append)
+    widget.propagation_finished.connect(finished.append)
+    ticker, last = QTimer(), [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    ticker.timeout.connect(tick)
+    ticker.start(5)
+    widget.propagate()
+    assert widget.form.cancel_button.isEnabled()
+    assert widget.wait_idle(60)
+    ticker.stop()
+    assert finished == [int(finished[0])] and finished[0] >= 0
+    labelled = sorted(set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2)))))
+    assert set(arrived) - {k} and set(arrived) <= set(range(mask.shape[0]))
+    assert len(labelled) >= 5 and k in labelled
+    dice = 2 * ((widget.labels_layer.data == 1) & mask).sum() / ((widget.labels_layer.data == 1).sum() + mask.sum())
+    assert dice > 0.3  # loose: the model's 3D quality is measured by the evaluation
+    assert max(gaps) < 0.5  # the Qt loop kept ticking (the benchmark measures the real target)
+    widget.undo()
+    assert widget.wait_idle(30)
+    assert sorted(set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2))))) == [k]
+
+
+def test_cancel_midway_keeps_the_finished_slices(widget, ct_viewer, mouse, organ, qtbot):
+    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+    widget.commit()
+    assert widget.wait_idle(30)
+    widget.session.model = _SlowModel(widget.session.model, delay=0.15)
+    arrived, finished = [], []
+    widget.slice_propagated.connect(arrived.append)
+    widget.propagation_finished.connect(finished.append)
+    widget.propagate()
+    qtbot.waitUntil(lambda: len(arrived) >= 2, timeout=30_000)
+    widget.form.cancel_button.click()
+    assert widget.wait_idle(30)
+    assert finished == [-1] and "cancelled" in widget.form.status.text()
+    labelled = set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2))))
+    assert set(arrived) <= labelled | {k} and {k} < labelled and len(labelled) < 16
+    assert widget.form.propagate_button.isEnabled() and not widget.form.cancel_button.isEnabled()
+    widget.undo()  # the cancelled run is one undo step
+    assert widget.wait_idle(30)
+    assert set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2)))) == {k}
+
+
+def test_an_exception_in_the_worker_is_shown_and_the_widget_keeps_working(widget, ct_viewer, mouse, organ):
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    errors = []
+    widget.error.connect(errors.append)
+    widget.session.model = _FailingOnceModel(widget.session.model, delay=1)
+    before = len(notification_manager.records)
+    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+    assert errors == ["RuntimeError: decoder exploded"]
+    shown = notification_manager.records[before:]
+    assert any(n.severity == NotificationSeverity.ERROR and "decoder exploded" in n.message for n in shown)
+    assert not widget.preview_layer.data.any()
+    widget.clear_prompts()
+    _box_on_organ(widget, ct_viewer, mouse, organ)  # the next interaction works
+    assert widget.preview_layer.data[k].any()
+    widget.commit()
+    assert widget.wait_idle(30) and (widget.labels_layer.data[k] == 1).any()

@@ -76,6 +76,7 @@ class MedSegWidget(QWidget):
         self._models: dict = {}
         self._cache = None
         self._bound_viewer_keys: dict[str, object] = {}
+        self._shut_down = False
 
         self.form = MedSegForm(self)
         self.form.model_combo.setCurrentText(model)
@@ -474,11 +475,18 @@ class MedSegWidget(QWidget):
         self._autosave()
 
     def _autosave(self) -> None:
+        """Snapshot the labels on the worker (in order with the edits), write them on the autosave thread."""
         if self.session is None or self.signature is None:
             return
         names = {int(k): v for k, v in self.label_names.items()}
-        self.autosaver.save(self.signature, np.array(self.session.labels, copy=True), self._image_volume(),
-                            self.image_layer.name, names)
+        reference, name, signature = self._image_volume(), self.image_layer.name, self.signature
+
+        def run(job: Job) -> None:
+            if self.session is not None:
+                snapshot = np.array(self.session.labels, copy=True)
+                self.autosaver.save(signature, snapshot, reference, name, names)
+
+        self.worker.submit("autosave", run)
 
     def _refresh_labels(self) -> None:
         if self.labels_layer is not None and self.session is not None:
@@ -637,7 +645,10 @@ class MedSegWidget(QWidget):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the threads, unbind the keys; the labels layer stays in the viewer."""
+        """Stop the threads, unbind the keys; the labels layer stays in the viewer. Safe to repeat."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         self._unbind_keys()
         self.worker.stop()
         self.autosaver.stop()
