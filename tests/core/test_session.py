@@ -306,6 +306,7 @@ def test_bad_input_raises_one_line_medseg_errors(session):
         lambda: session.add_prompts(point(3, 50, 5)),
         lambda: session.add_prompts([point(3, 5, 5), point(4, 5, 5)]),
         lambda: session.add_prompts([]),
+        lambda: session.add_prompts([(3, 12, 12)]),
         lambda: session.add_prompts(point(3, 12, 12), label_id=0),
         lambda: session.add_prompts(point(3, 12, 12), label_id=70000),
         lambda: session.slice_image(-1),

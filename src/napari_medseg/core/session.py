@@ -182,6 +182,11 @@ class Session:
         that slice starts from that label's mask, so prompts correct an existing segmentation.
         """
         batch = [prompts] if isinstance(prompts, _PROMPT_CLASSES) else list(prompts)
+        for p in batch:
+            if not isinstance(p, _PROMPT_CLASSES):
+                raise PromptError(
+                    f"{type(p).__name__} is not a prompt; use PointPrompt, BoxPrompt, ScribblePrompt or LassoPrompt"
+                )
         ref = validate_interaction(batch, self.shape)
         if label_id is not None:
             label_id = self._check_label(label_id)
