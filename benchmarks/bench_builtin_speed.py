@@ -88,11 +88,16 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_builtin()
+    ref_x, ref_conv = torch.rand(1, 32, 128, 128), torch.nn.Conv2d(32, 32, 3, padding=1)
+    with torch.inference_mode():
+        ref_ms = median_ms(lambda: ref_conv(ref_x), args.repeats)
     print(f"model {model.identity}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"baseline (machine speed now): one 3x3 conv 32->32 on 128x128 (151 MMAC) = {ref_ms:.1f} ms")
     for size in (256, 512):
         img = phantom_slice(size)
-        print(f"encoder {size}x{size}: {median_ms(lambda img=img: model.encode(img), args.repeats):.1f} ms (median)")
+        ms = median_ms(lambda img=img: model.encode(img), args.repeats)
+        print(f"encoder {size}x{size}: {ms:.1f} ms (median; {ms / ref_ms:.1f}x baseline)")
     img = phantom_slice(512)
     emb = model.encode(img)
     click = [PointPrompt(REF, (256, 230))]
@@ -105,9 +110,10 @@ def main() -> None:
         LassoPrompt(REF, ((130, 330), (160, 360), (130, 360)), positive=False),
     ]
     prev = logits_from_mask(img > 0.5)
-    print(f"decoder 512x512, one click: {median_ms(lambda: model.decode(emb, click), args.repeats):.1f} ms")
-    print(f"decoder 512x512, all prompt types + previous logits: "
-          f"{median_ms(lambda: model.decode(emb, every, prev), args.repeats):.1f} ms")
+    one = median_ms(lambda: model.decode(emb, click), args.repeats)
+    allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
+    print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
+    print(f"decoder 512x512, all prompt types + previous logits: {allp:.1f} ms ({allp / ref_ms:.1f}x baseline)")
     print(f"  of which prompt maps (all types): {median_ms(lambda: build_prompt_maps(every, (128, 128)), args.repeats):.2f} ms")
     nbytes = embedding_nbytes(emb)
     print(f"embedding per 512x512 slice: {nbytes / 1e6:.2f} MB; 512x512x300 cached: {300 * nbytes / 1024**3:.2f} GiB")

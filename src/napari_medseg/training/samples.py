@@ -14,6 +14,7 @@ from napari_medseg.core.prompts import Prompt
 from napari_medseg.training import prompt_sim as ps
 from napari_medseg.training.synth import (
     anisotropic,
+    boundary_contrast,
     make_pair,
     pick_target,
     random_appearance,
@@ -23,6 +24,7 @@ from napari_medseg.training.synth import (
 
 KINDS = ("click", "box", "scribble", "lasso", "propagation", "combo", "edit")
 KIND_P = np.array([0.29, 0.12, 0.13, 0.10, 0.22, 0.08, 0.06])
+MIN_CONTRAST = {"click": 1.0, "scribble": 0.8, "combo": 0.5, "edit": 0.5, "box": 0.3, "lasso": 0.3}
 
 
 @dataclass
@@ -97,7 +99,7 @@ def _damaged(rng: np.random.Generator, target: np.ndarray) -> np.ndarray:
 def make_sample(rng: np.random.Generator, pool: LabelPool, kind: str | None = None) -> Sample:
     """One training sample of the given (or a random) prompt kind."""
     kind = kind or str(rng.choice(KINDS, p=KIND_P))
-    for _ in range(20):
+    for try_ in range(20):
         labels = pool.draw()
         if kind == "propagation":
             s = propagation_sample(rng, labels)
@@ -107,6 +109,10 @@ def make_sample(rng: np.random.Generator, pool: LabelPool, kind: str | None = No
         image, labels = _render_slice(rng, labels)
         target = pick_target(rng, labels, whole_label_p=0.15 if kind in ("box", "lasso") else 0.0)
         if target is None:
+            continue
+        # Mostly targets one can see: a click cannot say where an invisible border lies.
+        need = MIN_CONTRAST.get(kind, 0.0)
+        if try_ < 15 and rng.random() < 0.9 and boundary_contrast(image, target) < need:
             continue
         if kind == "click":
             prompts = ps.click_prompts(rng, target)

@@ -183,7 +183,7 @@ class Appearance:
 
 def random_appearance(rng: np.random.Generator, n_labels: int) -> Appearance:
     means = rng.uniform(0, 1, n_labels)
-    if rng.random() < 0.5:  # neighbours of similar brightness: hard, low-contrast boundaries
+    if rng.random() < 0.3:  # neighbours of similar brightness: hard, low-contrast boundaries
         base = rng.uniform(0.2, 0.8)
         close = rng.random(n_labels) < 0.4
         means[close] = base + rng.normal(0, 0.06, close.sum())
@@ -273,8 +273,18 @@ def pick_target(rng: np.random.Generator, labels: np.ndarray, min_area: int = 12
     good = np.flatnonzero(sizes >= min_area) + 1
     if len(good) == 0:
         return None
-    w = sizes[good - 1].astype(float) ** 0.5
+    w = sizes[good - 1].astype(float)  # by area: large structures are what single clicks must fill
     return comp == rng.choice(good, p=w / w.sum())
+
+
+def boundary_contrast(image: np.ndarray, target: np.ndarray) -> float:
+    """Mean intensity step across the target's border, in units of the local spread."""
+    ring = ndi.binary_dilation(target, iterations=3) & ~target
+    if not ring.any():
+        return np.inf
+    inside, outside = image[target], image[ring]
+    spread = 0.5 * (inside.std() + outside.std()) + 1e-3
+    return float(abs(inside.mean() - outside.mean()) / spread)
 
 
 def random_deformation(rng: np.random.Generator, shape: tuple[int, int], amount: float) -> np.ndarray:

@@ -151,7 +151,7 @@ def _clicks_only(rng, logits, batch, prompts):
     return new, prevs
 
 
-BIG_BATCH_P = 0.2
+BIG_BATCH_P = 0.3
 
 
 def _produce(seed: int, size: int, pool_n: int, batch: int, queue) -> None:
@@ -182,7 +182,7 @@ class BatchSource:
             self.big_size = 2 * size
 
     def next(self) -> list[Sample]:
-        """A batch; one in five holds a quarter as many slices of twice the size (scale variety)."""
+        """A batch; three in ten hold a quarter as many slices of twice the size (scale variety)."""
         if self.proc is not None:
             return self.queue.get(timeout=600)
         if self.rng.random() < BIG_BATCH_P:

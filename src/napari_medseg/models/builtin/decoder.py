@@ -60,18 +60,19 @@ class MaskDecoder(nn.Module):
         self, feats: dict[str, torch.Tensor], maps: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``maps``: (B, N_INPUT_MAPS, H/4, W/4). Returns (logits at 1/2, logits at 1/4)."""
-        m4 = torch.cat([maps, self.similarity(feats["s4"], maps)], dim=1)
-        m8 = F.avg_pool2d(m4, 2)
-        m16 = F.avg_pool2d(m8, 2)
-        m32 = F.avg_pool2d(m16, 2)
-        x4 = torch.relu(feats["e4"] + self.maps4(m4))
-        x8 = self.conv8(torch.relu(feats["e8"] + self.in8(torch.cat([F.avg_pool2d(x4, 2), m8], dim=1))))
-        x16 = self.conv16(torch.relu(feats["e16"] + self.in16(torch.cat([F.avg_pool2d(x8, 2), m16], dim=1))))
-        x32 = self.conv32(torch.relu(feats["e32"] + self.in32(torch.cat([F.avg_pool2d(x16, 2), m32], dim=1))))
+        sim = self.similarity(feats["s4"], maps)
+        m8, s8 = F.avg_pool2d(maps, 2), F.avg_pool2d(sim, 2)
+        m16, s16 = F.avg_pool2d(m8, 2), F.avg_pool2d(s8, 2)
+        m32, s32 = F.avg_pool2d(m16, 2), F.avg_pool2d(s16, 2)
+        x4 = torch.relu(self.maps4.parts([maps, sim], base=feats["e4"]))
+        x8 = self.conv8(torch.relu(self.in8.parts([F.avg_pool2d(x4, 2), m8, s8], base=feats["e8"])))
+        x16 = self.conv16(torch.relu(self.in16.parts([F.avg_pool2d(x8, 2), m16, s16], base=feats["e16"])))
+        x32 = self.conv32(torch.relu(self.in32.parts([F.avg_pool2d(x16, 2), m32, s32], base=feats["e32"])))
         x32 = x32 + self.glob(x32.mean(dim=(2, 3)))[:, :, None, None]
         y16 = self.up16(x16 + upsample_to(self.top16(x32), x16.shape[-2:]))
         y8 = self.up8(x8 + upsample_to(self.top8(y16), x8.shape[-2:]))
         y4 = torch.relu(x4 + upsample_to(self.top4(y8), x4.shape[-2:]))
         logit4 = self.head4(y4)
-        sub = logit4 + self.head2(torch.cat([y4, feats["e2"], logit4], dim=1))
+        hidden = torch.relu(self.head2[0].parts([y4, feats["e2"], logit4]))
+        sub = logit4 + self.head2[2](hidden)
         return F.pixel_shuffle(sub, 2), logit4

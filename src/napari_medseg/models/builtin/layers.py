@@ -52,3 +52,22 @@ class Pointwise(nn.Conv2d):
             if self.bias is not None:
                 y = y + self.bias.view(1, -1, 1)
         return y.view(b, self.out_channels, h, w)
+
+    def parts(self, tensors: list[torch.Tensor], base: torch.Tensor | None = None) -> torch.Tensor:
+        """``self(torch.cat(tensors, 1)) (+ base)`` without building the concatenation (batch 1)."""
+        b, _, h, w = tensors[0].shape
+        if b != 1 or torch.is_grad_enabled():
+            y = self(torch.cat(tensors, dim=1))
+            return y if base is None else y + base
+        weight = self.weight.view(self.out_channels, -1)
+        acc = base.reshape(self.out_channels, h * w) if base is not None else None
+        if self.bias is not None:
+            acc = self.bias[:, None].expand(self.out_channels, h * w) if acc is None else acc + self.bias[:, None]
+        start = 0
+        for t in tensors:
+            c = t.shape[1]
+            part = weight[:, start : start + c]
+            flat = t.reshape(c, h * w)
+            acc = torch.mm(part, flat) if acc is None else torch.addmm(acc, part, flat)
+            start += c
+        return acc.view(1, self.out_channels, h, w)

@@ -140,10 +140,11 @@ class BuiltinModel:
             prev = torch.from_numpy(pl)[None, None]
             given[0] = 1.0
         else:
-            prev = torch.zeros((1, 1, hp, wp))
+            prev = None
         with torch.inference_mode():
             feats = {k: torch.from_numpy(embedding[k]).to(self.device, torch.float32)[None] for k in FEATURE_KEYS}
-            inp = torch.cat([maps, prev_channels(prev, given)], dim=1).to(self.device)
+            pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
+            inp = torch.cat([maps, pc], dim=1).to(self.device)
             logit2, _ = self.net.decoder(feats, inp)
             logits = logits_to_full(logit2, (h, w))[0, 0]
         return logits.cpu().numpy().astype(np.float32, copy=False)
