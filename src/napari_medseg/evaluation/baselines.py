@@ -138,11 +138,17 @@ def _as_logits(mask_or_prob: np.ndarray, probability: bool) -> np.ndarray:
 
 
 class RandomWalkerModel:
-    """scikit-image's random walker (Grady 2006) from prompt seeds; ``beta`` sets edge sensitivity."""
+    """scikit-image's random walker (Grady 2006) from prompt seeds; ``beta`` sets edge sensitivity.
+
+    ``beta=1000`` was chosen on a development volume of the synthetic generator (seed 99, not an
+    evaluation volume) from 30..8000: it gave the best Dice after 1 and 5 interactions there (the
+    scikit-image default of 130 leaks far less but grows far too little from a click). The direct
+    solver (``mode="bf"``) is exact and, at this beta, faster than the iterative ones.
+    """
 
     name = "random_walker"
 
-    def __init__(self, beta: float = 130.0, rules: SeedRules | None = None) -> None:
+    def __init__(self, beta: float = 1000.0, rules: SeedRules | None = None) -> None:
         self.beta = float(beta)
         self.rules = rules or SeedRules()
 
@@ -168,7 +174,7 @@ class RandomWalkerModel:
             return _as_logits(seeds == OBJECT, probability=False)
         with warnings.catch_warnings():  # its loose-tolerance warning says nothing about the mask
             warnings.simplefilter("ignore", UserWarning)
-            prob = random_walker(image, seeds, beta=self.beta, mode="cg_j", tol=1e-3, return_full_prob=True)
+            prob = random_walker(image, seeds, beta=self.beta, mode="bf", return_full_prob=True)
         return _as_logits(prob[0], probability=True)
 
 

@@ -22,6 +22,9 @@ from scipy import ndimage
 from napari_medseg.errors import MedsegError
 
 SETS = ("sample", "synthetic", "mni")
+# Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
+# same for every method: it bounds the cost of the classical baselines on large slices.
+CROP_MARGIN = 24
 
 
 @dataclass
@@ -195,4 +198,4 @@ def load_cases(set_name: str, quick: bool = False) -> list[Case]:
         raise MedsegError(f"unknown evaluation set '{set_name}'; choose from {', '.join(SETS)}")
     if quick:  # one structure, cut close, a few slices: a smoke run of seconds
         return [crop_case(cases[0], margin=6, half_depth=3)]
-    return cases
+    return [crop_case(c, margin=CROP_MARGIN) for c in cases]

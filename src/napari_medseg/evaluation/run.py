@@ -10,7 +10,8 @@ For each case (one structure of one volume) and prompt type:
   propagated through the volume with the session's default options; 3D Dice against the reference.
 
 The flood baseline is run with every tolerance of a grid and keeps, per case and prompt type, the best
-one (by the mean of its 2D Dice curve; separately by 3D Dice): an oracle that favours the baseline.
+one (by the mean of its 2D Dice curve), which also serves its propagation: an oracle that favours the
+baseline.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -72,9 +73,7 @@ class CaseResult:
     curve: list[float]
     metrics: dict[str, float]
     seconds: float
-    flood_tolerance_2d: float | None = None
-    flood_tolerance_3d: float | None = None
-    extra: dict[str, float] = field(default_factory=dict)
+    flood_tolerance: float | None = None
 
 
 def make_model(name: str) -> PromptableModel:
@@ -120,8 +119,8 @@ def propagated_dice(session: Session, case: Case, prompt_type: str, index: int, 
     session.labels[...] = 0
     session.clear_preview()
     session.add_prompts(user.next_interaction(reference, None), label_id=label_id)
-    session.commit(label_id)
-    session.propagate(label_id)
+    if session.commit(label_id) > 0:  # an empty first mask has nothing to propagate: 3D Dice 0
+        session.propagate(label_id)
     result = dice(session.labels == label_id, case.reference)
     session.labels[...] = 0
     return result
@@ -148,7 +147,6 @@ class Bench:
         cfg = self.config
         tolerances: list[float | None] = list(cfg.flood_tolerances) if isinstance(model, FloodModel) else [None]
         best: tuple[float, list[float], float | None] | None = None
-        best3d: tuple[float, float | None] | None = None
         for tol in tolerances:
             if tol is not None:
                 model.tolerance = tol  # type: ignore[attr-defined]
@@ -157,20 +155,17 @@ class Bench:
             score = float(np.mean(padded))
             if best is None or score > best[0]:
                 best = (score, curve, tol)
-            if cfg.with_3d:
-                d3 = propagated_dice(session, case, prompt_type, index)
-                if best3d is None or d3 > best3d[0]:
-                    best3d = (d3, tol)
         assert best is not None
+        if best[2] is not None:  # the oracle's tolerance serves the propagation too
+            model.tolerance = best[2]  # type: ignore[attr-defined]
         metrics = summarize_curve(best[1], cfg.max_interactions)
-        metrics["dice3d"] = best3d[0] if best3d is not None else float("nan")
+        metrics["dice3d"] = propagated_dice(session, case, prompt_type, index) if cfg.with_3d else float("nan")
         result = CaseResult(
             case.set_name, case.name, model_name, prompt_type, index, [round(v, 4) for v in best[1]], metrics,
             round(time.perf_counter() - start, 2),
         )
         if isinstance(model, FloodModel):
-            result.flood_tolerance_2d = best[2]
-            result.flood_tolerance_3d = best3d[1] if best3d is not None else None
+            result.flood_tolerance = best[2]
         return result
 
     def run(self) -> tuple[list[CaseResult], dict]:
