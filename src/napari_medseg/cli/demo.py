@@ -67,6 +67,9 @@ def add_parser(subparsers: Any) -> None:
         "--model", default="builtin", help="model name (builtin, sam, medsam, mobilesam, litemedsam)"
     )
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file for SAM-family models")
+    parser.add_argument(
+        "--range", type=int, default=0, help="propagate at most this many slices each way (default: no limit)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for each headless step")
     parser.set_defaults(run=run)
 
@@ -223,6 +226,7 @@ def run_headless(args: argparse.Namespace, data: DemoData) -> int:
     viewer, image, widget = open_viewer(data, show=True, model=args.model, checkpoint=args.checkpoint)
     try:
         viewer.window._qt_window.resize(1500, 950)
+        viewer.reset_view()
         errors: list[str] = []
         widget.error.connect(errors.append)
         _wait(widget, args.timeout, "loading the model")
@@ -246,6 +250,7 @@ def run_headless(args: argparse.Namespace, data: DemoData) -> int:
         widget.commit()
         _wait(widget, args.timeout, "committing")
         propagation_started = time.perf_counter()
+        widget.form.range_spin.setValue(max(int(args.range), 0))
         widget.propagate()
         _wait(widget, args.timeout, "propagating")
         propagate_s = time.perf_counter() - propagation_started
@@ -302,7 +307,7 @@ def _rerun_under_xvfb(args: argparse.Namespace) -> int:
         raise MedsegError("no display and no xvfb-run; install xvfb (apt-get install xvfb) or set DISPLAY")
     argv = [xvfb, "-a", "-s", XVFB_SCREEN, sys.executable, "-c", _MAIN, "demo", "--headless"]
     argv += ["--out", str(args.out), "--structure", args.structure, "--model", args.model]
-    argv += ["--timeout", str(args.timeout)]
+    argv += ["--timeout", str(args.timeout), "--range", str(args.range)]
     for flag, value in (
         ("--image", args.image),
         ("--reference", args.reference),
