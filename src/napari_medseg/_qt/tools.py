@@ -38,6 +38,7 @@ TOOLS = ("point", "box", "scribble", "lasso")
 POSITIVE_COLOR = "#22dd44"
 NEGATIVE_COLOR = "#ff3333"
 NEGATIVE_MODIFIERS = ("Shift", "Control")
+CLICK_DISTANCE = 5  # canvas pixels: napari's points "add" treats a shorter drag as a click
 LAYER_NAMES = {
     "point": "medseg points",
     "box": "medseg boxes",
@@ -71,6 +72,8 @@ class PromptTools:
         self.positive = True
         self.tool: str | None = None
         self._negative_press = False
+        self._applied_positive: bool | None = None
+        self._early_points = 0
         self._stroke: list[np.ndarray] = []
         self._consumed = {"point": 0, "box": 0, "lasso": 0}
         self._clearing = False
@@ -160,9 +163,23 @@ class PromptTools:
         negative = (not self.positive) or any(m in NEGATIVE_MODIFIERS for m in event.modifiers)
         self._negative_press = negative
         self._apply_polarity(not negative)
+        self._early_points = 0
+        start = np.asarray(event.pos, dtype=float)
         yield
+        while event.type == "mouse_move":
+            yield
+        if layer is self.points and layer.mode == "add":
+            # napari adds the point after this callback, and adding costs tens of milliseconds of
+            # redrawing: send the click to the model first (napari's own click-vs-drag rule applies).
+            if np.linalg.norm(np.asarray(event.pos, dtype=float) - start) < CLICK_DISTANCE:
+                self._early_points = 1
+                voxel = np.asarray(layer.world_to_data(event.position), dtype=float)
+                self._emit(lambda: self._point_prompt(voxel))
 
     def _apply_polarity(self, positive: bool) -> None:
+        if positive == self._applied_positive:  # every press lands here: keep it cheap
+            return
+        self._applied_positive = positive
         color = POSITIVE_COLOR if positive else NEGATIVE_COLOR
         # Clear the selections first: "current" colours also recolour whatever is selected.
         self.points.selected_data = set()
@@ -201,6 +218,9 @@ class PromptTools:
             return
         start, self._consumed["point"] = self._consumed["point"], len(self.points.data)
         for voxel in np.asarray(self.points.data[start:], dtype=float):
+            if self._early_points:  # already sent on mouse release
+                self._early_points -= 1
+                continue
             self._emit(lambda v=voxel: self._point_prompt(v))
 
     def _point_prompt(self, voxel: np.ndarray) -> PointPrompt:

@@ -28,6 +28,7 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from napari_medseg._qt import autosave
+from napari_medseg._qt.layer_update import plane_index, set_plane, without_history
 from napari_medseg._qt.panels import NEW_LABELS, MedSegForm
 from napari_medseg._qt.tools import LAYER_NAMES, PromptTools, slicing_axis
 from napari_medseg._qt.worker import Job, SessionWorker
@@ -136,6 +137,7 @@ class MedSegWidget(QWidget):
             np.zeros(layer.data.shape, dtype=np.uint8), name=PREVIEW_NAME, opacity=0.55,
             scale=layer.scale, translate=layer.translate,
         )
+        without_history(self.preview_layer)
         self.tools = PromptTools(self.viewer, layer, self.add_prompt)
         self._bind_layer_keys()
         self._update_swatch()
@@ -391,11 +393,10 @@ class MedSegWidget(QWidget):
         self._handled += 1
         if preview is None or self.preview_layer is None:
             return
-        self._clear_preview_display(refresh=False)
-        index = self._plane_index(preview.ref.axis, preview.ref.index)
-        self.preview_layer.data[index] = np.asarray(preview.mask, dtype=np.uint8)
+        if self._preview_ref is not None and self._preview_ref != preview.ref:
+            self._clear_preview_display()
+        set_plane(self.preview_layer, preview.ref.axis, preview.ref.index, np.asarray(preview.mask, dtype=np.uint8))
         self._preview_ref = preview.ref
-        self.preview_layer.refresh()
         self.form.status.setText(
             f"preview on slice {preview.ref.index}: {int(np.count_nonzero(preview.mask))} voxels; Enter accepts"
         )
@@ -445,6 +446,16 @@ class MedSegWidget(QWidget):
                 self._progress.update(done - self._progress.n)
 
     def _on_partial(self, job_id: int, index: int) -> None:
+        """A propagated slice is in the labels (shared array); redraw only if it is on screen."""
+        if self.viewer.dims.ndisplay == 3:
+            self._refresh_timer.setInterval(500)  # the whole volume is on screen: redraw now and then
+        else:
+            self._refresh_timer.setInterval(40)
+            axis = self.session.axis if self.session is not None else self._axis()
+            shown = axis not in self.viewer.dims.displayed and int(self.viewer.dims.current_step[axis]) == index
+            if not shown:
+                self.slice_propagated.emit(index)
+                return
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
         self.slice_propagated.emit(index)
@@ -495,12 +506,11 @@ class MedSegWidget(QWidget):
             else:
                 self.labels_layer.refresh()
 
-    def _clear_preview_display(self, refresh: bool = True) -> None:
+    def _clear_preview_display(self) -> None:
         if self.preview_layer is not None and self._preview_ref is not None:
-            self.preview_layer.data[self._plane_index(self._preview_ref.axis, self._preview_ref.index)] = 0
-            self._preview_ref = None
-            if refresh:
-                self.preview_layer.refresh()
+            ref, self._preview_ref = self._preview_ref, None
+            shape = self.preview_layer.data[plane_index(ref.axis, ref.index)].shape
+            set_plane(self.preview_layer, ref.axis, ref.index, np.zeros(shape, np.uint8))
 
     def _end_propagation(self) -> None:
         self._close_progress()
@@ -532,12 +542,6 @@ class MedSegWidget(QWidget):
 
     def _axis(self) -> int:
         return slicing_axis(self.viewer.dims.displayed, self.viewer.dims.ndim)
-
-    @staticmethod
-    def _plane_index(axis: int, index: int) -> tuple:
-        out: list = [slice(None)] * 3
-        out[axis] = int(index)
-        return tuple(out)
 
     def _update_swatch(self) -> None:
         label_id = self.label_id
