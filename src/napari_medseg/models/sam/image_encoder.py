@@ -1,10 +1,12 @@
 """The SAM ViT image encoder (ViT-B/L/H): windowed and global attention with decomposed relative positions.
 
 Same parameters and key names as segment-anything's ``ImageEncoderViT``; the attention is computed
-differently for speed: the decomposed relative-position bias is folded into the query and key
-(``q' = [q * scale, q.Rh, q.Rw]``, ``k' = [k, onehot(row), onehot(col)]``) so that one fused
-``scaled_dot_product_attention`` call gives exactly ``softmax(scale q.k + bias) v`` without ever
-materialising the (tokens x tokens) bias, which is 800 MB per global block of ViT-B at 1024.
+differently for speed: the decomposed relative-position bias goes to torch's fused CPU/GPU
+``scaled_dot_product_attention`` as its additive mask, so scores, bias, softmax and the product with
+the values happen in one blocked kernel instead of four passes over a (tokens x tokens) matrix per
+head (4096 x 4096 in a global block at 1024). About 2x faster on a global block on 2 CPU cores.
+(Folding the bias into an augmented query and key instead is exact too, but it triples the head width
+and falls back to the unfused kernel: slower; measured and dropped.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from napari_medseg.models.sam.common import LayerNorm2d, MLPBlock
+
+BIAS_BYTES = 256 * 1024**2
 
 
 class ImageEncoderViT(nn.Module):
@@ -88,14 +92,22 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        x = self.norm1(x)
+        qkv = self.attn.qkv(self.norm1(x))
         if self.window_size > 0:
-            h, w = x.shape[1], x.shape[2]
-            x, pad_hw = window_partition(x, self.window_size)
-            x = window_unpartition(self.attn(x), self.window_size, pad_hw, (h, w))
+            # Projections on the real tokens only; the padding's q, k, v are what a zero token
+            # gives (the qkv bias), exactly as when segment-anything pads before projecting.
+            h, w, c3 = qkv.shape[1], qkv.shape[2], qkv.shape[3]
+            ws = self.window_size
+            hp, wp = -(-h // ws) * ws, -(-w // ws) * ws
+            if (hp, wp) != (h, w):
+                padded = self.attn.qkv.bias.to(qkv.dtype).expand(qkv.shape[0], hp, wp, c3).clone()
+                padded[:, :h, :w] = qkv
+                qkv = padded
+            windows, _ = window_partition(qkv, ws)
+            y = window_unpartition(self.attn.attend(windows), ws, (hp, wp), (h, w))
         else:
-            x = self.attn(x)
-        x = shortcut + x
+            y = self.attn.attend(qkv)
+        x = shortcut + self.attn.proj(y)
         return x + self.mlp(self.norm2(x))
 
 
@@ -113,30 +125,27 @@ class Attention(nn.Module):
         self.rel_pos_w = nn.Parameter(torch.zeros(2 * input_size[1] - 1, head_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, h, w, _ = x.shape
+        return self.proj(self.attend(self.qkv(x)))
+
+    def attend(self, qkv: torch.Tensor) -> torch.Tensor:
+        """Projected (b, h, w, 3 * dim) to the attention output (b, h, w, dim), before ``proj``."""
+        b, h, w, _ = qkv.shape
         n = h * w
-        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        qkv = qkv.reshape(b, n, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # (b, heads, n, head_dim)
         rh = get_rel_pos(h, h, self.rel_pos_h).to(q.dtype)
         rw = get_rel_pos(w, w, self.rel_pos_w).to(q.dtype)
         grid_q = q.reshape(b, self.num_heads, h, w, -1)
-        rel_h = torch.einsum("bnhwc,hkc->bnhwk", grid_q, rh).reshape(b, self.num_heads, n, h)
-        rel_w = torch.einsum("bnhwc,wkc->bnhwk", grid_q, rw).reshape(b, self.num_heads, n, w)
-        q_aug = torch.cat([q * self.scale, rel_h, rel_w], dim=-1)
-        k_aug = torch.cat([k, _position_onehots(h, w, k).expand(b, self.num_heads, n, h + w)], dim=-1)
-        out = F.scaled_dot_product_attention(q_aug, k_aug, v, scale=1.0)
-        out = out.transpose(1, 2).reshape(b, h, w, -1)
-        return self.proj(out)
-
-
-def _position_onehots(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
-    """(1, 1, h*w, h+w): for token (r, c), a one at r and a one at h + c (selects the bias terms)."""
-    rows = torch.arange(h, device=like.device).repeat_interleave(w)
-    cols = torch.arange(w, device=like.device).repeat(h)
-    onehot = torch.zeros(h * w, h + w, dtype=like.dtype, device=like.device)
-    onehot[torch.arange(h * w, device=like.device), rows] = 1
-    onehot[torch.arange(h * w, device=like.device), h + cols] = 1
-    return onehot[None, None]
+        rel_h = torch.einsum("bnhwc,hkc->bnhwk", grid_q, rh)  # (b, heads, h, w, h)
+        rel_w = torch.einsum("bnhwc,wkc->bnhwk", grid_q, rw)  # (b, heads, h, w, w)
+        # The bias is built for a few heads at a time: at most BIAS_BYTES alive (ViT-H global: 1 GB at once).
+        group = max(1, BIAS_BYTES // (b * n * n * q.element_size()))
+        out = torch.empty_like(q)
+        for s in range(0, self.num_heads, group):
+            e = min(s + group, self.num_heads)
+            bias = (rel_h[:, s:e, :, :, :, None] + rel_w[:, s:e, :, :, None, :]).reshape(b, e - s, n, n)
+            out[:, s:e] = F.scaled_dot_product_attention(q[:, s:e], k[:, s:e], v[:, s:e], attn_mask=bias)
+        return out.transpose(1, 2).reshape(b, h, w, -1)
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -27,6 +27,16 @@ class Conv2d_BN(nn.Sequential):  # noqa: N801 - the checkpoint's module name
         self.add_module("c", nn.Conv2d(a, b, ks, stride, pad, groups=groups, bias=False))
         self.add_module("bn", nn.BatchNorm2d(b))
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self.bn(self.c(x))
+        # Inference: batch norm folded into the convolution (one pass over the map instead of two).
+        c, bn = self.c, self.bn
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        weight = c.weight * scale[:, None, None, None]
+        bias = bn.bias - bn.running_mean * scale
+        return F.conv2d(x, weight.to(x.dtype), bias.to(x.dtype), c.stride, c.padding, c.dilation, c.groups)
+
 
 class PatchEmbed(nn.Module):
     def __init__(self, in_chans: int, embed_dim: int, kernel: int) -> None:
