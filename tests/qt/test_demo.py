@@ -129,3 +129,16 @@ def test_headless_demo_bad_structure_exits_2_with_one_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pancreas" in proc.stderr
+
+
+def test_user_image_with_mismatched_reference_is_refused(tmp_path):
+    affine = np.diag([0.7, 0.7, 2.0, 1.0])
+    nib.save(nib.Nifti1Image(np.zeros((20, 16, 6), dtype=np.int16), affine), str(tmp_path / "ct.nii.gz"))
+    nib.save(nib.Nifti1Image(np.zeros((20, 16, 5), dtype=np.uint8), affine), str(tmp_path / "ct_seg.nii.gz"))
+    with pytest.raises(MedsegError, match="shape"):
+        load_demo_data(tmp_path / "ct.nii.gz", tmp_path / "ct_seg.nii.gz")
+    data = load_demo_data(tmp_path / "ct.nii.gz", None)
+    assert data.image_name == "ct" and data.reference is None and data.volume.shape == (20, 16, 6)
+    from napari_medseg.cli import main
+
+    assert main(["demo", "--headless", "--image", str(tmp_path / "ct.nii.gz"), "--out", str(tmp_path)]) == 2

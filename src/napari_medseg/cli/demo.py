@@ -247,6 +247,7 @@ def run_headless(args: argparse.Namespace, data: DemoData) -> int:
         preview_png = out / "demo_preview.png"
         viewer.screenshot(path=str(preview_png), canvas_only=False, flash=False)
 
+        failures = len(errors)
         widget.commit()
         _wait(widget, args.timeout, "committing")
         propagation_started = time.perf_counter()
@@ -254,6 +255,8 @@ def run_headless(args: argparse.Namespace, data: DemoData) -> int:
         widget.propagate()
         _wait(widget, args.timeout, "propagating")
         propagate_s = time.perf_counter() - propagation_started
+        if len(errors) > failures:
+            raise MedsegError(errors[-1])
 
         labels = np.asarray(widget.session.labels)
         widget.labels_layer.visible = True
@@ -268,7 +271,8 @@ def run_headless(args: argparse.Namespace, data: DemoData) -> int:
     result = labels == label_id
     print(f"structure: {name} (label {label_id}); box on slice {box.slice.index} of axis {box.slice.axis}")
     print(f"key-slice preview: {preview_s * 1000:.0f} ms, 2D Dice {preview_dice:.3f}")
-    print(f"propagation: {propagate_s:.1f} s, {int(result.any(axis=(0, 1)).sum())} slices labelled")
+    in_plane = tuple(a for a in range(3) if a != box.slice.axis)
+    print(f"propagation: {propagate_s:.1f} s, {int(result.any(axis=in_plane).sum())} slices labelled")
     print(f"3D Dice vs reference ({name}): {dice(result, target):.3f}")
     print(f"screenshot: {screenshot}")
     print(f"preview screenshot: {preview_png}")
