@@ -81,12 +81,9 @@ def affine_from_scale_translate(scale: Any, translate: Any) -> np.ndarray:
 
 
 def _affine_of_matching_image(shape: tuple[int, ...], attributes: dict[str, Any]) -> np.ndarray | None:
-    try:
-        import napari
+    import napari
 
-        viewer = napari.current_viewer()
-    except Exception:
-        return None
+    viewer = napari.current_viewer()
     if viewer is None:
         return None
     scale = np.asarray(attributes.get("scale", (1.0, 1.0, 1.0)), dtype=float)
@@ -94,7 +91,7 @@ def _affine_of_matching_image(shape: tuple[int, ...], attributes: dict[str, Any]
         affine = getattr(layer, "metadata", {}).get("affine")
         if (
             affine is not None
-            and layer._type_string == "image"
+            and isinstance(layer, napari.layers.Image)
             and tuple(layer.data.shape) == tuple(shape)
             and np.allclose(np.asarray(layer.scale, dtype=float), scale)
         ):
