@@ -230,3 +230,18 @@ def test_prefetch_encodes_slices_around_the_viewed_one(widget, ct_viewer, qtbot)
     ct_viewer.dims.set_current_step(0, 2)
     session = widget.session
     qtbot.waitUntil(lambda: all(session.cache_key(i, 0) in session.cache for i in range(0, 6)), timeout=20_000)
+
+
+def test_label_id_follows_the_target_layer_and_close_unbinds_keys(widget, ct_viewer):
+    from napari.utils.key_bindings import coerce_keybinding
+
+    widget.labels_layer.selected_label = 6  # napari's picker or +/- on the target layer
+    assert widget.label_id == 6 and widget.form.label_name.text() == ""
+    widget.set_label_id(2, "spleen")
+    assert widget.labels_layer.selected_label == 2 and widget.label_names[2] == "spleen"
+    assert "rgb(" in widget.form.label_swatch.styleSheet()
+    ours = [coerce_keybinding(k) for k in ("P", "B", "S", "L", "T", "Enter", "Escape", "G")]
+    assert all(k in ct_viewer.keymap for k in ours)
+    widget.close()
+    assert not any(k in ct_viewer.keymap for k in ours)
+    assert not widget.worker._thread.is_alive()

@@ -133,6 +133,11 @@ class MedSegWidget(QWidget):
         if labels is None:
             labels = self._new_labels_layer(layer)
         self._use_labels_layer(labels)
+        preset = layer.metadata.get("medseg_preset") if isinstance(layer.metadata, dict) else None
+        if preset and self.form.preset_combo.findText(preset) >= 0:  # our reader recognised a CT
+            self.form.preset_combo.blockSignals(True)
+            self.form.preset_combo.setCurrentText(preset)
+            self.form.preset_combo.blockSignals(False)
         self.preview_layer = self.viewer.add_labels(
             np.zeros(layer.data.shape, dtype=np.uint8), name=PREVIEW_NAME, opacity=0.55,
             scale=layer.scale, translate=layer.translate,
@@ -295,7 +300,7 @@ class MedSegWidget(QWidget):
 
         if self._cache is None:
             self._cache = EmbeddingCache(max_bytes=1024**3)
-        volume = self._image_volume()
+        volume = self._image_volume()  # lazy data (dask, zarr) is read on the worker below
         labels = self.labels_layer.data
         model_name = self.form.model_combo.currentText()
         checkpoint = self.form.checkpoint_edit.text().strip() or None
@@ -308,6 +313,7 @@ class MedSegWidget(QWidget):
             if key not in self._models:
                 self._models[key] = load_model(model_name, checkpoint)
             self.session = None
+            volume.data = np.asarray(volume.data)
             session = Session(volume, model=self._models[key], labels=labels, preset=preset, cache=cache)
             self.session = session
             self.signature = session.signature
@@ -324,7 +330,7 @@ class MedSegWidget(QWidget):
             affine[:3, 3] = np.asarray(layer.translate, dtype=float)
         affine = np.asarray(affine, dtype=np.float64)
         spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
-        return Volume(data=np.asarray(layer.data), affine=affine, spacing=spacing)
+        return Volume(data=layer.data, affine=affine, spacing=spacing)
 
     def _new_labels_layer(self, image: Image) -> Labels:
         metadata = {"affine": image.metadata.get("affine")} if image.metadata.get("affine") is not None else {}
@@ -341,7 +347,10 @@ class MedSegWidget(QWidget):
             )
         if not isinstance(labels.data, np.ndarray):
             labels.data = np.asarray(labels.data)
+        if self.labels_layer is not None and self.labels_layer is not labels:
+            self.labels_layer.events.selected_label.disconnect(self._on_selected_label)
         self.labels_layer = labels
+        labels.events.selected_label.connect(self._on_selected_label)
         self.label_names = dict(labels.metadata.get("label_names", {}))
         labels.metadata["label_names"] = self.label_names
         self.form.labels_combo.blockSignals(True)
@@ -490,12 +499,12 @@ class MedSegWidget(QWidget):
         if self.session is None or self.signature is None:
             return
         names = {int(k): v for k, v in self.label_names.items()}
-        reference, name, signature = self._image_volume(), self.image_layer.name, self.signature
+        name, signature = self.image_layer.name, self.signature
 
         def run(job: Job) -> None:
             if self.session is not None:
                 snapshot = np.array(self.session.labels, copy=True)
-                self.autosaver.save(signature, snapshot, reference, name, names)
+                self.autosaver.save(signature, snapshot, self.session.volume, name, names)
 
         self.worker.submit("autosave", run)
 
@@ -545,6 +554,8 @@ class MedSegWidget(QWidget):
 
     def _update_swatch(self) -> None:
         label_id = self.label_id
+        if self.labels_layer is not None and self.labels_layer.selected_label != label_id:
+            self.labels_layer.selected_label = label_id
         self.form.label_name.blockSignals(True)
         self.form.label_name.setText(self.label_names.get(label_id, ""))
         self.form.label_name.blockSignals(False)
@@ -557,6 +568,12 @@ class MedSegWidget(QWidget):
             self.preview_layer.colormap = DirectLabelColormap(
                 color_dict={None: "transparent", 0: "transparent", 1: [*rgba[:3], 1.0]}
             )
+
+    def _on_selected_label(self, event=None) -> None:
+        """Picking a label in the target layer (napari's picker, +/-) makes it the current label."""
+        value = int(self.labels_layer.selected_label) if self.labels_layer is not None else 0
+        if value > 0 and value != self.label_id:
+            self.form.label_spin.setValue(value)
 
     def _on_label_name(self, text: str) -> None:
         self.label_names[self.label_id] = text
