@@ -138,7 +138,7 @@ def test_image_writer_round_trip(make_napari_viewer, tmp_path):
     np.testing.assert_allclose(back.affine, _affine())
 
 
-def test_zarr_directory_opens_lazily_with_its_affine(make_napari_viewer, tmp_path):
+def test_zarr_directory_opens_lazily_with_its_affine_and_labels_save_back(make_napari_viewer, tmp_path):
     data = _ct(np.random.default_rng(4))
     store = write_zarr(tmp_path / "ct.zarr", data, affine=_affine())
     viewer = make_napari_viewer()
@@ -149,6 +149,13 @@ def test_zarr_directory_opens_lazily_with_its_affine(make_napari_viewer, tmp_pat
     np.testing.assert_array_equal(np.asarray(layer.data), data)
     np.testing.assert_allclose(layer.metadata["affine"], _affine())
     np.testing.assert_allclose(layer.scale, (0.8, 0.8, 2.5))
+
+    labels = viewer.add_labels((data > 0).astype(np.uint8) * 2, metadata=dict(layer.metadata))
+    written = labels.save(str(tmp_path / "ct_labels.zarr"), plugin=PLUGIN)
+    back = viewer.open(written[0], plugin=PLUGIN)[0]
+    assert back._type_string == "labels"
+    np.testing.assert_array_equal(np.asarray(back.data), labels.data)
+    np.testing.assert_allclose(back.metadata["affine"], _affine())
 
 
 def test_reader_declines_other_files_and_reports_corrupt_ones(tmp_path):
