@@ -52,7 +52,7 @@ def test_autosaver_writes_the_newest_snapshot(qtbot):
     saver.stop()
 
 
-def test_commit_autosaves_and_a_new_widget_offers_to_restore(widget, ct_viewer, mouse, organ, qtbot):
+def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_viewer, mouse, organ, qtbot, tmp_path):
     from qtpy.QtWidgets import QMessageBox
 
     from napari_medseg._qt.widget import MedSegWidget
@@ -71,6 +71,11 @@ def test_commit_autosaves_and_a_new_widget_offers_to_restore(widget, ct_viewer, 
     info = autosave.find_recovery(widget.signature)
     assert info is not None and info.image_name == "ct" and info.label_names == {4: "organ"}
     assert np.array_equal(autosave.read_recovery(widget.signature, saved.shape), saved)
+    widget.save_labels(tmp_path / "out" / "organ.nii.gz")  # the explicit export, same writer
+    assert widget.wait_idle(30) and widget.form.status.text().startswith("saved")
+    exported = read_volume(tmp_path / "out" / "organ.nii.gz")
+    assert np.array_equal(np.asarray(exported.data), saved)
+    assert np.allclose(exported.affine, [[2.5, 0, 0, -20], [0, 0.8, 0, 5], [0, 0, 0.8, 7], [0, 0, 0, 1]])
     # the session ends (a crash, a closed window): the same image opened again offers the labels back
     widget.shutdown()
     ct_viewer.layers.remove(widget.labels_layer)

@@ -96,8 +96,15 @@ def test_clear_removes_drawings(tools, ct_viewer, mouse):
     mouse.drag(tools.boxes, [(0, 10, 10), (0, 20, 20)])
     tools.set_tool("scribble")
     mouse.drag(tools.scribbles, [(0, 5, 5), (0, 8, 8)])
+    tools.set_tool("lasso")  # a lasso drawn by clicks, left unfinished
+    from napari.utils._test_utils import read_only_mouse_event
+    from napari.utils.interactions import mouse_press_callbacks
+
+    mouse_press_callbacks(tools.lassos, read_only_mouse_event(type="mouse_press", position=(0, 30, 30), pos=(300, 300)))
+    assert tools.lassos._is_creating
     tools.clear()
-    assert tools.boxes.nshapes == 0 and not tools.scribbles.data.any()
+    assert tools.boxes.nshapes == 0 and tools.lassos.nshapes == 0 and not tools.scribbles.data.any()
+    assert not tools.lassos._is_creating and len(tools.received) == 2
     tools.set_tool("box")
     mouse.drag(tools.boxes, [(0, 30, 30), (0, 40, 40)])
     assert len(tools.received) == 3  # the box after clearing counts as new

@@ -128,6 +128,8 @@ class MedSegForm:
         form.addRow(run_row)
         root.addWidget(prop)
 
+        self.save_button = QPushButton("Save labels as NIfTI...")
+        root.addWidget(self.save_button)
         self.restore_button = QPushButton("Restore autosaved labels")
         self.restore_button.setVisible(False)
         root.addWidget(self.restore_button)

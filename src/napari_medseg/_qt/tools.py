@@ -138,6 +138,8 @@ class PromptTools:
         try:
             self.points.data = np.empty((0, self.points.ndim))
             for shapes in (self.boxes, self.lassos):
+                if shapes._is_creating:  # Escape in the middle of a drawing: end it first
+                    shapes._finish_drawing()
                 if shapes.nshapes:
                     shapes.selected_data = set(range(shapes.nshapes))
                     shapes.remove_selected()

@@ -280,6 +280,23 @@ class MedSegWidget(QWidget):
             time.sleep(0.002)
         return False
 
+    def save_labels(self, path: str | Path) -> None:
+        """Write the labels as NIfTI (or .zarr) with the image's affine, atomically, off the Qt thread."""
+        from napari_medseg.core.volume_io import write_labels
+
+        def run(job: Job) -> str:
+            if self.session is None:
+                raise MedsegError("no labels yet: choose an image layer first")
+            return str(write_labels(path, np.array(self.session.labels, copy=True), reference=self.session.volume))
+
+        self.worker.submit("save", run)
+
+    def _choose_save_path(self) -> None:
+        start = str(Path(self.image_layer.source.path or "").with_name("labels.nii.gz")) if self.image_layer else ""
+        path, _ = QFileDialog.getSaveFileName(self, "Save labels", start, "NIfTI (*.nii.gz *.nii)")
+        if path:
+            self.save_labels(path)
+
     def restore_recovery(self) -> None:
         """Replace the labels with the autosaved ones found for this image."""
         signature, shape = self.signature, tuple(self.image_layer.data.shape)
@@ -427,6 +444,9 @@ class MedSegWidget(QWidget):
             self._end_propagation()
             self._after_labels_change(f"propagated label {self.label_id}")
             self.propagation_finished.emit(int(result or 0))
+        elif kind == "save":
+            self.form.status.setText(f"saved {result}")
+            show_info(f"napari-medseg: labels saved to {result}")
         elif kind == "restore":
             self.form.restore_button.setVisible(False)
             self._after_labels_change("restored the autosaved labels", clear_prompts=False)
@@ -598,6 +618,7 @@ class MedSegWidget(QWidget):
         f.cancel_button.clicked.connect(self.cancel)
         f.stop_here_button.clicked.connect(self.mark_stop_here)
         f.restore_button.clicked.connect(self.restore_recovery)
+        f.save_button.clicked.connect(self._choose_save_path)
 
     def _choose_image(self, name: str) -> None:
         if name and name in self.viewer.layers and (self.image_layer is None or name != self.image_layer.name):
