@@ -158,8 +158,8 @@ def populate_viewer(
 ) -> tuple[Any, Any]:
     """The image, the (hidden) reference labels, and the MedSeg dock widget set up on the image.
 
-    The widget is docked first and given the model and the image's intensity preset before the image,
-    so the session is built once, with the right settings.
+    The widget is docked first and given the model before the image, so the session is built once
+    (the widget takes the CT window our reader found from the image's metadata).
     """
     from napari_medseg._qt.widget import MedSegWidget
     from napari_medseg._reader import volume_layer_data
@@ -174,7 +174,6 @@ def populate_viewer(
     )
     widget.form.model_combo.setCurrentText(model)
     widget.form.checkpoint_edit.setText("" if checkpoint is None else str(checkpoint))
-    widget.form.preset_combo.setCurrentText(image_kwargs["metadata"].get("medseg_preset", "auto"))
     image = viewer.add_image(image_data, **image_kwargs)
     if data.reference is not None:
         _, ref_kwargs, _ = volume_layer_data(data.volume, "reference labels", "labels")
