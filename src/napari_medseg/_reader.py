@@ -75,14 +75,15 @@ def is_labels_file(path: str | Path, dtype: np.dtype) -> bool:
 
 
 def looks_like_ct(data: np.ndarray) -> bool:
-    """Hounsfield units: a signed volume whose darkest voxels are air (about -1000)."""
+    """Hounsfield units: a signed volume whose darkest voxels are air (-1000) or the scanner's padding
+    outside the field of view (-1024, -2048, -3024)."""
     if data.size == 0 or not (
         np.issubdtype(data.dtype, np.signedinteger) or np.issubdtype(data.dtype, np.floating)
     ):
         return False
     low = float(np.nanmin(data))
     high = float(np.nanmax(data))
-    return -1100.0 <= low <= -500.0 and high <= 4000.0
+    return -3100.0 <= low <= -500.0 and high <= 4000.0
 
 
 def _volume_suffix(path: str | Path) -> str:

@@ -179,6 +179,9 @@ def test_labels_rule_depends_on_name_and_dtype_only(tmp_path):
     path = _write_nifti(tmp_path / "few_values.nii.gz", data, np.eye(4))
     assert read_layers(str(path))[0][2] == "image"  # few unique values do not make labels
     assert not looks_like_ct(np.full((2, 2, 2), 100, dtype=np.int16))
+    padded = np.full((4, 4, 2), 40, dtype=np.int16)
+    padded[0] = -3024  # outside the scanner's field of view
+    assert looks_like_ct(padded)
 
 
 def test_writer_rejects_a_2d_layer_and_keeps_the_old_file(tmp_path):
