@@ -102,8 +102,9 @@ class PromptTools:
         )
         self.scribbles = Labels(
             np.zeros(shape, dtype=np.uint8), name=LAYER_NAMES["scribble"], colormap=colormap,
-            opacity=0.9, **common,
+            opacity=0.9, visible=False, **common,
         )
+        self._has_strokes = False
         self.scribbles.brush_size = max(3, int(round(0.01 * max(shape[-2:]))))
         self.layers = {"point": self.points, "box": self.boxes, "scribble": self.scribbles, "lasso": self.lassos}
         for layer in self.layers.values():
@@ -122,6 +123,8 @@ class PromptTools:
             raise PromptError(f"unknown tool '{tool}'; choose one of {', '.join(TOOLS)}")
         self.tool = tool
         layer = self.layers[tool]
+        # An empty scribble layer still costs a full-canvas draw pass: show it only when in use.
+        self.scribbles.visible = tool == "scribble" or self._has_strokes
         self.viewer.layers.selection.active = layer
         layer.mode = {"point": "add", "box": "add_rectangle", "scribble": "paint", "lasso": "add_polygon_lasso"}[
             tool
@@ -143,9 +146,11 @@ class PromptTools:
                 if shapes.nshapes:
                     shapes.selected_data = set(range(shapes.nshapes))
                     shapes.remove_selected()
-            if self.scribbles.data.any():
+            if self._has_strokes:
                 self.scribbles.data[...] = 0
                 self.scribbles.refresh()
+                self._has_strokes = False
+            self.scribbles.visible = self.tool == "scribble"
         finally:
             self._clearing = False
         self._consumed = {"point": 0, "box": 0, "lasso": 0}
@@ -203,6 +208,7 @@ class PromptTools:
         stroke, self._stroke = np.array(self._stroke), []
         if self.scribbles.mode != "paint" or len(stroke) == 0:
             return
+        self._has_strokes = True
         self._emit(lambda: self._scribble_prompt(stroke))
 
     def _scribble_prompt(self, stroke: np.ndarray) -> ScribblePrompt:

@@ -78,6 +78,7 @@ class MedSegWidget(QWidget):
         self._cache = None
         self._bound_viewer_keys: dict[str, object] = {}
         self._shut_down = False
+        self._progress_shown = 0.0
 
         self.form = MedSegForm(self)
         self.form.model_combo.setCurrentText(model)
@@ -468,6 +469,10 @@ class MedSegWidget(QWidget):
             self.propagation_finished.emit(-1)
 
     def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._progress_shown < 0.1 and done < total:  # a redraw per slice would cost more than it tells
+            return
+        self._progress_shown = now
         if self._progress is not None:
             if total and total != self._progress.total:
                 self._progress.total = total
