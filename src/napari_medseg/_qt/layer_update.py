@@ -1,4 +1,4 @@
-"""Fast on-screen updates of a Labels layer: only the pixels that changed are recoloured.
+"""Layer helpers of the widget; first of all fast on-screen updates of a Labels layer.
 
 ``Labels.refresh()`` re-slices and recolours the whole displayed plane (tens of milliseconds on a
 512x512 slice); a preview that changes a few hundred pixels should cost a few. ``Labels.data_setitem``
@@ -7,8 +7,12 @@ does that partial update; the preview layer keeps no napari paint history (it is
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from napari.layers import Labels
+
+from napari_medseg.core.volume_io import Volume
 
 
 def plane_index(axis: int, index: int) -> tuple:
@@ -37,3 +41,51 @@ def set_plane(layer: Labels, axis: int, index: int, plane: np.ndarray) -> int:
     values = np.asarray(plane[rows, cols], dtype=layer.data.dtype)
     layer.data_setitem(tuple(where), values, refresh=True)
     return int(rows.size)
+
+
+def image_volume(layer) -> Volume:
+    """An Image layer as a Volume: the affine from our reader's metadata, else from scale/translate.
+
+    The data stay as the layer holds them (a lazy array is read later, on the worker thread).
+    """
+    affine = layer.metadata.get("affine") if isinstance(layer.metadata, dict) else None
+    if affine is None:
+        affine = np.eye(4)
+        affine[:3, :3] = np.diag(np.asarray(layer.scale, dtype=float))
+        affine[:3, 3] = np.asarray(layer.translate, dtype=float)
+    affine = np.asarray(affine, dtype=np.float64)
+    spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
+    return Volume(data=layer.data, affine=affine, spacing=spacing)
+
+
+def add_labels_like(viewer, image, name: str, dtype=np.uint16, **kwargs) -> Labels:
+    """An empty Labels layer over ``image`` (same shape, scale, translation and affine metadata)."""
+    metadata = {"affine": image.metadata["affine"]} if image.metadata.get("affine") is not None else {}
+    return viewer.add_labels(
+        np.zeros(image.data.shape, dtype=dtype), name=name, scale=image.scale, translate=image.translate,
+        metadata=metadata, **kwargs,
+    )
+
+
+class ThrottledProgress:
+    """A napari progress bar with a Cancel button, redrawn at most every ``interval`` seconds."""
+
+    def __init__(self, total: int, description: str, on_cancel, interval: float = 0.1) -> None:
+        from napari.utils import cancelable_progress
+
+        self.bar = cancelable_progress(total=total, desc=description, cancel_callback=on_cancel)
+        self.interval = interval
+        self._shown = 0.0
+
+    def set(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._shown < self.interval and done < total:  # a redraw per slice costs more than it tells
+            return
+        self._shown = now
+        if total and total != self.bar.total:
+            self.bar.total = total
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        self.bar.close()

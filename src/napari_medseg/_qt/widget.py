@@ -28,12 +28,20 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from napari_medseg._qt import autosave
-from napari_medseg._qt.layer_update import plane_index, set_plane, without_history
+from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts
+from napari_medseg._qt.layer_update import (
+    ThrottledProgress,
+    add_labels_like,
+    image_volume,
+    plane_index,
+    set_plane,
+    without_history,
+)
 from napari_medseg._qt.panels import NEW_LABELS, MedSegForm
+from napari_medseg._qt.session_ops import SessionOps
 from napari_medseg._qt.tools import LAYER_NAMES, PromptTools, slicing_axis
 from napari_medseg._qt.worker import Job, SessionWorker
 from napari_medseg.core.prompts import Prompt
-from napari_medseg.core.volume_io import Volume
 from napari_medseg.errors import MedsegError, PromptError
 
 PREVIEW_NAME = "medseg preview"
@@ -61,8 +69,6 @@ class MedSegWidget(QWidget):
     def __init__(self, napari_viewer, model: str = "builtin") -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.session = None  # set on the worker thread, read-only here
-        self.signature: str | None = None
         self.image_layer: Image | None = None
         self.labels_layer: Labels | None = None
         self.preview_layer: Labels | None = None
@@ -74,11 +80,7 @@ class MedSegWidget(QWidget):
         self._handled = 0
         self._progress = None
         self._propagation_job: Job | None = None
-        self._models: dict = {}
-        self._cache = None
-        self._bound_viewer_keys: dict[str, object] = {}
         self._shut_down = False
-        self._progress_shown = 0.0
 
         self.form = MedSegForm(self)
         self.form.model_combo.setCurrentText(model)
@@ -92,6 +94,8 @@ class MedSegWidget(QWidget):
         self.worker.partial.connect(self._on_partial)
         self.autosaver = autosave.Autosaver(self)
         self.autosaver.failed.connect(show_warning)
+        self.ops = SessionOps(self.worker, self.autosaver)
+        self.shortcuts = Shortcuts(self.viewer, self._key_actions())
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(40)
@@ -105,13 +109,23 @@ class MedSegWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self._sync_layer_choices)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.dims.events.current_step.connect(self._on_step)
-        self._bind_keys()
+        self.shortcuts.bind_viewer()
         self._sync_layer_choices()
         images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
         if images:
             self.set_image_layer(images[-1])
 
     # --- public API --------------------------------------------------------------------------------
+
+    @property
+    def session(self):
+        """The Session of the chosen image (owned by the worker thread; None while it is being built)."""
+        return self.ops.session
+
+    @property
+    def signature(self) -> str | None:
+        """Content signature of the image: names its autosave file."""
+        return self.ops.signature
 
     @property
     def label_id(self) -> int:
@@ -132,20 +146,19 @@ class MedSegWidget(QWidget):
         self.form.image_combo.setCurrentText(layer.name)
         self.form.image_combo.blockSignals(False)
         if labels is None:
-            labels = self._new_labels_layer(layer)
+            labels = add_labels_like(self.viewer, layer, LABELS_NAME)
         self._use_labels_layer(labels)
         preset = layer.metadata.get("medseg_preset") if isinstance(layer.metadata, dict) else None
         if preset and self.form.preset_combo.findText(preset) >= 0:  # our reader recognised a CT
             self.form.preset_combo.blockSignals(True)
             self.form.preset_combo.setCurrentText(preset)
             self.form.preset_combo.blockSignals(False)
-        self.preview_layer = self.viewer.add_labels(
-            np.zeros(layer.data.shape, dtype=np.uint8), name=PREVIEW_NAME, opacity=0.55,
-            scale=layer.scale, translate=layer.translate,
+        self.preview_layer = without_history(
+            add_labels_like(self.viewer, layer, PREVIEW_NAME, dtype=np.uint8, opacity=0.55)
         )
-        without_history(self.preview_layer)
         self.tools = PromptTools(self.viewer, layer, self.add_prompt)
-        self._bind_layer_keys()
+        self.shortcuts.bind_layers(self.tools.layers.values())  # our keys win on our tool layers
+        self.shortcuts.bind_layers([labels], UNDO_KEYS)  # the session's undo, not napari's paint history
         self._update_swatch()
         self.set_tool("point")
         self._build_session()
@@ -191,32 +204,23 @@ class MedSegWidget(QWidget):
 
     def commit(self) -> None:
         """Write the preview into the current label (Enter)."""
-        label_id, overwrite = self.label_id, self.form.overwrite_check.isChecked()
-
-        def run(job: Job):
-            if self.session is None or self.session.preview is None:
-                return None
-            return self.session.commit(label_id, overwrite=overwrite)
-
-        self.worker.submit("commit", run)
+        self.ops.commit(self.label_id, self.form.overwrite_check.isChecked())
 
     def clear_prompts(self) -> None:
         """Drop the current prompts and preview (Escape)."""
         if self.tools is not None:
             self.tools.clear()
         self._clear_preview_display()
-        self.worker.submit("clear", lambda job: self.session.clear_preview() if self.session else None)
+        self.ops.clear()
 
     def undo(self) -> None:
-        self.worker.submit("undo", lambda job: self.session.undo() if self.session else False)
+        self.ops.undo()
 
     def redo(self) -> None:
-        self.worker.submit("redo", lambda job: self.session.redo() if self.session else False)
+        self.ops.redo()
 
     def propagate(self) -> None:
         """Carry the current label through the volume along the viewed axis (G)."""
-        from napari.utils import cancelable_progress
-
         from napari_medseg.core.propagation import PropagationOptions
 
         axis = self._axis()
@@ -227,26 +231,10 @@ class MedSegWidget(QWidget):
             stop_slices=frozenset(self.stop_slices()),
         )
 
-        def run(job: Job):
-            session = self.session
-            if session is None:
-                raise MedsegError("no image is set up for segmentation; choose an image layer first")
-            if session.preview is not None:  # an unaccepted preview is part of what to propagate
-                session.commit(label_id, overwrite=overwrite)
-            session.axis = axis
-            return session.propagate(
-                label_id, options,
-                progress=lambda done, total: self.worker.progress.emit(job.job_id, int(done), int(total)),
-                cancel=job.cancelled,
-                on_slice=lambda index, mask: self.worker.partial.emit(job.job_id, int(index)),
-                overwrite=overwrite,
-            )
-
         depth = int(self.image_layer.data.shape[axis]) if self.image_layer is not None else 0
         self._close_progress()
-        self._progress = cancelable_progress(total=depth, desc=f"Propagating label {label_id}",
-                                             cancel_callback=self.cancel)
-        self._propagation_job = self.worker.submit("propagate", run, cancellable=True)
+        self._progress = ThrottledProgress(depth, f"Propagating label {label_id}", self.cancel)
+        self._propagation_job = self.ops.propagate(label_id, overwrite, axis, options)
         self.form.cancel_button.setEnabled(True)
         self.form.propagate_button.setEnabled(False)
 
@@ -283,14 +271,7 @@ class MedSegWidget(QWidget):
 
     def save_labels(self, path: str | Path) -> None:
         """Write the labels as NIfTI (or .zarr) with the image's affine, atomically, off the Qt thread."""
-        from napari_medseg.core.volume_io import write_labels
-
-        def run(job: Job) -> str:
-            if self.session is None:
-                raise MedsegError("no labels yet: choose an image layer first")
-            return str(write_labels(path, np.array(self.session.labels, copy=True), reference=self.session.volume))
-
-        self.worker.submit("save", run)
+        self.ops.save(path)
 
     def _choose_save_path(self) -> None:
         start = str(Path(self.image_layer.source.path or "").with_name("labels.nii.gz")) if self.image_layer else ""
@@ -300,61 +281,19 @@ class MedSegWidget(QWidget):
 
     def restore_recovery(self) -> None:
         """Replace the labels with the autosaved ones found for this image."""
-        signature, shape = self.signature, tuple(self.image_layer.data.shape)
-
-        def run(job: Job):
-            data = autosave.read_recovery(signature, shape)
-            self.session.labels[...] = data
-            return signature
-
-        self.worker.submit("restore", run)
+        self.ops.restore(tuple(self.image_layer.data.shape))
 
     # --- session and layers ------------------------------------------------------------------------
 
     def _build_session(self) -> None:
-        from napari_medseg.core.cache import EmbeddingCache
-        from napari_medseg.core.session import Session
-        from napari_medseg.models.registry import load_model
-
-        if self._cache is None:
-            self._cache = EmbeddingCache(max_bytes=1024**3)
-        volume = self._image_volume()  # lazy data (dask, zarr) is read on the worker below
-        labels = self.labels_layer.data
         model_name = self.form.model_combo.currentText()
-        checkpoint = self.form.checkpoint_edit.text().strip() or None
-        preset = self.form.preset_combo.currentText()
-        cache = self._cache
         self.form.status.setText(f"loading model '{model_name}'...")
-
-        def run(job: Job):
-            key = (model_name, checkpoint)
-            if key not in self._models:
-                self._models[key] = load_model(model_name, checkpoint)
-            self.session = None
-            volume.data = np.asarray(volume.data)
-            session = Session(volume, model=self._models[key], labels=labels, preset=preset, cache=cache)
-            self.session = session
-            self.signature = session.signature
-            return autosave.find_recovery(self.signature)
-
-        self.worker.submit("setup", run)
-
-    def _image_volume(self) -> Volume:
-        layer = self.image_layer
-        affine = layer.metadata.get("affine") if isinstance(layer.metadata, dict) else None
-        if affine is None:
-            affine = np.eye(4)
-            affine[:3, :3] = np.diag(np.asarray(layer.scale, dtype=float))
-            affine[:3, 3] = np.asarray(layer.translate, dtype=float)
-        affine = np.asarray(affine, dtype=np.float64)
-        spacing = tuple(float(s) for s in np.linalg.norm(affine[:3, :3], axis=0))
-        return Volume(data=layer.data, affine=affine, spacing=spacing)
-
-    def _new_labels_layer(self, image: Image) -> Labels:
-        metadata = {"affine": image.metadata.get("affine")} if image.metadata.get("affine") is not None else {}
-        return self.viewer.add_labels(
-            np.zeros(image.data.shape, dtype=np.uint16), name=LABELS_NAME, scale=image.scale,
-            translate=image.translate, metadata=metadata,
+        self.ops.setup(
+            image_volume(self.image_layer),  # lazy data (dask, zarr) is read on the worker
+            self.labels_layer.data,
+            model_name,
+            self.form.checkpoint_edit.text().strip() or None,
+            self.form.preset_combo.currentText(),
         )
 
     def _use_labels_layer(self, labels: Labels) -> None:
@@ -385,7 +324,7 @@ class MedSegWidget(QWidget):
             self.viewer.layers.remove(self.preview_layer)
         self.preview_layer = None
         self._preview_ref = None
-        self.session = None
+        self.ops.session = None
 
     def _sync_layer_choices(self, event=None) -> None:
         images = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
@@ -412,9 +351,8 @@ class MedSegWidget(QWidget):
     # --- results (Qt thread) ---------------------------------------------------------------------
 
     def _interact(self, prompts: list[Prompt], label_id: int | None):
-        if self.session is None:
-            raise MedsegError("no image is set up for segmentation; choose an image layer first")
-        return self.session.add_prompts(prompts, label_id=label_id)
+        """The worker's interaction handler (a method, so that benchmarks can wrap it)."""
+        return self.ops.interact(prompts, label_id)
 
     def _on_preview(self, job_id: int, preview) -> None:
         self._handled += 1
@@ -469,15 +407,8 @@ class MedSegWidget(QWidget):
             self.propagation_finished.emit(-1)
 
     def _on_progress(self, job_id: int, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._progress_shown < 0.1 and done < total:  # a redraw per slice would cost more than it tells
-            return
-        self._progress_shown = now
         if self._progress is not None:
-            if total and total != self._progress.total:
-                self._progress.total = total
-            if done > self._progress.n:
-                self._progress.update(done - self._progress.n)
+            self._progress.set(done, total)
 
     def _on_partial(self, job_id: int, index: int) -> None:
         """A propagated slice is in the labels (shared array); redraw only if it is on screen."""
@@ -523,15 +454,7 @@ class MedSegWidget(QWidget):
         """Snapshot the labels on the worker (in order with the edits), write them on the autosave thread."""
         if self.session is None or self.signature is None:
             return
-        names = {int(k): v for k, v in self.label_names.items()}
-        name, signature = self.image_layer.name, self.signature
-
-        def run(job: Job) -> None:
-            if self.session is not None:
-                snapshot = np.array(self.session.labels, copy=True)
-                self.autosaver.save(signature, snapshot, self.session.volume, name, names)
-
-        self.worker.submit("autosave", run)
+        self.ops.autosave(self.image_layer.name, {int(k): v for k, v in self.label_names.items()})
 
     def _refresh_labels(self) -> None:
         if self.labels_layer is not None and self.session is not None:
@@ -569,8 +492,7 @@ class MedSegWidget(QWidget):
         current = int(self.viewer.dims.current_step[axis])
         order = sorted(range(max(0, current - PREFETCH_RADIUS), min(depth, current + PREFETCH_RADIUS + 1)),
                        key=lambda i: abs(i - current))
-        session = self.session
-        self.worker.prefetch([lambda i=i: session.embedding(i, axis) for i in order])
+        self.ops.prefetch(axis, order)
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -657,36 +579,6 @@ class MedSegWidget(QWidget):
             "G": self.propagate,
         }
 
-    def _guarded(self, action):
-        def run(_parent=None):
-            try:
-                action()
-            except MedsegError as exc:
-                show_warning(str(exc))
-
-        return run
-
-    def _bind_keys(self) -> None:
-        for key, action in self._key_actions().items():
-            self._bound_viewer_keys[key] = self.viewer.bind_key(key, self._guarded(action), overwrite=True)
-
-    def _bind_layer_keys(self) -> None:
-        """Our keys also win while a tool layer (or the target labels) is the active layer."""
-        actions = self._key_actions()
-        for layer in self.tools.layers.values():
-            for key, action in actions.items():
-                layer.bind_key(key, self._guarded(action), overwrite=True)
-        for key in ("Control-Z", "Control-Shift-Z"):
-            self.labels_layer.bind_key(key, self._guarded(actions[key]), overwrite=True)
-
-    def _unbind_keys(self) -> None:
-        for key, previous in self._bound_viewer_keys.items():
-            self.viewer.bind_key(key, previous, overwrite=True)
-        self._bound_viewer_keys.clear()
-        if self.labels_layer is not None:
-            for key in ("Control-Z", "Control-Shift-Z"):
-                self.labels_layer.bind_key(key, None, overwrite=True)
-
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self.shutdown()
         super().closeEvent(event)
@@ -696,7 +588,7 @@ class MedSegWidget(QWidget):
         if self._shut_down:
             return
         self._shut_down = True
-        self._unbind_keys()
+        self.shortcuts.unbind()
         self.worker.stop()
         self.autosaver.stop()
         self._close_progress()
