@@ -140,12 +140,13 @@ class Attention(nn.Module):
         rel_w = torch.einsum("bnhwc,wkc->bnhwk", grid_q, rw)  # (b, heads, h, w, w)
         # The bias is built for a few heads at a time: at most BIAS_BYTES alive (ViT-H global: 1 GB at once).
         group = max(1, BIAS_BYTES // (b * n * n * q.element_size()))
-        out = torch.empty_like(q)
+        out = q.new_empty(b, n, self.num_heads, q.shape[-1])  # token-major: the final reshape is free
         for s in range(0, self.num_heads, group):
             e = min(s + group, self.num_heads)
             bias = (rel_h[:, s:e, :, :, :, None] + rel_w[:, s:e, :, :, None, :]).reshape(b, e - s, n, n)
-            out[:, s:e] = F.scaled_dot_product_attention(q[:, s:e], k[:, s:e], v[:, s:e], attn_mask=bias)
-        return out.transpose(1, 2).reshape(b, h, w, -1)
+            sdpa = F.scaled_dot_product_attention(q[:, s:e], k[:, s:e], v[:, s:e], attn_mask=bias)
+            out[:, :, s:e] = sdpa.transpose(1, 2)
+        return out.view(b, h, w, -1)
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> tuple[torch.Tensor, tuple[int, int]]:
