@@ -32,7 +32,7 @@ from sam_reference import mobile_sam_modeling, segment_anything_modeling  # noqa
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef  # noqa: E402
 from napari_medseg.models.sam.build import SamNetwork, infer_config  # noqa: E402
-from napari_medseg.models.sam.checkpoint import _flatten, load_into  # noqa: E402
+from napari_medseg.models.sam.checkpoint import flatten_state_dict, load_into  # noqa: E402
 from napari_medseg.models.sam.model import SamModel  # noqa: E402
 from napari_medseg.models.sam.transforms import Preprocessing  # noqa: E402
 
@@ -103,8 +103,8 @@ def bench_vit(repeats: int) -> None:
     torch.manual_seed(0)
     ref = sam_model_registry["vit_b"]().eval()
     randomize(ref)
-    ours_net = SamNetwork(infer_config(_flatten(ref.state_dict(), "ref")))
-    load_into(ours_net, _flatten(ref.state_dict(), "ref"), "ref")
+    ours_net = SamNetwork(infer_config(flatten_state_dict(ref.state_dict(), "ref")))
+    load_into(ours_net, flatten_state_dict(ref.state_dict(), "ref"), "ref")
     ours = SamModel("sam", ours_net, Preprocessing("sam", 1024), "random", embedding_dtype=np.float32)
     image, _ = disc_slice()
     x = ours.preprocessing.image_tensor(image)
@@ -150,7 +150,7 @@ def bench_tinyvit(repeats: int) -> None:
                     num_heads=[2, 4, 5, 10], window_sizes=[7, 7, 14, 7], drop_path_rate=0.0)  # fmt: skip
     randomize(ref, seed=1)
     ref.eval()
-    state = _flatten({"image_encoder." + k: v for k, v in ref.state_dict().items()}, "ref")
+    state = flatten_state_dict({"image_encoder." + k: v for k, v in ref.state_dict().items()}, "ref")
     state["prompt_encoder.no_mask_embed.weight"] = torch.zeros(1, 256)
     net = SamNetwork(infer_config(state, 1024)).image_encoder.eval()
     net.load_state_dict({k.removeprefix("image_encoder."): v for k, v in state.items() if k.startswith("image_")})

@@ -14,7 +14,7 @@ from sam_helpers import randomize
 from sam_reference import mobile_sam_modeling
 
 from napari_medseg.models.sam.build import SamNetwork, TinyViTConfig, infer_config
-from napari_medseg.models.sam.checkpoint import _flatten
+from napari_medseg.models.sam.checkpoint import flatten_state_dict
 from napari_medseg.models.sam.tiny_vit import TinyViT
 
 TOL = 1e-4
@@ -40,12 +40,12 @@ def _pair(patch_kernel: int) -> tuple[torch.nn.Module, TinyViT]:
     randomize(ref, seed=7)
     ref.eval()  # after the weights: MobileSAM caches its attention biases in eval()
     state = {"image_encoder." + k: v for k, v in ref.state_dict().items()}
-    cfg = infer_config(_flatten(state, "reference") | _decoder_keys(), img_size=256)
+    cfg = infer_config(flatten_state_dict(state, "reference") | _decoder_keys(), img_size=256)
     assert cfg.encoder == TinyViTConfig(
         (64, 128, 160, 320), (2, 2, 6, 2), (1, 4, 5, 10), (7, 7, 14, 7), patch_kernel, 4.0, 4.0
     )  # stage 0 is convolutional: its head count is a placeholder
     ours = SamNetwork(cfg).image_encoder
-    ours.load_state_dict({k.removeprefix("image_encoder."): v for k, v in _flatten(state, "reference").items()})
+    ours.load_state_dict({k.removeprefix("image_encoder."): v for k, v in flatten_state_dict(state, "reference").items()})
     return ref, ours.eval()
 
 
@@ -72,7 +72,7 @@ def test_official_mobilesam_layout_loads():
     from mobile_sam import sam_model_registry
 
     ref_state = sam_model_registry["vit_t"]().state_dict()  # 10M parameters: built for real
-    kept = _flatten(ref_state, "mobile_sam.pt")
+    kept = flatten_state_dict(ref_state, "mobile_sam.pt")
     cfg = infer_config(kept, img_size=1024)
     with torch.device("meta"):
         ours = SamNetwork(cfg).state_dict()

@@ -57,10 +57,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"checkpoint {path.name} cannot be read ({_one_line(exc)}); the file is corrupt or truncated, "
             "download it again"
         ) from exc
-    return _flatten(obj, path.name)
+    return flatten_state_dict(obj, path.name)
 
 
-def _flatten(obj: object, name: str) -> dict[str, torch.Tensor]:
+def flatten_state_dict(obj: object, name: str) -> dict[str, torch.Tensor]:
+    """Unwrap {"model"|"state_dict": ...}, strip "module.", drop the keys no network of ours has."""
     if isinstance(obj, dict):
         for wrapper in ("model", "state_dict"):
             if isinstance(obj.get(wrapper), dict):
