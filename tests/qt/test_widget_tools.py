@@ -252,3 +252,20 @@ def test_label_id_follows_the_target_layer_and_close_unbinds_keys(widget, ct_vie
     widget.close()
     assert not any(k in ct_viewer.keymap for k in ours)
     assert not widget.worker._thread.is_alive()
+
+
+def test_a_2d_image_is_refused_with_a_message(make_napari_viewer, qtbot):
+    from napari_medseg._qt.widget import MedSegWidget
+    from napari_medseg.errors import MedsegError
+
+    viewer = make_napari_viewer()
+    flat = viewer.add_image(np.zeros((20, 30), np.float32), name="photo")
+    w = MedSegWidget(viewer)  # opens without a volume to work on
+    try:
+        assert w.image_layer is None and w.session is None
+        with pytest.raises(MedsegError, match="not a 3D scalar image"):
+            w.set_image_layer(flat)
+        w._choose_image("photo")  # the combo box path warns instead of raising
+        assert "not a 3D" in w.form.status.text()
+    finally:
+        w.shutdown()

@@ -61,10 +61,12 @@ def image_volume(layer) -> Volume:
 def add_labels_like(viewer, image, name: str, dtype=np.uint16, **kwargs) -> Labels:
     """An empty Labels layer over ``image`` (same shape, scale, translation and affine metadata)."""
     metadata = {"affine": image.metadata["affine"]} if image.metadata.get("affine") is not None else {}
-    return viewer.add_labels(
+    layer = Labels(
         np.zeros(image.data.shape, dtype=dtype), name=name, scale=image.scale, translate=image.translate,
         metadata=metadata, **kwargs,
     )
+    viewer.add_layer(layer)
+    return layer  # our own reference, not the viewer's plugin proxy of it
 
 
 class ThrottledProgress:

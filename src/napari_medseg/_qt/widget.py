@@ -111,9 +111,9 @@ class MedSegWidget(QWidget):
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.shortcuts.bind_viewer()
         self._sync_layer_choices()
-        images = [layer for layer in self.viewer.layers if isinstance(layer, Image)]
-        if images:
-            self.set_image_layer(images[-1])
+        volumes = [layer for layer in self.viewer.layers if _is_volume(layer)]
+        if volumes:
+            self.set_image_layer(volumes[-1])
 
     # --- public API --------------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ class MedSegWidget(QWidget):
 
     def set_image_layer(self, layer: Image, labels: Labels | None = None) -> None:
         """Segment ``layer`` into ``labels`` (an existing Labels layer to correct) or a new layer."""
-        if layer.ndim != 3 or getattr(layer, "rgb", False):
+        if not _is_volume(layer):
             raise MedsegError(f"layer '{layer.name}' is not a 3D scalar image; choose a CT or MR volume")
         self._teardown_layers()
         self.image_layer = layer
@@ -549,7 +549,11 @@ class MedSegWidget(QWidget):
 
     def _choose_image(self, name: str) -> None:
         if name and name in self.viewer.layers and (self.image_layer is None or name != self.image_layer.name):
-            self.set_image_layer(self.viewer.layers[name])
+            try:
+                self.set_image_layer(self.viewer.layers[name])
+            except MedsegError as exc:
+                show_warning(str(exc))
+                self.form.status.setText(str(exc))
 
     def _choose_labels(self, name: str) -> None:
         if self.image_layer is None or not name:
@@ -599,3 +603,8 @@ class MedSegWidget(QWidget):
                 signal.disconnect(slot)
             except (TypeError, ValueError, RuntimeError):
                 pass
+
+
+def _is_volume(layer) -> bool:
+    """A 3D scalar Image layer: what the widget can segment."""
+    return isinstance(layer, Image) and layer.ndim == 3 and not getattr(layer, "rgb", False)
