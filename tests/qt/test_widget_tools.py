@@ -269,3 +269,17 @@ def test_a_2d_image_is_refused_with_a_message(make_napari_viewer, qtbot):
         assert "not a 3D" in w.form.status.text()
     finally:
         w.shutdown()
+
+
+def test_bad_propagation_settings_warn_and_keep_the_widget_usable(widget, ct_viewer):
+    from napari.utils.notifications import notification_manager
+
+    before = len(notification_manager.records)
+    widget.form.stop_edit.setText("4, x")
+    widget.form.propagate_button.click()  # a user error: a warning, no exception out of the Qt slot
+    assert any("stop slices" in n.message for n in notification_manager.records[before:])
+    assert widget.form.propagate_button.isEnabled() and widget.wait_idle(10)
+    widget.form.stop_edit.setText("")
+    widget.form.propagate_button.click()  # nothing committed yet: the session says so, as an error
+    assert widget.wait_idle(30) and "commit a mask first" in widget.form.status.text()
+    assert widget.form.propagate_button.isEnabled() and not widget.form.cancel_button.isEnabled()

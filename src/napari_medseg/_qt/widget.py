@@ -28,7 +28,7 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from napari_medseg._qt import autosave
-from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts
+from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts, guarded
 from napari_medseg._qt.layer_update import (
     ThrottledProgress,
     add_labels_like,
@@ -223,6 +223,8 @@ class MedSegWidget(QWidget):
         """Carry the current label through the volume along the viewed axis (G)."""
         from napari_medseg.core.propagation import PropagationOptions
 
+        if self.image_layer is None:
+            raise MedsegError("choose an image layer first")
         axis = self._axis()
         label_id, overwrite = self.label_id, self.form.overwrite_check.isChecked()
         options = PropagationOptions(
@@ -534,18 +536,21 @@ class MedSegWidget(QWidget):
         f.checkpoint_button.clicked.connect(self._browse_checkpoint)
         f.label_spin.valueChanged.connect(lambda _: self._update_swatch())
         f.label_name.textChanged.connect(self._on_label_name)
-        for name, button in f.tool_buttons.items():
-            button.clicked.connect(lambda _=False, n=name: self.set_tool(n))
-        f.polarity_button.clicked.connect(lambda checked: self.set_positive(not checked))
-        f.accept_button.clicked.connect(self.commit)
-        f.clear_button.clicked.connect(self.clear_prompts)
-        f.undo_button.clicked.connect(self.undo)
-        f.redo_button.clicked.connect(self.redo)
-        f.propagate_button.clicked.connect(self.propagate)
-        f.cancel_button.clicked.connect(self.cancel)
-        f.stop_here_button.clicked.connect(self.mark_stop_here)
-        f.restore_button.clicked.connect(self.restore_recovery)
-        f.save_button.clicked.connect(self._choose_save_path)
+        actions = {  # a user error in a button's action becomes a warning, never a traceback
+            f.polarity_button: lambda: self.set_positive(not f.polarity_button.isChecked()),
+            f.accept_button: self.commit,
+            f.clear_button: self.clear_prompts,
+            f.undo_button: self.undo,
+            f.redo_button: self.redo,
+            f.propagate_button: self.propagate,
+            f.cancel_button: self.cancel,
+            f.stop_here_button: self.mark_stop_here,
+            f.restore_button: self.restore_recovery,
+            f.save_button: self._choose_save_path,
+            **{button: (lambda n=name: self.set_tool(n)) for name, button in f.tool_buttons.items()},
+        }
+        for button, action in actions.items():
+            button.clicked.connect(lambda _=False, run=guarded(action): run())
 
     def _choose_image(self, name: str) -> None:
         if name and name in self.viewer.layers and (self.image_layer is None or name != self.image_layer.name):
