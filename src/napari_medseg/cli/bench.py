@@ -7,6 +7,7 @@ JSON with every per-case number. See docs/evaluation.md for the protocol.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -56,6 +57,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", default=DEFAULT_OUT, help="markdown file whose results block is (re)written")
     parser.add_argument("--json", default=DEFAULT_JSON, help="JSON file with every per-case number")
     parser.add_argument("--no-3d", action="store_true", help="skip the one-slice-plus-propagation 3D Dice")
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes, one case at a time each"
+    )
     parser.add_argument("--quick", action="store_true", help="a few-second smoke run on tiny subsets")
     parser.add_argument("--quiet", action="store_true", help="print only the final tables")
     parser.set_defaults(run=run)
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     start = time.perf_counter()
     try:
-        results, summary = Bench(config, log=log).run()
+        results, summary = Bench(config, log=log).run(jobs=1 if args.quick else max(args.jobs, 1))
     except MemoryError as exc:
         raise MedsegError("out of memory during the benchmark; run fewer --sets at a time") from exc
     seconds = time.perf_counter() - start

@@ -81,6 +81,8 @@ def render_markdown(summary: dict, config: BenchConfig, seconds: float, command:
             f"Command: `{command}` — {seconds:.0f} s on {os.cpu_count()} CPU cores ({platform.machine()}), "
             f"max {config.max_interactions} interactions{', QUICK smoke run' if config.quick else ''}.",
             "",
+            "Models: " + "; ".join(f"{name} = `{ident}`" for name, ident in summary.get("models", {}).items()) + ".",
+            "",
             results_tables(summary),
             "#### Targets (issue #3)",
             "",

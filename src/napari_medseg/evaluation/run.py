@@ -10,15 +10,19 @@ For each case (one structure of one volume) and prompt type:
   propagated through the volume with the session's default options; 3D Dice against the reference.
 
 The flood baseline is run with every tolerance of a grid and keeps, per case and prompt type, the best
-one (by the mean of its 2D Dice curve), which also serves its propagation: an oracle that favours the
-baseline.
+one by the mean of its 2D Dice curve, and separately the best for the 3D Dice: an oracle that favours
+the baseline.
 """
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
+import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +78,7 @@ class CaseResult:
     metrics: dict[str, float]
     seconds: float
     flood_tolerance: float | None = None
+    flood_tolerance_3d: float | None = None
 
 
 def make_model(name: str) -> PromptableModel:
@@ -132,7 +137,7 @@ class Bench:
     def __init__(self, config: BenchConfig, log: Callable[[str], None] | None = None) -> None:
         config.validate()
         self.config = config
-        self.log = log or (lambda _msg: None)
+        self.log = log or _silent
         self._caches: dict[tuple[int, str], EmbeddingCache] = {}
 
     def session(self, case: Case, model: PromptableModel) -> Session:
@@ -156,37 +161,83 @@ class Bench:
             if best is None or score > best[0]:
                 best = (score, curve, tol)
         assert best is not None
-        if best[2] is not None:  # the oracle's tolerance serves the propagation too
-            model.tolerance = best[2]  # type: ignore[attr-defined]
         metrics = summarize_curve(best[1], cfg.max_interactions)
-        metrics["dice3d"] = propagated_dice(session, case, prompt_type, index) if cfg.with_3d else float("nan")
+        metrics["dice3d"] = float("nan")
+        best3d: float | None = None
+        if cfg.with_3d:
+            scores: list[tuple[float, float | None]] = []
+            for tol in tolerances:  # the oracle again, for the one-slice-plus-propagation 3D Dice
+                if tol is not None:
+                    model.tolerance = tol  # type: ignore[attr-defined]
+                scores.append((propagated_dice(session, case, prompt_type, index), tol))
+            metrics["dice3d"], best3d = max(scores, key=lambda st: st[0])
         result = CaseResult(
             case.set_name, case.name, model_name, prompt_type, index, [round(v, 4) for v in best[1]], metrics,
             round(time.perf_counter() - start, 2),
         )
         if isinstance(model, FloodModel):
-            result.flood_tolerance = best[2]
+            result.flood_tolerance, result.flood_tolerance_3d = best[2], best3d
         return result
 
-    def run(self) -> tuple[list[CaseResult], dict]:
+    def run_one(self, case: Case, models: dict[str, PromptableModel]) -> list[CaseResult]:
+        """Every prompt type and model on one case."""
+        results = []
+        for prompt_type in self.config.prompt_types:
+            for name, model in models.items():
+                r = self.run_case(case, name, model, prompt_type)
+                results.append(r)
+                self.log(
+                    f"  {case.name:38s} {prompt_type:8s} {name:13s} Dice@1 {r.metrics['dice@1']:.3f} "
+                    f"@5 {r.metrics['dice@5']:.3f} NoC90 {r.metrics['noc@90']:4.1f} "
+                    f"3D {r.metrics['dice3d']:.3f}  ({r.seconds:.1f}s)"
+                )
+        self._caches.clear()
+        return results
+
+    def run(self, jobs: int = 1) -> tuple[list[CaseResult], dict]:
+        """All sets; with ``jobs`` > 1 the cases run in that many worker processes (same results)."""
         cfg = self.config
-        results: list[CaseResult] = []
         models = {name: make_model(name) for name in cfg.models}
+        tasks: list[tuple[str, int]] = []
         for set_name in cfg.sets:
-            cases = load_cases(set_name, quick=cfg.quick)
+            cases = _cases(set_name, cfg.quick)
             self.log(f"[{set_name}] {len(cases)} cases: {', '.join(c.name for c in cases)}")
-            for case in cases:
-                for prompt_type in cfg.prompt_types:
-                    for name, model in models.items():
-                        r = self.run_case(case, name, model, prompt_type)
-                        results.append(r)
-                        self.log(
-                            f"  {case.name:38s} {prompt_type:8s} {name:13s} Dice@1 {r.metrics['dice@1']:.3f} "
-                            f"@5 {r.metrics['dice@5']:.3f} NoC90 {r.metrics['noc@90']:4.1f} "
-                            f"3D {r.metrics['dice3d']:.3f}  ({r.seconds:.1f}s)"
-                        )
-            self._caches.clear()
-        return results, summarize(results, cfg)
+            tasks += [(set_name, i) for i in range(len(cases))]
+        results: list[CaseResult] = []
+        if jobs <= 1 or len(tasks) <= 1:
+            for set_name, i in tasks:
+                results += self.run_one(_cases(set_name, cfg.quick)[i], models)
+        else:
+            verbose = self.log is not _silent
+            context = multiprocessing.get_context("spawn")  # no fork after torch started its threads
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = [pool.submit(_case_task, cfg, set_name, i, verbose) for set_name, i in tasks]
+                for future in futures:
+                    results += future.result()
+        summary = summarize(results, cfg)
+        summary["models"] = {name: model.identity for name, model in models.items()}
+        return results, summary
+
+
+def _silent(_msg: str) -> None:
+    pass
+
+
+@functools.cache
+def _cases(set_name: str, quick: bool) -> list[Case]:
+    return load_cases(set_name, quick=quick)
+
+
+@functools.cache
+def _models(names: tuple[str, ...]) -> dict[str, PromptableModel]:
+    return {name: make_model(name) for name in names}
+
+
+def _case_task(config: BenchConfig, set_name: str, index: int, verbose: bool) -> list[CaseResult]:
+    """One case in a worker process (cases and models are loaded once per worker)."""
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else None
+    bench = Bench(config, log=log)
+    return bench.run_one(_cases(set_name, config.quick)[index], _models(tuple(config.models)))
 
 
 def summarize(results: Sequence[CaseResult], config: BenchConfig) -> dict:
