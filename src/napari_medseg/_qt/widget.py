@@ -17,6 +17,7 @@ Programmatic use (the demo, benchmarks and tests drive the widget this way)::
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -48,6 +49,11 @@ PREVIEW_NAME = "medseg preview"
 LABELS_NAME = "medseg labels"
 OWN_LAYER_NAMES = {PREVIEW_NAME, *LAYER_NAMES.values()}
 PREFETCH_RADIUS = 3
+# The Qt thread and the worker share the GIL. A model call is many short torch ops, each giving the
+# GIL up and waiting to get it back; with Python's default 5 ms switch interval a busy Qt thread
+# (napari adding a point, redrawing) makes each wait up to 5 ms. 1 ms halved the median
+# click-to-preview time in benchmarks/bench_widget_latency.py on a loaded 2-core machine.
+SWITCH_INTERVAL_S = 0.001
 
 
 class MedSegWidget(QWidget):
@@ -81,6 +87,8 @@ class MedSegWidget(QWidget):
         self._progress = None
         self._propagation_job: Job | None = None
         self._shut_down = False
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
 
         self.form = MedSegForm(self)
         self.form.model_combo.setCurrentText(model)
@@ -598,6 +606,7 @@ class MedSegWidget(QWidget):
             return
         self._shut_down = True
         self.shortcuts.unbind()
+        sys.setswitchinterval(self._switch_interval)
         self.worker.stop()
         self.autosaver.stop()
         self._close_progress()
