@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from napari_medseg.models.sam.common import LayerNorm2d, MLPBlock
+from napari_medseg.models.sam.common import LayerNorm2d, MLPBlock, linear
 
 BIAS_BYTES = 256 * 1024**2
 
@@ -92,7 +92,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        qkv = self.attn.qkv(self.norm1(x))
+        qkv = linear(self.norm1(x), self.attn.qkv)
         if self.window_size > 0:
             # Projections on the real tokens only; the padding's q, k, v are what a zero token
             # gives (the qkv bias), exactly as when segment-anything pads before projecting.
@@ -107,8 +107,8 @@ class Block(nn.Module):
             y = window_unpartition(self.attn.attend(windows), ws, (hp, wp), (h, w))
         else:
             y = self.attn.attend(qkv)
-        x = shortcut + self.attn.proj(y)
-        return x + self.mlp(self.norm2(x))
+        x = shortcut + linear(y, self.attn.proj)
+        return x + linear(linear(self.norm2(x), self.mlp.lin1, gelu=True), self.mlp.lin2)
 
 
 class Attention(nn.Module):
