@@ -335,13 +335,13 @@ def make_pair(rng: np.random.Generator, size: int = 128, labels: np.ndarray | No
     labels_b = ndi.map_coordinates(labels, coords, order=0, mode="nearest").astype(np.int32)
     tb = labels_b == tid
     event = rng.random()
-    if event < 0.25:  # grow
+    if event < 0.2:  # grow
         grown = ndi.binary_dilation(tb, iterations=int(rng.integers(1, 3))) & ~tb
         labels_b[grown] = tid
-    elif event < 0.5:  # shrink
-        eroded = ndi.binary_erosion(tb, iterations=int(rng.integers(1, 3)))
+    elif event < 0.4:  # shrink (towards the object's end: sometimes a lot)
+        eroded = ndi.binary_erosion(tb, iterations=int(rng.integers(1, 5)))
         labels_b = _fill_from_neighbours(labels_b, tb & ~eroded)
-    elif event < 0.58:  # split by a cut
+    elif event < 0.48:  # split by a cut
         rr, cc = _grid(shape)
         pts = np.argwhere(tb)
         if len(pts):
@@ -349,9 +349,9 @@ def make_pair(rng: np.random.Generator, size: int = 128, labels: np.ndarray | No
             t = rng.uniform(0, np.pi)
             cut = np.abs((rr - p[0]) * np.cos(t) + (cc - p[1]) * np.sin(t)) < rng.uniform(1.0, 2.5)
             labels_b = _fill_from_neighbours(labels_b, tb & cut)
-    elif event < 0.66:  # the object ends: nothing of it on the next slice
+    elif event < 0.68:  # the object ends: nothing of it on the next slice
         labels_b = _fill_from_neighbours(labels_b, tb)
-    elif event < 0.8:  # a distractor of the same brightness appears next to it
+    elif event < 0.82:  # a distractor of the same brightness appears next to it
         blob = deformed_blob(rng, shape, rng.uniform(4, 14))
         near = ndi.binary_dilation(tb, iterations=int(rng.integers(2, 10)))
         if (blob & near).any() and not (blob & tb).all():

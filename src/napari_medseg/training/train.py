@@ -275,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     val = validation_set(args.seed + 1_000_003, args.size, args.val_per_kind)
     print(f"[train] pool and validation set ready in {time.time() - t0:.0f}s", flush=True)
     meta: dict = {"arch": ARCH, "parameters": n_params, "seed": args.seed, "batch": args.batch, "size": args.size,
-                  "hardware": hardware(device), "git_commit": git_commit(), "history": []}
+                  "hardware": hardware(device), "git_commit": git_commit(), "history": [],
+                  "init": str(args.init) if args.init else None, "lr": args.lr}
     losses: list[float] = []
     step = 0
     t_start = time.time()
