@@ -14,7 +14,7 @@ from napari_medseg.core.volume_io import atomic_path
 from napari_medseg.errors import VolumeWriteError
 from napari_medseg.evaluation.run import BenchConfig, CaseResult
 
-HEADER = ("Prompt", "Model", "Dice@1", "Dice@3", "Dice@5", "NoC@85", "NoC@90", "3D Dice")
+HEADER = ("Prompt", "Model", "Dice@1", "Dice@3", "Dice@5", "NoC@85", "NoC@90", "3D Dice", "3D slices beyond / missed")
 SET_TITLES = {
     "sample": "Bundled CT phantom (`load_sample()`), one case per structure",
     "synthetic": "Synthetic 3D test volumes (`evaluation/datasets.py`, not the training generator)",
@@ -46,8 +46,15 @@ def results_tables(summary: dict) -> str:
                 for key, digits in (("dice@1", 3), ("dice@3", 3), ("dice@5", 3), ("noc@85", 1), ("noc@90", 1), ("dice3d", 3)):
                     text = _fmt(r[key], digits)
                     cells.append(f"**{text}**" if best[key] is not None and r[key] == best[key] and len(row) > 1 else text)
+                cells.append(f"{_fmt(r.get('slices_beyond', float('nan')), 1)} / {_fmt(r.get('slices_missed', float('nan')), 1)}")
                 parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
+    parts.append(
+        "Means over cases. NoC: interactions to reach that Dice (20 if never). 3D: one interaction on the "
+        "largest slice, commit, propagate; *slices beyond* = slices labelled where the structure is absent "
+        "(the walk did not stop), *missed* = slices of the structure left empty. Best per prompt type in bold."
+    )
+    parts.append("")
     return "\n".join(parts)
 
 

@@ -39,7 +39,7 @@ from napari_medseg.models.protocol import PromptableModel
 
 MODELS = ("builtin", "random_walker", "flood")
 FLOOD_TOLERANCES = (0.03, 0.06, 0.1, 0.15, 0.25)
-METRICS = ("dice@1", "dice@3", "dice@5", "noc@85", "noc@90", "dice3d")
+METRICS = ("dice@1", "dice@3", "dice@5", "noc@85", "noc@90", "dice3d", "slices_beyond", "slices_missed")
 MIN_INTERACTIONS = 5  # Dice@5 is reported, so every curve runs at least this far
 STOP_DICE = 0.90
 
@@ -119,6 +119,12 @@ def interactive_curve(session: Session, case: Case, prompt_type: str, index: int
 
 def propagated_dice(session: Session, case: Case, prompt_type: str, index: int, label_id: int = 1) -> float:
     """3D Dice after ONE interaction on the key slice, a commit and the session's propagation."""
+    return propagated(session, case, prompt_type, index, label_id)["dice3d"]
+
+
+def propagated(session: Session, case: Case, prompt_type: str, index: int, label_id: int = 1) -> dict[str, float]:
+    """3D Dice after one interaction + commit + propagation, and where the label went wrong: slices
+    labelled beyond the structure (the walk did not stop) and slices of the structure left empty."""
     reference = np.take(case.reference, index, axis=case.axis)
     user = SimulatedUser(prompt_type, SliceRef(case.axis, index), seed=user_seed(case, prompt_type))
     session.labels[...] = 0
@@ -126,7 +132,14 @@ def propagated_dice(session: Session, case: Case, prompt_type: str, index: int, 
     session.add_prompts(user.next_interaction(reference, None), label_id=label_id)
     if session.commit(label_id) > 0:  # an empty first mask has nothing to propagate: 3D Dice 0
         session.propagate(label_id)
-    result = dice(session.labels == label_id, case.reference)
+    labelled = session.labels == label_id
+    others = tuple(a for a in range(3) if a != case.axis)
+    on_pred, on_ref = labelled.any(axis=others), case.reference.any(axis=others)
+    result = {
+        "dice3d": dice(labelled, case.reference),
+        "slices_beyond": float(np.sum(on_pred & ~on_ref)),
+        "slices_missed": float(np.sum(on_ref & ~on_pred)),
+    }
     session.labels[...] = 0
     return result
 
@@ -165,12 +178,13 @@ class Bench:
         metrics["dice3d"] = float("nan")
         best3d: float | None = None
         if cfg.with_3d:
-            scores: list[tuple[float, float | None]] = []
+            scores: list[tuple[dict[str, float], float | None]] = []
             for tol in tolerances:  # the oracle again, for the one-slice-plus-propagation 3D Dice
                 if tol is not None:
                     model.tolerance = tol  # type: ignore[attr-defined]
-                scores.append((propagated_dice(session, case, prompt_type, index), tol))
-            metrics["dice3d"], best3d = max(scores, key=lambda st: st[0])
+                scores.append((propagated(session, case, prompt_type, index), tol))
+            found, best3d = max(scores, key=lambda st: st[0]["dice3d"])
+            metrics.update(found)
         result = CaseResult(
             case.set_name, case.name, model_name, prompt_type, index, [round(v, 4) for v in best[1]], metrics,
             round(time.perf_counter() - start, 2),
