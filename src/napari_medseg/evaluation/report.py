@@ -122,7 +122,18 @@ def write_json(path: str | Path, results: Sequence[CaseResult], summary: dict, c
         "summary": summary,
         "cases": [asdict(r) for r in results],
     }
-    return _atomic_write(Path(path), json.dumps(payload, indent=1, allow_nan=True) + "\n")
+    return _atomic_write(Path(path), json.dumps(_no_nan(payload), indent=1, allow_nan=False) + "\n")
+
+
+def _no_nan(value):
+    """NaN (a metric that was not measured) as JSON null, so every JSON reader accepts the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def _atomic_write(path: Path, text: str) -> Path:
