@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.appearance import AppearanceModel
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
 from napari_medseg.errors import CancelledError, MedsegError
 
@@ -26,6 +27,7 @@ PROMPT_MODES = ("mask", "box", "points")
 DIRECTIONS = ("both", "forward", "backward")
 
 DecodeSlice = Callable[[int, list[Prompt], "np.ndarray | None"], np.ndarray]
+SliceImage = Callable[[int], np.ndarray]
 Box = tuple[int, int, int, int]  # row_start, row_stop, col_start, col_stop (stop exclusive)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -49,6 +51,10 @@ class PropagationOptions:
     raw_logits: bool = False  # "mask" mode: pass the previous slice's own logits, not the mask
     fill_gaps: bool = True  # between key slices, a walk that stopped early is made up by the other
     mask_scale: float = 8.0  # confidence of the mask-as-logits prompt
+    # stop when the share of object-like pixels in the mask falls below this fraction of the key
+    # slice's share (the mask has left the object; needs the slice images); 0 turns the rule off
+    appearance_ratio: float = 0.5
+    appearance_trim: bool = True  # also drop mask pixels whose intensity looks like the surroundings
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +80,8 @@ class PropagationOptions:
             raise MedsegError(f"max_distance must be >= 0 or None, got {self.max_distance}")
         if self.box_margin < 0:
             raise MedsegError(f"box_margin must be >= 0, got {self.box_margin}")
+        if not 0.0 <= self.appearance_ratio <= 1.0:
+            raise MedsegError(f"appearance_ratio must lie in [0, 1], got {self.appearance_ratio}")
         if self.n_points < 1:
             raise MedsegError(f"n_points must be >= 1, got {self.n_points}")
 
@@ -134,6 +142,7 @@ def propagate(
     cancel: Callable[[], bool] | None = None,
     on_slice: Callable[[int, np.ndarray], None] | None = None,
     axis: int = 0,
+    slice_image: SliceImage | None = None,
 ) -> dict[int, np.ndarray]:
     """Segment the slices around ``key_masks`` of one object; returns {index: bool mask}.
 
@@ -141,17 +150,20 @@ def propagate(
     prev_logits)`` runs the model on slice ``index`` (prompts in plane coordinates, on ``SliceRef(axis,
     index)``). ``on_slice(index, mask)`` is called as each slice finishes, ``progress(done,
     total_estimate)`` after it; ``cancel()`` returning True raises :class:`CancelledError` between
-    slices, after everything finished so far went through ``on_slice``.
+    slices, after everything finished so far went through ``on_slice``. With ``slice_image(index)``
+    (the slice as the model sees it) the appearance stop rule applies (``options.appearance_ratio``).
     """
     options = options or PropagationOptions()
     options.validate()
     keys = _check_keys(key_masks, depth)
     walks = plan_walks(keys, depth, options)
-    walker = _Walker(decode_slice, options, axis, progress, cancel, on_slice)
+    walker = _Walker(decode_slice, options, axis, progress, cancel, on_slice, slice_image)
     walker.total = sum(w.length for w in walks)
     ends: dict[tuple[int, int], _State | None] = {}
     for walk in walks:
         start = _State.of(np.asarray(key_masks[walk.key], dtype=bool), None)
+        if start.area and slice_image is not None and options.appearance_ratio > 0:
+            start.look = AppearanceModel.from_key(slice_image(walk.key), start.mask)
         if start.area == 0:
             walker.total -= walk.length
             continue
@@ -165,8 +177,9 @@ def propagate(
 class _Walker:
     """Runs walks slice by slice, delivering results, progress and cancellation."""
 
-    def __init__(self, decode_slice, options, axis, progress, cancel, on_slice) -> None:
+    def __init__(self, decode_slice, options, axis, progress, cancel, on_slice, slice_image=None) -> None:
         self.decode_slice, self.options, self.axis = decode_slice, options, axis
+        self.slice_image = slice_image
         self.progress, self.cancel, self.on_slice = progress, cancel, on_slice
         self.results: dict[int, np.ndarray] = {}
         self.done = self.total = 0
@@ -178,7 +191,7 @@ class _Walker:
                 raise CancelledError(
                     f"propagation cancelled after {self.done} slices; the slices finished so far are kept"
                 )
-            nxt = _next_slice(self.decode_slice, state, index, self.axis, self.options)
+            nxt = _next_slice(self.decode_slice, state, index, self.axis, self.options, self.slice_image)
             if nxt is None:
                 self.total -= walk.length - walked
                 if self.progress is not None:
@@ -235,6 +248,7 @@ class _State:
     box: Box | None
     area: int
     logits: np.ndarray | None
+    look: AppearanceModel | None = None  # the key slice's appearance, carried along the walk
 
     @classmethod
     def of(cls, mask: np.ndarray, logits: np.ndarray | None) -> _State:
@@ -244,7 +258,12 @@ class _State:
 
 
 def _next_slice(
-    decode_slice: DecodeSlice, prev: _State, index: int, axis: int, options: PropagationOptions
+    decode_slice: DecodeSlice,
+    prev: _State,
+    index: int,
+    axis: int,
+    options: PropagationOptions,
+    slice_image: SliceImage | None = None,
 ) -> _State | None:
     """Decode slice ``index`` from the previous slice's result; None when a stop rule fires."""
     shape = prev.mask.shape
@@ -272,10 +291,16 @@ def _next_slice(
     if logits.shape != shape:
         raise MedsegError(f"the model returned logits of shape {logits.shape} for a slice of {shape}")
     mask = logits > 0
+    if prev.look is not None and slice_image is not None and options.appearance_ratio > 0:
+        image = slice_image(index)
+        if not prev.look.still_object(image, mask, options.appearance_ratio):
+            return None
+        if options.appearance_trim:
+            mask = prev.look.trim(image, mask)
     box = bounding_box(mask)
     if box is not None and options.keep_overlapping:
         mask, box = keep_overlapping(mask, box, prev.mask)
-    state = _State(mask, box, 0, None)
+    state = _State(mask, box, 0, None, prev.look)
     if box is not None:
         state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
     if state.area < max(options.min_area, 1):

@@ -295,7 +295,8 @@ class Session:
 
         try:
             _propagation.propagate(
-                decode_slice, key_masks, self.shape[axis], options, progress, cancel, write, axis=axis
+                decode_slice, key_masks, self.shape[axis], options, progress, cancel, write, axis=axis,
+                slice_image=lambda index: self.slice_image(index, axis),
             )
         finally:
             if edits:
