@@ -89,7 +89,7 @@ def bench_propagate(masks: np.ndarray, mode: str, repeats: int, keep: bool = Tru
     return statistics.median(samples), count
 
 
-def bench_session(masks: np.ndarray, mode: str, repeats: int) -> tuple[float, int]:
+def bench_session(masks: np.ndarray, mode: str, repeats: int, appearance: bool = True) -> tuple[float, int]:
     """Median ms per slice of Session.propagate (labels, undo, cache) minus the double's time, on a
     (512, 512, depth) volume sliced along axis 2 as NIfTI data usually is."""
     depth, size = masks.shape[0], masks.shape[1]
@@ -103,7 +103,7 @@ def bench_session(masks: np.ndarray, mode: str, repeats: int) -> tuple[float, in
     # the key slice is committed as a user would (the double answers with that slice's mask)
     session.add_prompts(PointPrompt(SliceRef(2, key), (size / 2, size / 2)))
     session.commit(1)
-    options = PropagationOptions(prompt_mode=mode)
+    options = PropagationOptions(prompt_mode=mode, appearance_ratio=0.5 if appearance else 0.0)
     samples, count = [], 0
     for _ in range(repeats):
         model.seconds = 0.0
@@ -180,15 +180,17 @@ def main() -> None:
     masks = synthetic_object(args.size, args.depth)
     print(f"core overhead per propagated slice, {args.size}x{args.size} slices (target < 2 ms)")
     print(
-        "(CPU ms of this thread; 'no post-proc' = keep_overlapping=False, every other column default options)"
+        "(CPU ms of this thread; 'no post-proc' = keep_overlapping=False; 'no look' = Session without the\n"
+        " appearance rule (appearance_ratio=0); every other column default options)"
     )
-    print(f"{'prompt mode':<18}{'propagate()':>14}{'no post-proc':>15}{'Session':>12}{'slices':>8}")
+    print(f"{'prompt mode':<18}{'propagate()':>14}{'no post-proc':>15}{'Session':>12}{'no look':>12}{'slices':>8}")
     default_ms = 0.0
     for mode in MODES:
         core_ms, n = bench_propagate(masks, mode, args.repeats)
         bare_ms, _ = bench_propagate(masks, mode, args.repeats, keep=False)
         session_ms, _ = bench_session(masks, mode, args.repeats)
-        print(f"{mode:<18}{core_ms:>11.2f} ms{bare_ms:>12.2f} ms{session_ms:>9.2f} ms{n:>8}")
+        nolook_ms, _ = bench_session(masks, mode, args.repeats, appearance=False)
+        print(f"{mode:<18}{core_ms:>11.2f} ms{bare_ms:>12.2f} ms{session_ms:>9.2f} ms{nolook_ms:>9.2f} ms{n:>8}")
         if mode == PropagationOptions().prompt_mode:
             default_ms = session_ms
     if not args.no_model:

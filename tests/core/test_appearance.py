@@ -23,6 +23,14 @@ def noisy(rng, values: np.ndarray, sigma: float = 0.03) -> np.ndarray:
     return np.clip(values + rng.normal(0, sigma, values.shape), 0, 1).astype(np.float32)
 
 
+def region(image: np.ndarray):
+    return lambda rows, cols: image[rows, cols]
+
+
+def slices(images: np.ndarray):
+    return lambda index, rows, cols: images[index][rows, cols]
+
+
 def copy_previous(index, prompts, prev_logits):
     """A model that only repeats the previous mask."""
     assert prev_logits is not None
@@ -33,40 +41,43 @@ def test_key_share_is_high_and_a_mask_over_the_surroundings_is_not_the_object():
     rng = np.random.default_rng(0)
     obj = disc((64, 64), (32, 32), 12)
     image = noisy(rng, np.where(obj, 0.7, 0.3))
-    look = AppearanceModel.from_key(image, obj)
+    look = AppearanceModel.from_key(region(image), obj)
     assert look is not None and look.key_share > 0.95
-    assert look.still_object(image, obj, 0.5)
+    assert look.judge(region(image), obj, 0.5, trim=False) is obj
     background_only = noisy(rng, np.full((64, 64), 0.3))
-    assert look.share(background_only, obj) < 0.05
-    assert not look.still_object(background_only, obj, 0.5)
+    assert look.share(region(background_only), obj) < 0.05
+    assert look.judge(region(background_only), obj, 0.5, trim=True) is None
 
 
 def test_an_intensity_the_object_never_showed_is_not_object_like():
     rng = np.random.default_rng(1)
     obj = disc((64, 64), (32, 32), 12)
     image = noisy(rng, np.where(obj, 0.5, 0.2))
-    look = AppearanceModel.from_key(image, obj)
+    look = AppearanceModel.from_key(region(image), obj)
     brighter = noisy(rng, np.full((64, 64), 0.95))  # neither the object nor its ring looked like this
-    assert look.share(brighter, obj) < 0.05
+    assert look.share(region(brighter), obj) < 0.05
 
 
 def test_trim_drops_the_part_of_the_mask_that_looks_like_the_surroundings():
     rng = np.random.default_rng(2)
     key = disc((64, 64), (32, 32), 14)
-    look = AppearanceModel.from_key(noisy(rng, np.where(key, 0.7, 0.3)), key)
-    smaller = disc((64, 64), (32, 32), 8)
-    trimmed = look.trim(noisy(rng, np.where(smaller, 0.7, 0.3)), key)
+    look = AppearanceModel.from_key(region(noisy(rng, np.where(key, 0.7, 0.3))), key)
+    smaller = disc((64, 64), (32, 32), 11)  # the share stays above half the key's: trimmed, not stopped
+    image = region(noisy(rng, np.where(smaller, 0.7, 0.3)))
+    trimmed = look.judge(image, key, 0.5, trim=True)
     assert trimmed.sum() < key.sum()
     dice = 2 * (trimmed & smaller).sum() / (trimmed.sum() + smaller.sum())
     assert dice > 0.9
-    assert not look.trim(np.zeros((64, 64), np.float32), np.zeros((64, 64), bool)).any()
+    assert look.judge(image, key, 0.5, trim=False) is key
+    empty = np.zeros((64, 64), bool)
+    assert not look.judge(image, empty, 0.5, trim=True).any()  # too small to judge: left as it is
 
 
 def test_too_small_a_key_mask_gives_no_model():
     image = np.zeros((16, 16), np.float32)
     tiny = np.zeros((16, 16), bool)
     tiny[5:7, 5:7] = True
-    assert AppearanceModel.from_key(image, tiny) is None
+    assert AppearanceModel.from_key(region(image), tiny) is None
 
 
 def _shrinking_then_ending(rng, depth=12, end=8):
@@ -81,11 +92,13 @@ def _shrinking_then_ending(rng, depth=12, end=8):
 def test_a_copying_model_stops_at_the_object_end_only_with_the_rule():
     truth, images = _shrinking_then_ending(np.random.default_rng(3))
     key = {0: truth[0]}
-    without = propagate(copy_previous, key, len(truth), PropagationOptions(appearance_ratio=0.0),
-                        slice_image=lambda i: images[i])
+    without = propagate(
+        copy_previous, key, len(truth), PropagationOptions(appearance_ratio=0.0), slice_image=slices(images)
+    )
     assert max(without) == len(truth) - 1  # carried to the volume border
-    with_rule = propagate(copy_previous, key, len(truth), PropagationOptions(appearance_trim=False),
-                          slice_image=lambda i: images[i])
+    with_rule = propagate(
+        copy_previous, key, len(truth), PropagationOptions(appearance_trim=False), slice_image=slices(images)
+    )
     assert max(with_rule) < 8  # stopped once the copied mask covered mostly surroundings
     no_images = propagate(copy_previous, key, len(truth), PropagationOptions())
     assert max(no_images) == len(truth) - 1  # without the slice images the rule cannot apply
@@ -93,8 +106,13 @@ def test_a_copying_model_stops_at_the_object_end_only_with_the_rule():
 
 def test_trim_lets_a_copying_model_follow_a_shrinking_object():
     truth, images = _shrinking_then_ending(np.random.default_rng(4))
-    out = propagate(copy_previous, {0: truth[0]}, len(truth), PropagationOptions(appearance_trim=True),
-                    slice_image=lambda i: images[i])
+    out = propagate(
+        copy_previous,
+        {0: truth[0]},
+        len(truth),
+        PropagationOptions(appearance_trim=True),
+        slice_image=slices(images),
+    )
     assert max(out) == 7  # the last slice that holds the object
     for z in range(1, 8):
         dice = 2 * (out[z] & truth[z]).sum() / (out[z].sum() + truth[z].sum())

@@ -8,21 +8,25 @@ of its pixels that look more like the object than like its surroundings. When th
 below the key slice's own share, the walk stops: the mask now covers something else.
 
 Only the model's view of the image is used (the [0, 1] slice after the intensity preset), lightly
-smoothed so that noise does not decide. It is cheap: a crop, a small gaussian and a histogram lookup.
+smoothed (3x3 binomial) so that noise does not decide. It costs about 1.5-2.5 ms per 512x512 slice (a crop, a blur, a lookup table and one labelling).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
+# the slice as the model sees it ([0, 1] after the intensity preset), read only where it is needed
+ImageRegion = Callable[[slice, slice], np.ndarray]
+
 BINS = 32
-SMOOTH_SIGMA = 1.0
+MIN_DENSITY = 0.2 / BINS  # a bin holding less than a fifth of a uniform share is "never seen"
 MIN_JUDGED = 16  # pixels: a smaller mask is left to the area rule (smoothing blurs it into its ring)
 MIN_PATCH = 5  # pixels: smaller patches of surroundings-like intensity are noise, not a leak
-MIN_DENSITY = 0.2 / BINS  # a bin holding less than a fifth of a uniform share is "never seen"  # pixels; noise of CT/MR slices is mostly pixel to pixel
+MARGIN = 3  # pixels of context around a mask for the smoothing
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,9 @@ class AppearanceModel:
     key_share: float  # share of the key mask's own pixels that fall in object-like bins
 
     @classmethod
-    def from_key(cls, image: np.ndarray, mask: np.ndarray, ring: int | None = None) -> AppearanceModel | None:
+    def from_key(
+        cls, image: ImageRegion, mask: np.ndarray, ring: int | None = None
+    ) -> AppearanceModel | None:
         """Learn from the key slice; None when the object or its ring is too small to say anything."""
         mask = np.asarray(mask, dtype=bool)
         area = int(np.count_nonzero(mask))
@@ -42,13 +48,11 @@ class AppearanceModel:
         width = ring if ring is not None else max(3, int(round(0.25 * np.sqrt(area))))
         rows, cols = _crop(mask, width + 2)
         crop_mask = mask[rows, cols]
-        outside = ndimage.distance_transform_edt(~crop_mask) if crop_mask.any() else None
-        if outside is None:
-            return None
-        ring_mask = (outside > 0) & (outside <= width)
+        ring_mask = ndimage.distance_transform_edt(~crop_mask) <= width
+        ring_mask &= ~crop_mask
         if np.count_nonzero(ring_mask) < 8:
             return None
-        bins = _bins(image[rows, cols])
+        bins = _bins(image(rows, cols))
         p_obj = _density(bins[crop_mask])
         p_bg = _density(bins[ring_mask])
         # an intensity the key object never showed is not object-like, whatever the ring says
@@ -56,41 +60,46 @@ class AppearanceModel:
         key_share = float(object_like[bins[crop_mask]].mean())
         return cls(object_like, key_share)
 
-    def share(self, image: np.ndarray, mask: np.ndarray) -> float:
-        """Share of ``mask``'s pixels whose (smoothed) intensity is object-like on ``image``."""
+    def share(self, image: ImageRegion, mask: np.ndarray) -> float:
+        """Share of ``mask``'s pixels whose (smoothed) intensity is object-like."""
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return 0.0
-        rows, cols = _crop(mask, 3)
-        bins = _bins(image[rows, cols])
-        return float(self.object_like[bins[mask[rows, cols]]].mean())
+        rows, cols = _crop(mask, MARGIN)
+        like = self.object_like[_bins(image(rows, cols))]
+        return float(like[mask[rows, cols]].mean())
 
-    def trim(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """``mask`` without the pixels that look like the surroundings (holes closed again)."""
+    def judge(self, image: ImageRegion, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
+        """The mask to keep (trimmed if asked), or None when it no longer looks like the object.
+
+        Stop: the share of object-like pixels fell below ``ratio`` times the key slice's share.
+        Trim: patches of at least ``MIN_PATCH`` surroundings-like pixels are removed, so a model
+        that repeats the previous mask still follows a shrinking object.
+        """
         mask = np.asarray(mask, dtype=bool)
         if np.count_nonzero(mask) < MIN_JUDGED:
             return mask
-        rows, cols = _crop(mask, 3)
+        rows, cols = _crop(mask, MARGIN)
         inside = mask[rows, cols]
-        unlike = inside & ~self.object_like[_bins(image[rows, cols])]
-        # only patches of some size are removed: single noisy pixels stay with the object
-        labels, count = ndimage.label(unlike)
-        if count == 0:
+        like = self.object_like[_bins(image(rows, cols))]
+        if float(like[inside].mean()) < ratio * self.key_share:
+            return None
+        if not trim:
             return mask
-        sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        big = sizes >= MIN_PATCH
-        big[0] = False
-        unlike = big[labels]
-        kept = ndimage.binary_fill_holes(inside & ~unlike) & inside
-        out = np.zeros_like(mask)
-        out[rows, cols] = kept
+        unlike = inside & ~like
+        if np.count_nonzero(unlike) < MIN_PATCH:
+            return mask
+        # remove the unlike patches reached from outside the mask (a leak, or the object shrank);
+        # unlike pixels enclosed by the object (a vessel in an organ) stay, as do specks of noise
+        outside = ~inside
+        labels, count = ndimage.label(outside | unlike)
+        reached = np.zeros(count + 1, dtype=bool)
+        reached[labels[outside]] = True
+        drop = reached & (np.bincount(labels[unlike], minlength=count + 1) >= MIN_PATCH)
+        drop[0] = False
+        out = mask.copy()
+        out[rows, cols] = inside & ~drop[labels]
         return out
-
-    def still_object(self, image: np.ndarray, mask: np.ndarray, ratio: float) -> bool:
-        """False when the mask looks much less like the object than the key mask did."""
-        if np.count_nonzero(mask) < MIN_JUDGED:
-            return True
-        return self.share(image, mask) >= ratio * self.key_share
 
 
 def _crop(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -112,6 +121,9 @@ def _density(bins: np.ndarray) -> np.ndarray:
 
 
 def _bins(image: np.ndarray) -> np.ndarray:
+    """Intensity bins of the image after a 3x3 binomial blur (about a 0.7 px gaussian)."""
     img = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    smooth = ndimage.gaussian_filter(img, SMOOTH_SIGMA, mode="nearest")
-    return np.clip((smooth * BINS).astype(np.int64), 0, BINS - 1)
+    pad = np.pad(img, 1, mode="edge")
+    rows = 0.25 * pad[:-2] + 0.5 * pad[1:-1] + 0.25 * pad[2:]
+    smooth = 0.25 * rows[:, :-2] + 0.5 * rows[:, 1:-1] + 0.25 * rows[:, 2:]
+    return np.minimum(np.clip(smooth, 0.0, 1.0) * BINS, BINS - 1).astype(np.uint8)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
@@ -27,7 +28,7 @@ PROMPT_MODES = ("mask", "box", "points")
 DIRECTIONS = ("both", "forward", "backward")
 
 DecodeSlice = Callable[[int, list[Prompt], "np.ndarray | None"], np.ndarray]
-SliceImage = Callable[[int], np.ndarray]
+SliceImage = Callable[[int, slice, slice], np.ndarray]  # (index, rows, cols) -> [0, 1] image region
 Box = tuple[int, int, int, int]  # row_start, row_stop, col_start, col_stop (stop exclusive)
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -150,8 +151,9 @@ def propagate(
     prev_logits)`` runs the model on slice ``index`` (prompts in plane coordinates, on ``SliceRef(axis,
     index)``). ``on_slice(index, mask)`` is called as each slice finishes, ``progress(done,
     total_estimate)`` after it; ``cancel()`` returning True raises :class:`CancelledError` between
-    slices, after everything finished so far went through ``on_slice``. With ``slice_image(index)``
-    (the slice as the model sees it) the appearance stop rule applies (``options.appearance_ratio``).
+    slices, after everything finished so far went through ``on_slice``. With ``slice_image(index,
+    rows, cols)`` (a region of the slice as the model sees it) the appearance rule applies
+    (``options.appearance_ratio``, ``options.appearance_trim``).
     """
     options = options or PropagationOptions()
     options.validate()
@@ -163,7 +165,7 @@ def propagate(
     for walk in walks:
         start = _State.of(np.asarray(key_masks[walk.key], dtype=bool), None)
         if start.area and slice_image is not None and options.appearance_ratio > 0:
-            start.look = AppearanceModel.from_key(slice_image(walk.key), start.mask)
+            start.look = AppearanceModel.from_key(partial(slice_image, walk.key), start.mask)
         if start.area == 0:
             walker.total -= walk.length
             continue
@@ -292,11 +294,12 @@ def _next_slice(
         raise MedsegError(f"the model returned logits of shape {logits.shape} for a slice of {shape}")
     mask = logits > 0
     if prev.look is not None and slice_image is not None and options.appearance_ratio > 0:
-        image = slice_image(index)
-        if not prev.look.still_object(image, mask, options.appearance_ratio):
+        judged = prev.look.judge(
+            partial(slice_image, index), mask, options.appearance_ratio, options.appearance_trim
+        )
+        if judged is None:
             return None
-        if options.appearance_trim:
-            mask = prev.look.trim(image, mask)
+        mask = judged
     box = bounding_box(mask)
     if box is not None and options.keep_overlapping:
         mask, box = keep_overlapping(mask, box, prev.mask)

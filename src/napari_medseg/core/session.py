@@ -136,6 +136,14 @@ class Session:
         _check_index(index, axis, self.shape)
         return self.intensity.apply(np.asarray(self.volume.data[_plane_index(axis, index)]))
 
+    def slice_region(self, index: int, rows: slice, cols: slice, axis: int | None = None) -> np.ndarray:
+        """A region of slice ``index`` as the model sees it (reads only that region of the volume)."""
+        axis = self._axis if axis is None else _check_axis(axis)
+        _check_index(index, axis, self.shape)
+        where: list = [rows, cols]
+        where.insert(axis, int(index))
+        return self.intensity.apply(np.asarray(self.volume.data[tuple(where)]))
+
     def embedding(self, index: int, axis: int | None = None) -> Embedding:
         """The slice's embedding, encoded once and then served from the cache."""
         axis = self._axis if axis is None else _check_axis(axis)
@@ -296,7 +304,7 @@ class Session:
         try:
             _propagation.propagate(
                 decode_slice, key_masks, self.shape[axis], options, progress, cancel, write, axis=axis,
-                slice_image=lambda index: self.slice_image(index, axis),
+                slice_image=lambda index, rows, cols: self.slice_region(index, rows, cols, axis),
             )
         finally:
             if edits:
