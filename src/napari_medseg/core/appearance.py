@@ -8,7 +8,8 @@ of its pixels that look more like the object than like its surroundings. When th
 below the key slice's own share, the walk stops: the mask now covers something else.
 
 Only the model's view of the image is used (the [0, 1] slice after the intensity preset), lightly
-smoothed (3x3 binomial) so that noise does not decide. It costs about 1.5-2.5 ms per 512x512 slice (a crop, a blur, a lookup table and one labelling).
+smoothed (3x3 binomial) so that noise does not decide. It costs about 1.5-2.5 ms per 512x512 slice
+(a crop, a blur, a lookup table and one labelling).
 """
 
 from __future__ import annotations
