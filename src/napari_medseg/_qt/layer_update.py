@@ -12,7 +12,12 @@ import time
 import numpy as np
 from napari.layers import Labels
 
+from napari_medseg._qt.tools import LAYER_NAMES
 from napari_medseg.core.volume_io import Volume
+
+PREVIEW_NAME = "medseg preview"
+LABELS_NAME = "medseg labels"
+OWN_LAYER_NAMES = {PREVIEW_NAME, *LAYER_NAMES.values()}  # the widget's own layers: never a target
 
 
 def plane_index(axis: int, index: int) -> tuple:

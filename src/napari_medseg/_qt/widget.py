@@ -23,31 +23,29 @@ from pathlib import Path
 
 import numpy as np
 from napari.layers import Image, Labels
-from napari.utils.colormaps import DirectLabelColormap
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_warning
 from qtpy.QtCore import QTimer, Signal
-from qtpy.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+from qtpy.QtWidgets import QApplication, QMessageBox, QWidget
 
 from napari_medseg._qt import autosave
-from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts, guarded
+from napari_medseg._qt.form_actions import FormActions
+from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts
 from napari_medseg._qt.layer_update import (
+    LABELS_NAME,
+    PREVIEW_NAME,
     ThrottledProgress,
     add_labels_like,
     image_volume,
-    plane_index,
-    set_plane,
     without_history,
 )
-from napari_medseg._qt.panels import NEW_LABELS, MedSegForm
+from napari_medseg._qt.panels import MedSegForm
+from napari_medseg._qt.results import WorkerResults
 from napari_medseg._qt.session_ops import SessionOps
-from napari_medseg._qt.tools import LAYER_NAMES, PromptTools, slicing_axis
+from napari_medseg._qt.tools import PromptTools, slicing_axis
 from napari_medseg._qt.worker import Job, SessionWorker
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, PromptError
 
-PREVIEW_NAME = "medseg preview"
-LABELS_NAME = "medseg labels"
-OWN_LAYER_NAMES = {PREVIEW_NAME, *LAYER_NAMES.values()}
 PREFETCH_RADIUS = 3
 # The Qt thread and the worker share the GIL. A model call is many short torch ops, each giving the
 # GIL up and waiting to get it back; with Python's default 5 ms switch interval a busy Qt thread
@@ -56,7 +54,7 @@ PREFETCH_RADIUS = 3
 SWITCH_INTERVAL_S = 0.001
 
 
-class MedSegWidget(QWidget):
+class MedSegWidget(FormActions, WorkerResults, QWidget):
     """Interactive 3D segmentation of the chosen image into a Labels layer."""
 
     #: emitted on the Qt thread when a session is ready for the chosen image.
@@ -283,12 +281,6 @@ class MedSegWidget(QWidget):
         """Write the labels as NIfTI (or .zarr) with the image's affine, atomically, off the Qt thread."""
         self.ops.save(path)
 
-    def _choose_save_path(self) -> None:
-        start = str(Path(self.image_layer.source.path or "").with_name("labels.nii.gz")) if self.image_layer else ""
-        path, _ = QFileDialog.getSaveFileName(self, "Save labels", start, "NIfTI (*.nii.gz *.nii)")
-        if path:
-            self.save_labels(path)
-
     def restore_recovery(self) -> None:
         """Replace the labels with the autosaved ones found for this image."""
         self.ops.restore(tuple(self.image_layer.data.shape))
@@ -336,21 +328,6 @@ class MedSegWidget(QWidget):
         self._preview_ref = None
         self.ops.session = None
 
-    def _sync_layer_choices(self, event=None) -> None:
-        images = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
-        labels = [
-            layer.name for layer in self.viewer.layers
-            if isinstance(layer, Labels) and layer.name not in OWN_LAYER_NAMES
-        ]
-        for combo, names in ((self.form.image_combo, images), (self.form.labels_combo, [NEW_LABELS, *labels])):
-            current = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems(names)
-            if current in names:
-                combo.setCurrentText(current)
-            combo.blockSignals(False)
-
     def _on_layer_removed(self, event) -> None:
         if event.value is self.image_layer:
             self._teardown_layers()
@@ -358,137 +335,9 @@ class MedSegWidget(QWidget):
             self.form.status.setText("Choose an image layer.")
         self._sync_layer_choices()
 
-    # --- results (Qt thread) ---------------------------------------------------------------------
-
     def _interact(self, prompts: list[Prompt], label_id: int | None):
         """The worker's interaction handler (a method, so that benchmarks can wrap it)."""
         return self.ops.interact(prompts, label_id)
-
-    def _on_preview(self, job_id: int, preview) -> None:
-        self._handled += 1
-        if preview is None or self.preview_layer is None:
-            return
-        if self._preview_ref is not None and self._preview_ref != preview.ref:
-            self._clear_preview_display()
-        set_plane(self.preview_layer, preview.ref.axis, preview.ref.index, np.asarray(preview.mask, dtype=np.uint8))
-        self._preview_ref = preview.ref
-        self.form.status.setText(
-            f"preview on slice {preview.ref.index}: {int(np.count_nonzero(preview.mask))} voxels; Enter accepts"
-        )
-        self.preview_shown.emit(preview)
-
-    def _on_finished(self, job_id: int, kind: str, result) -> None:
-        self._handled += 1
-        if kind == "setup":
-            self._on_session_ready(result)
-        elif kind == "commit":
-            if result is None:
-                self.form.status.setText("nothing to accept: draw a prompt first")
-                return
-            self._after_labels_change(f"accepted label {self.label_id}: {result} voxels changed")
-            self.committed.emit(int(result))
-        elif kind in ("undo", "redo"):
-            self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
-        elif kind == "propagate":
-            self._end_propagation()
-            self._after_labels_change(f"propagated label {self.label_id}")
-            self.propagation_finished.emit(int(result or 0))
-        elif kind == "save":
-            self.form.status.setText(f"saved {result}")
-            show_info(f"napari-medseg: labels saved to {result}")
-        elif kind == "restore":
-            self.form.restore_button.setVisible(False)
-            self._after_labels_change("restored the autosaved labels", clear_prompts=False)
-
-    def _on_failed(self, job_id: int, kind: str, message: str) -> None:
-        self._handled += 1
-        if kind == "propagate":
-            self._end_propagation()
-            self._refresh_labels()
-        show_error(message)
-        self.form.status.setText(f"error: {message}")
-        self.error.emit(message)
-
-    def _on_cancelled(self, job_id: int, kind: str) -> None:
-        self._handled += 1
-        if kind == "propagate":
-            self._end_propagation()
-            self._after_labels_change("propagation cancelled; the slices done are kept")
-            self.propagation_finished.emit(-1)
-
-    def _on_progress(self, job_id: int, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.set(done, total)
-
-    def _on_partial(self, job_id: int, index: int) -> None:
-        """A propagated slice is in the labels (shared array); redraw only if it is on screen."""
-        if self.viewer.dims.ndisplay == 3:
-            self._refresh_timer.setInterval(500)  # the whole volume is on screen: redraw now and then
-        else:
-            self._refresh_timer.setInterval(40)
-            axis = self.session.axis if self.session is not None else self._axis()
-            shown = axis not in self.viewer.dims.displayed and int(self.viewer.dims.current_step[axis]) == index
-            if not shown:
-                self.slice_propagated.emit(index)
-                return
-        if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
-        self.slice_propagated.emit(index)
-
-    def _on_session_ready(self, recovery) -> None:
-        self.form.status.setText(f"ready: {self.session.model.name} on '{self.image_layer.name}'")
-        self.recovery = recovery
-        if recovery is not None:
-            self.form.restore_button.setVisible(True)
-            show_info(f"napari-medseg: found {recovery.describe()}; use 'Restore autosaved labels'")
-            self.restore_box = QMessageBox(
-                QMessageBox.Icon.Question, "Restore labels?",
-                f"Found {recovery.describe()}. Restore them into '{self.labels_layer.name}'?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self,
-            )
-            self.restore_box.accepted.connect(self.restore_recovery)
-            self.restore_box.open()
-        self._schedule_prefetch()
-        self.session_ready.emit()
-
-    def _after_labels_change(self, status: str, clear_prompts: bool = True) -> None:
-        if clear_prompts:
-            if self.tools is not None:
-                self.tools.clear()
-            self._clear_preview_display()
-        self._refresh_labels()
-        self.form.status.setText(status)
-        self._autosave()
-
-    def _autosave(self) -> None:
-        """Snapshot the labels on the worker (in order with the edits), write them on the autosave thread."""
-        if self.session is None or self.signature is None:
-            return
-        self.ops.autosave(self.image_layer.name, {int(k): v for k, v in self.label_names.items()})
-
-    def _refresh_labels(self) -> None:
-        if self.labels_layer is not None and self.session is not None:
-            if self.labels_layer.data is not self.session.labels:
-                self.labels_layer.data = self.session.labels
-            else:
-                self.labels_layer.refresh()
-
-    def _clear_preview_display(self) -> None:
-        if self.preview_layer is not None and self._preview_ref is not None:
-            ref, self._preview_ref = self._preview_ref, None
-            shape = self.preview_layer.data[plane_index(ref.axis, ref.index)].shape
-            set_plane(self.preview_layer, ref.axis, ref.index, np.zeros(shape, np.uint8))
-
-    def _end_propagation(self) -> None:
-        self._close_progress()
-        self._propagation_job = None
-        self.form.cancel_button.setEnabled(False)
-        self.form.propagate_button.setEnabled(True)
-
-    def _close_progress(self) -> None:
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
 
     def _on_step(self, event=None) -> None:
         self._prefetch_timer.start()
@@ -508,77 +357,6 @@ class MedSegWidget(QWidget):
 
     def _axis(self) -> int:
         return slicing_axis(self.viewer.dims.displayed, self.viewer.dims.ndim)
-
-    def _update_swatch(self) -> None:
-        label_id = self.label_id
-        if self.labels_layer is not None and self.labels_layer.selected_label != label_id:
-            self.labels_layer.selected_label = label_id
-        self.form.label_name.blockSignals(True)
-        self.form.label_name.setText(self.label_names.get(label_id, ""))
-        self.form.label_name.blockSignals(False)
-        if self.labels_layer is None:
-            return
-        rgba = np.asarray(self.labels_layer.get_color(label_id), dtype=float)
-        r, g, b = (int(round(255 * c)) for c in rgba[:3])
-        self.form.label_swatch.setStyleSheet(f"background-color: rgb({r},{g},{b}); border: 1px solid gray;")
-        if self.preview_layer is not None:
-            self.preview_layer.colormap = DirectLabelColormap(
-                color_dict={None: "transparent", 0: "transparent", 1: [*rgba[:3], 1.0]}
-            )
-
-    def _on_selected_label(self, event=None) -> None:
-        """Picking a label in the target layer (napari's picker, +/-) makes it the current label."""
-        value = int(self.labels_layer.selected_label) if self.labels_layer is not None else 0
-        if value > 0 and value != self.label_id:
-            self.form.label_spin.setValue(value)
-
-    def _on_label_name(self, text: str) -> None:
-        self.label_names[self.label_id] = text
-
-    def _connect_form(self) -> None:
-        f = self.form
-        f.image_combo.currentTextChanged.connect(self._choose_image)
-        f.labels_combo.currentTextChanged.connect(self._choose_labels)
-        f.load_button.clicked.connect(lambda: self.image_layer is not None and self._build_session())
-        f.preset_combo.currentTextChanged.connect(lambda _: self.image_layer is not None and self._build_session())
-        f.checkpoint_button.clicked.connect(self._browse_checkpoint)
-        f.label_spin.valueChanged.connect(lambda _: self._update_swatch())
-        f.label_name.textChanged.connect(self._on_label_name)
-        actions = {  # a user error in a button's action becomes a warning, never a traceback
-            f.polarity_button: lambda: self.set_positive(not f.polarity_button.isChecked()),
-            f.accept_button: self.commit,
-            f.clear_button: self.clear_prompts,
-            f.undo_button: self.undo,
-            f.redo_button: self.redo,
-            f.propagate_button: self.propagate,
-            f.cancel_button: self.cancel,
-            f.stop_here_button: self.mark_stop_here,
-            f.restore_button: self.restore_recovery,
-            f.save_button: self._choose_save_path,
-            **{button: (lambda n=name: self.set_tool(n)) for name, button in f.tool_buttons.items()},
-        }
-        for button, action in actions.items():
-            button.clicked.connect(lambda _=False, run=guarded(action): run())
-
-    def _choose_image(self, name: str) -> None:
-        if name and name in self.viewer.layers and (self.image_layer is None or name != self.image_layer.name):
-            try:
-                self.set_image_layer(self.viewer.layers[name])
-            except MedsegError as exc:
-                show_warning(str(exc))
-                self.form.status.setText(str(exc))
-
-    def _choose_labels(self, name: str) -> None:
-        if self.image_layer is None or not name:
-            return
-        layer = None if name == NEW_LABELS else self.viewer.layers[name]
-        if layer is not self.labels_layer:
-            self.set_labels_layer(layer)
-
-    def _browse_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Model checkpoint", "", "Checkpoints (*.pth *.pt *.safetensors)")
-        if path:
-            self.form.checkpoint_edit.setText(path)
 
     # --- keys --------------------------------------------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""How the MedSeg widget shows what the worker sends back (all on the Qt thread).
+
+Previews go to the preview layer, commits, undo/redo, restores and propagated slices to the target
+Labels layer (whose data array *is* the Session's label volume, so showing means refreshing), errors
+to napari notifications. A mixin of :class:`~napari_medseg._qt.widget.MedSegWidget`, split out so
+that each file stays readable; it uses the widget's layers, form, worker and signals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QMessageBox
+
+from napari_medseg._qt.layer_update import plane_index, set_plane
+
+
+class WorkerResults:
+    """The widget's slots for the worker's signals."""
+
+    def _on_preview(self, job_id: int, preview) -> None:
+        self._handled += 1
+        if preview is None or self.preview_layer is None:
+            return
+        if self._preview_ref is not None and self._preview_ref != preview.ref:
+            self._clear_preview_display()
+        set_plane(self.preview_layer, preview.ref.axis, preview.ref.index, np.asarray(preview.mask, dtype=np.uint8))
+        self._preview_ref = preview.ref
+        self.form.status.setText(
+            f"preview on slice {preview.ref.index}: {int(np.count_nonzero(preview.mask))} voxels; Enter accepts"
+        )
+        self.preview_shown.emit(preview)
+
+    def _on_finished(self, job_id: int, kind: str, result) -> None:
+        self._handled += 1
+        if kind == "setup":
+            self._on_session_ready(result)
+        elif kind == "commit":
+            if result is None:
+                self.form.status.setText("nothing to accept: draw a prompt first")
+                return
+            self._after_labels_change(f"accepted label {self.label_id}: {result} voxels changed")
+            self.committed.emit(int(result))
+        elif kind in ("undo", "redo"):
+            self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
+        elif kind == "propagate":
+            self._end_propagation()
+            self._after_labels_change(f"propagated label {self.label_id}")
+            self.propagation_finished.emit(int(result or 0))
+        elif kind == "save":
+            self.form.status.setText(f"saved {result}")
+            show_info(f"napari-medseg: labels saved to {result}")
+        elif kind == "restore":
+            self.form.restore_button.setVisible(False)
+            self._after_labels_change("restored the autosaved labels", clear_prompts=False)
+
+    def _on_failed(self, job_id: int, kind: str, message: str) -> None:
+        self._handled += 1
+        if kind == "propagate":
+            self._end_propagation()
+            self._refresh_labels()
+        show_error(message)
+        self.form.status.setText(f"error: {message}")
+        self.error.emit(message)
+
+    def _on_cancelled(self, job_id: int, kind: str) -> None:
+        self._handled += 1
+        if kind == "propagate":
+            self._end_propagation()
+            self._after_labels_change("propagation cancelled; the slices done are kept")
+            self.propagation_finished.emit(-1)
+
+    def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.set(done, total)
+
+    def _on_partial(self, job_id: int, index: int) -> None:
+        """A propagated slice is in the labels (shared array); redraw only if it is on screen."""
+        if self.viewer.dims.ndisplay == 3:
+            self._refresh_timer.setInterval(500)  # the whole volume is on screen: redraw now and then
+        else:
+            self._refresh_timer.setInterval(40)
+            axis = self.session.axis if self.session is not None else self._axis()
+            shown = axis not in self.viewer.dims.displayed and int(self.viewer.dims.current_step[axis]) == index
+            if not shown:
+                self.slice_propagated.emit(index)
+                return
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+        self.slice_propagated.emit(index)
+
+    def _on_session_ready(self, recovery) -> None:
+        self.form.status.setText(f"ready: {self.session.model.name} on '{self.image_layer.name}'")
+        self.recovery = recovery
+        if recovery is not None:
+            self.form.restore_button.setVisible(True)
+            show_info(f"napari-medseg: found {recovery.describe()}; use 'Restore autosaved labels'")
+            self.restore_box = QMessageBox(
+                QMessageBox.Icon.Question, "Restore labels?",
+                f"Found {recovery.describe()}. Restore them into '{self.labels_layer.name}'?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self,
+            )
+            self.restore_box.accepted.connect(self.restore_recovery)
+            self.restore_box.open()
+        self._schedule_prefetch()
+        self.session_ready.emit()
+
+    def _after_labels_change(self, status: str, clear_prompts: bool = True) -> None:
+        if clear_prompts:
+            if self.tools is not None:
+                self.tools.clear()
+            self._clear_preview_display()
+        self._refresh_labels()
+        self.form.status.setText(status)
+        self._autosave()
+
+    def _autosave(self) -> None:
+        """Snapshot the labels on the worker (in order with the edits), write them on the autosave thread."""
+        if self.session is None or self.signature is None:
+            return
+        self.ops.autosave(self.image_layer.name, {int(k): v for k, v in self.label_names.items()})
+
+    def _refresh_labels(self) -> None:
+        if self.labels_layer is not None and self.session is not None:
+            if self.labels_layer.data is not self.session.labels:
+                self.labels_layer.data = self.session.labels
+            else:
+                self.labels_layer.refresh()
+
+    def _clear_preview_display(self) -> None:
+        if self.preview_layer is not None and self._preview_ref is not None:
+            ref, self._preview_ref = self._preview_ref, None
+            shape = self.preview_layer.data[plane_index(ref.axis, ref.index)].shape
+            set_plane(self.preview_layer, ref.axis, ref.index, np.zeros(shape, np.uint8))
+
+    def _end_propagation(self) -> None:
+        self._close_progress()
+        self._propagation_job = None
+        self.form.cancel_button.setEnabled(False)
+        self.form.propagate_button.setEnabled(True)
+
+    def _close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
