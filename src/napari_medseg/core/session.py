@@ -9,7 +9,7 @@ that stores only the changed region of each slice (old and new values), never a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
+from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -26,9 +27,10 @@ from napari_medseg.core.prompts import (
     SliceRef,
     validate_interaction,
 )
-from napari_medseg.core.propagation import PropagationOptions, bounding_box
+from napari_medseg.core.propagation import PropagationOptions
+from napari_medseg.core.session_inputs import as_labels, as_volume, check_axis, check_index, plane_index
 from napari_medseg.core.volume_io import Volume
-from napari_medseg.errors import MedsegError, PromptError, VolumeReadError
+from napari_medseg.errors import MedsegError, PromptError
 from napari_medseg.models.protocol import Embedding, PromptableModel, logits_from_mask
 from napari_medseg.models.registry import DEFAULT_MODEL, load_model
 
@@ -46,27 +48,6 @@ class Preview:
     label_id: int | None = None
 
 
-@dataclass(frozen=True)
-class SliceEdit:
-    """One slice's changed region: enough to undo (``old``) and redo (``new``) it."""
-
-    axis: int
-    index: int
-    rows: slice
-    cols: slice
-    old: np.ndarray
-    new: np.ndarray
-    count: int
-
-
-@dataclass
-class _Step:
-    """One undo step: the slices it changed and the key slice a commit added (label, axis, index)."""
-
-    edits: list[SliceEdit]
-    key: tuple[int, int, int] | None = None
-
-
 class Session:
     """Preview, commit, propagate and undo on one volume (see docs/python-api.md)."""
 
@@ -79,16 +60,16 @@ class Session:
         cache: EmbeddingCache | None = None,
         axis: int = 2,
     ) -> None:
-        self.volume = _as_volume(image)
-        self.labels = _as_labels(labels, self.volume.shape)
+        self.volume = as_volume(image)
+        self.labels = as_labels(labels, self.volume.shape)
         self.model: PromptableModel = load_model(model) if isinstance(model, str) else model
         self.cache = cache if cache is not None else EmbeddingCache()
-        self._axis = _check_axis(axis)
+        self._axis = check_axis(axis)
         self._lock = threading.RLock()
         self._signature: str | None = None
         self._preview: Preview | None = None
-        self._undo: list[_Step] = []
-        self._redo: list[_Step] = []
+        self._undo: list[Step] = []
+        self._redo: list[Step] = []
         self._keys: dict[int, set[tuple[int, int]]] = {}
         self.set_preset(preset)
 
@@ -104,7 +85,7 @@ class Session:
 
     @axis.setter
     def axis(self, value: int) -> None:
-        self._axis = _check_axis(value)
+        self._axis = check_axis(value)
 
     def set_preset(self, preset: str | IntensityPreset) -> None:
         """Choose the intensity preset; it is fitted once to the whole volume (not per slice)."""
@@ -127,27 +108,27 @@ class Session:
         return f"{self.model.identity}|{self.preset.key}"
 
     def cache_key(self, index: int, axis: int | None = None) -> CacheKey:
-        axis = self._axis if axis is None else _check_axis(axis)
+        axis = self._axis if axis is None else check_axis(axis)
         return CacheKey(self.signature, self.model_key, axis, int(index))
 
     def slice_image(self, index: int, axis: int | None = None) -> np.ndarray:
         """Slice ``index`` along ``axis`` as the model sees it: float32 in [0, 1]."""
-        axis = self._axis if axis is None else _check_axis(axis)
-        _check_index(index, axis, self.shape)
-        return self.intensity.apply(np.asarray(self.volume.data[_plane_index(axis, index)]))
+        axis = self._axis if axis is None else check_axis(axis)
+        check_index(index, axis, self.shape)
+        return self.intensity.apply(np.asarray(self.volume.data[plane_index(axis, index)]))
 
     def slice_region(self, index: int, rows: slice, cols: slice, axis: int | None = None) -> np.ndarray:
         """A region of slice ``index`` as the model sees it (reads only that region of the volume)."""
-        axis = self._axis if axis is None else _check_axis(axis)
-        _check_index(index, axis, self.shape)
+        axis = self._axis if axis is None else check_axis(axis)
+        check_index(index, axis, self.shape)
         where: list = [rows, cols]
         where.insert(axis, int(index))
         return self.intensity.apply(np.asarray(self.volume.data[tuple(where)]))
 
     def embedding(self, index: int, axis: int | None = None) -> Embedding:
         """The slice's embedding, encoded once and then served from the cache."""
-        axis = self._axis if axis is None else _check_axis(axis)
-        _check_index(index, axis, self.shape)
+        axis = self._axis if axis is None else check_axis(axis)
+        check_index(index, axis, self.shape)
         return self.cache.get_or_compute(
             self.cache_key(index, axis), lambda: self.model.encode(self.slice_image(index, axis))
         )
@@ -159,7 +140,7 @@ class Session:
         cancel: Callable[[], bool] | None = None,
     ) -> int:
         """Encode every slice along ``axis`` into the cache; returns how many were encoded."""
-        axis = self._axis if axis is None else _check_axis(axis)
+        axis = self._axis if axis is None else check_axis(axis)
         return precompute(
             lambda i: self.slice_image(i, axis),
             self.shape[axis],
@@ -234,14 +215,14 @@ class Session:
             self._preview = None
             if edit is None:
                 return 0
-            self._push(_Step([edit], new_key))
+            self._push(Step([edit], new_key))
             return edit.count
 
     # --- propagation ---------------------------------------------------------------------------
 
     def key_slices(self, label_id: int, axis: int | None = None) -> list[int]:
         """Slices along ``axis`` the user committed ``label_id`` on (else every slice holding it)."""
-        axis = self._axis if axis is None else _check_axis(axis)
+        axis = self._axis if axis is None else check_axis(axis)
         return self._key_slices(label_id, axis, self.slices_holding(label_id, axis))
 
     def _key_slices(self, label_id: int, axis: int, holding: np.ndarray) -> list[int]:
@@ -253,7 +234,7 @@ class Session:
     def slices_holding(self, label_id: int, axis: int | None = None) -> np.ndarray:
         """A bool per slice along ``axis``: does it hold ``label_id``? (One pass over the labels in
         contiguous slabs: far cheaper than testing strided slices one by one.)"""
-        axis = self._axis if axis is None else _check_axis(axis)
+        axis = self._axis if axis is None else check_axis(axis)
         out = np.zeros(self.shape[axis], dtype=bool)
         step = max(1, (8 << 20) // max(1, self.labels[0].size))
         for start in range(0, self.shape[0], step):
@@ -309,7 +290,7 @@ class Session:
         finally:
             if edits:
                 with self._lock:
-                    self._push(_Step(edits))
+                    self._push(Step(edits))
         return sum(e.count for e in edits)
 
     def segment_object(
@@ -380,13 +361,13 @@ class Session:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _push(self, step: _Step) -> None:
+    def _push(self, step: Step) -> None:
         self._undo.append(step)
         self._redo.clear()
 
     def _plane(self, axis: int, index: int) -> np.ndarray:
         """A writable view of one slice of the labels."""
-        return self.labels[_plane_index(axis, index)]
+        return self.labels[plane_index(axis, index)]
 
     def _decode(self, ref: SliceRef, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
         """Run the model on a slice (no lock held: decoding is the slow part)."""
@@ -402,32 +383,8 @@ class Session:
     def _write_slice(
         self, ref: SliceRef, mask: np.ndarray, label_id: int, overwrite: bool, holds_label: bool = True
     ) -> SliceEdit | None:
-        """Make ``mask`` the label's extent on one slice (lock held); returns the edit or None.
-
-        ``holds_label=False`` says the slice has no ``label_id`` yet, which saves a full-slice scan
-        (a strided one for axes 1 and 2).
-        """
-        plane = self._plane(ref.axis, ref.index)
-        mask_box = bounding_box(mask)
-        if holds_label:
-            current = plane == label_id
-            box = _union(mask_box, bounding_box(current))
-        else:
-            current, box = None, mask_box
-        if box is None:
-            return None
-        rows, cols = slice(box[0], box[1]), slice(box[2], box[3])
-        old = plane[rows, cols].copy()
-        inside = mask[rows, cols]
-        new = old.copy()
-        if current is not None:
-            new[current[rows, cols] & ~inside] = 0
-        new[inside if overwrite else inside & (new == 0)] = label_id
-        count = int(np.count_nonzero(new != old))
-        if count == 0:
-            return None
-        plane[rows, cols] = new
-        return SliceEdit(ref.axis, ref.index, rows, cols, old, new, count)
+        """Make ``mask`` the label's extent on one slice (lock held); returns the edit or None."""
+        return write_slice(self._plane(ref.axis, ref.index), ref, mask, label_id, overwrite, holds_label)
 
     def _check_label(self, label_id: int) -> int:
         if isinstance(label_id, bool) or not isinstance(label_id, int | np.integer):
@@ -438,53 +395,3 @@ class Session:
         return int(label_id)
 
 
-def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None):
-    """The box covering two (possibly missing) boxes."""
-    if a is None or b is None:
-        return a if b is None else b
-    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
-
-
-def _plane_index(axis: int, index: int) -> tuple:
-    return (slice(None),) * axis + (int(index),)
-
-
-def _check_axis(axis: int) -> int:
-    if isinstance(axis, bool) or axis not in (0, 1, 2):
-        raise MedsegError(f"slicing axis must be 0, 1 or 2, got {axis!r}")
-    return int(axis)
-
-
-def _check_index(index: int, axis: int, shape: Iterable[int]) -> None:
-    depth = tuple(shape)[axis]
-    if not 0 <= int(index) < depth:
-        raise PromptError(f"slice {index} is outside the volume along axis {axis} (0..{depth - 1})")
-
-
-def _as_volume(image: Volume | np.ndarray) -> Volume:
-    if isinstance(image, Volume):
-        volume = image
-    else:
-        data = np.asarray(image)
-        volume = Volume(data=data, affine=np.eye(4), spacing=(1.0, 1.0, 1.0))
-    if len(volume.shape) != 3:
-        raise VolumeReadError(f"the image must be a 3D volume, got shape {tuple(volume.shape)}")
-    if not (np.issubdtype(volume.dtype, np.number) or volume.dtype == np.bool_):
-        raise VolumeReadError(f"the image must hold numbers, got {volume.dtype}")
-    return volume
-
-
-def _as_labels(labels: np.ndarray | None, shape: tuple[int, int, int]) -> np.ndarray:
-    if labels is None:
-        return np.zeros(shape, dtype=np.uint16)
-    if not isinstance(labels, np.ndarray):
-        raise MedsegError(f"labels must be a numpy array, got {type(labels).__name__}")
-    if labels.shape != tuple(shape):
-        raise MedsegError(f"labels of shape {labels.shape} do not match the image shape {tuple(shape)}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise MedsegError(
-            f"labels must be an integer array, got {labels.dtype}; convert with astype(np.uint16)"
-        )
-    if not labels.flags.writeable:
-        raise MedsegError("labels array is read-only; pass a writable copy (labels.copy())")
-    return labels

@@ -1,0 +1,72 @@
+"""The label edits a Session makes, stored so that undo and redo are cheap.
+
+Every change to the labels is a list of :class:`SliceEdit` (the changed box of one slice, old and new
+values), never a copy of the volume; a commit or a whole propagation is one :class:`Step`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from napari_medseg.core.prompts import SliceRef
+from napari_medseg.core.propagation import bounding_box
+
+
+@dataclass(frozen=True)
+class SliceEdit:
+    """One slice's changed region: enough to undo (``old``) and redo (``new``) it."""
+
+    axis: int
+    index: int
+    rows: slice
+    cols: slice
+    old: np.ndarray
+    new: np.ndarray
+    count: int
+
+
+@dataclass
+class Step:
+    """One undo step: the slices it changed and the key slice a commit added (label, axis, index)."""
+
+    edits: list[SliceEdit]
+    key: tuple[int, int, int] | None = None
+
+
+def write_slice(
+    plane: np.ndarray, ref: SliceRef, mask: np.ndarray, label_id: int, overwrite: bool, holds_label: bool = True
+) -> SliceEdit | None:
+    """Make ``mask`` the label's extent on ``plane`` (a writable view of slice ``ref``); the edit or None.
+
+    ``holds_label=False`` says the slice has no ``label_id`` yet, which saves a full-slice scan
+    (a strided one for axes 1 and 2). ``overwrite=False`` keeps other labels' voxels.
+    """
+    mask_box = bounding_box(mask)
+    if holds_label:
+        current = plane == label_id
+        box = _union(mask_box, bounding_box(current))
+    else:
+        current, box = None, mask_box
+    if box is None:
+        return None
+    rows, cols = slice(box[0], box[1]), slice(box[2], box[3])
+    old = plane[rows, cols].copy()
+    inside = mask[rows, cols]
+    new = old.copy()
+    if current is not None:
+        new[current[rows, cols] & ~inside] = 0
+    new[inside if overwrite else inside & (new == 0)] = label_id
+    count = int(np.count_nonzero(new != old))
+    if count == 0:
+        return None
+    plane[rows, cols] = new
+    return SliceEdit(ref.axis, ref.index, rows, cols, old, new, count)
+
+
+def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None):
+    """The box covering two (possibly missing) boxes."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
