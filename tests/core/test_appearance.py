@@ -122,3 +122,16 @@ def test_trim_lets_a_copying_model_follow_a_shrinking_object():
 def test_appearance_ratio_is_validated():
     with pytest.raises(MedsegError, match="appearance_ratio"):
         PropagationOptions(appearance_ratio=1.5).validate()
+
+
+def test_non_finite_intensities_are_judged_without_errors(recwarn):
+    rng = np.random.default_rng(5)
+    obj = disc((64, 64), (32, 32), 12)
+    image = noisy(rng, np.where(obj, 0.7, 0.3))
+    look = AppearanceModel.from_key(region(image), obj)
+    broken = image.copy()
+    broken[:, :20] = np.nan
+    broken[:, 44:] = np.inf
+    out = look.judge(region(broken), obj, 0.5, trim=True)
+    assert out is None or out.dtype == bool
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -48,8 +48,9 @@ class IntensityRange:
         span = self.high - self.low
         if not np.isfinite(span) or span <= 0:
             span = 1.0
-        out = (np.asarray(data, dtype=np.float32) - np.float32(self.low)) / np.float32(span)
-        out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
+        out = np.subtract(data, np.float32(self.low), dtype=np.float32)
+        out *= np.float32(1.0 / span)
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(out, 0.0, 1.0, out=out)
 
 

@@ -293,16 +293,17 @@ def _next_slice(
     if logits.shape != shape:
         raise MedsegError(f"the model returned logits of shape {logits.shape} for a slice of {shape}")
     mask = logits > 0
-    if prev.look is not None and slice_image is not None and options.appearance_ratio > 0:
+    box = bounding_box(mask)
+    if box is not None and options.keep_overlapping:
+        mask, box = keep_overlapping(mask, box, prev.mask)
+    if box is not None and prev.look is not None and slice_image is not None and options.appearance_ratio > 0:
         judged = prev.look.judge(
             partial(slice_image, index), mask, options.appearance_ratio, options.appearance_trim
         )
         if judged is None:
             return None
-        mask = judged
-    box = bounding_box(mask)
-    if box is not None and options.keep_overlapping:
-        mask, box = keep_overlapping(mask, box, prev.mask)
+        if judged is not mask:
+            mask, box = judged, bounding_box(judged)
     state = _State(mask, box, 0, None, prev.look)
     if box is not None:
         state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
