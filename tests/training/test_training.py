@@ -10,8 +10,9 @@ import torch
 
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, rasterize
 from napari_medseg.training import prompt_sim as ps
+from napari_medseg.training.pairs import make_pair
 from napari_medseg.training.samples import KINDS, LabelPool, make_sample
-from napari_medseg.training.synth import SHAPES, make_pair, make_slice, pick_target, random_shape
+from napari_medseg.training.synth import SHAPES, make_slice, pick_target, random_shape
 
 
 def test_slices_are_valid_and_reproducible():
@@ -55,6 +56,28 @@ def test_propagation_pairs():
     going_on = [p for p in pairs if p.target_b.sum() > 0]
     ious = [(p.target_a & p.target_b).sum() / (p.target_a | p.target_b).sum() for p in going_on]
     assert np.median(ious) > 0.4
+
+
+def test_propagation_pairs_change_like_real_neighbours():
+    """Not a near-copy: objects end, and those that go on change their area by pixels, unevenly."""
+    from napari_medseg.training.pairs import uneven_change
+
+    rng = np.random.default_rng(11)
+    pairs = [p for p in (make_pair(rng, 96) for _ in range(60)) if p is not None]
+    ends = np.mean([not p.target_b.any() for p in pairs])
+    assert 0.1 <= ends <= 0.4
+    going_on = [p for p in pairs if p.target_b.any()]
+    changed = [abs(int(p.target_b.sum()) - int(p.target_a.sum())) / p.target_a.sum() for p in going_on]
+    assert np.median(changed) > 0.1
+    rr, cc = np.mgrid[:96, :96]
+    disc = (rr - 48) ** 2 + (cc - 48) ** 2 <= 30**2
+    rims = []
+    for seed in range(6):
+        out = uneven_change(np.random.default_rng(seed), disc)
+        radii = [np.flatnonzero(out[48, 48:] == 0)[0], np.flatnonzero(out[48, 48::-1] == 0)[0],
+                 np.flatnonzero(out[48:, 48] == 0)[0], np.flatnonzero(out[48::-1, 48] == 0)[0]]
+        rims.append(np.ptp(radii))
+    assert max(rims) >= 3  # some sides moved more than others
 
 
 @pytest.fixture

@@ -12,18 +12,19 @@ import numpy as np
 
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.training import prompt_sim as ps
+from napari_medseg.training.pairs import make_pair
 from napari_medseg.training.synth import (
     anisotropic,
     boundary_contrast,
-    make_pair,
     pick_target,
     random_appearance,
     random_label_map,
     render,
+    smooth_noise,
 )
 
 KINDS = ("click", "box", "scribble", "lasso", "propagation", "combo", "edit")
-KIND_P = np.array([0.29, 0.12, 0.13, 0.10, 0.22, 0.08, 0.06])
+KIND_P = np.array([0.22, 0.10, 0.10, 0.08, 0.38, 0.07, 0.05])
 MIN_CONTRAST = {"click": 1.0, "scribble": 0.8, "combo": 0.5, "edit": 0.5, "box": 0.3, "lasso": 0.3}
 
 
@@ -66,17 +67,33 @@ def _render_slice(rng: np.random.Generator, labels: np.ndarray) -> tuple[np.ndar
     return image, labels
 
 
+def propagation_prev(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
+    """The previous slice's mask as propagation passes it (``mask_logits``, +-``mask_scale``), with the
+    scale varied (mostly 8 as at inference, sometimes softer, so the image has to decide) and sometimes
+    the mask itself a little off, as the model's own result on the previous slice is."""
+    u = rng.random()
+    if u < 0.25:
+        sdf = ps.ndi.distance_transform_edt(mask) - ps.ndi.distance_transform_edt(~mask)
+        level = rng.uniform(-1.0, 1.0) + rng.uniform(0.3, 1.5) * smooth_noise(rng, mask.shape, rng.uniform(3, 10))
+        off = sdf > level
+        mask = off if off.sum() >= 4 else mask
+    elif u < 0.4:
+        return ps.prev_logits_from_mask(rng, mask)
+    scale = 8.0 if rng.random() < 0.5 else float(rng.uniform(2.0, 8.0))
+    return np.where(mask, scale, -scale).astype(np.float32)
+
+
 def propagation_sample(rng: np.random.Generator, labels: np.ndarray) -> Sample | None:
     pair = make_pair(rng, labels.shape[0], labels)
     if pair is None or pair.target_a.sum() < 8:
         return None
     prompts: list[Prompt] = []
     u = rng.random()
-    if u < 0.75:
+    if u < 0.75:  # the enlarged box of the previous mask, as ``core.propagation`` gives it
         prompts.append(ps.box_prompt(rng, pair.target_a, margin=0.1))
     elif u < 0.85:
         prompts.extend(ps.PointPrompt(ps.REF, ps.interior_point(rng, pair.target_a), True) for _ in range(2))
-    prev = ps.prev_logits_from_mask(rng, pair.target_a)
+    prev = propagation_prev(rng, pair.target_a)
     return Sample(pair.image_b, pair.target_b, prompts, prev, "propagation")
 
 

@@ -7,8 +7,7 @@ structures (white-matter-like). Each label gets an intensity (often close to its
 texture, partial-volume blur, a bias field, noise, sometimes inverted or low contrast, sometimes
 anisotropic (blocky along one axis, like a sagittal slice of a thick-slice scan).
 
-``make_pair`` makes two neighbouring slices for propagation training: a smooth deformation plus
-growth / shrinkage / splitting / disappearance of the target, distractors and intensity drift.
+Neighbouring-slice pairs for propagation training are made from these in ``training.pairs``.
 """
 
 from __future__ import annotations
@@ -293,74 +292,3 @@ def random_deformation(rng: np.random.Generator, shape: tuple[int, int], amount:
     dr = smooth_noise(rng, shape, rng.uniform(8, 24)) * amount + rng.normal(0, amount / 2)
     dc = smooth_noise(rng, shape, rng.uniform(8, 24)) * amount + rng.normal(0, amount / 2)
     return np.stack([rr + dr, cc + dc])
-
-
-def _fill_from_neighbours(labels: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Give the pixels of ``hole`` the label of the nearest pixel outside it."""
-    if not hole.any() or hole.all():
-        return labels
-    _, inds = ndi.distance_transform_edt(hole, return_indices=True)
-    out = labels.copy()
-    out[hole] = labels[inds[0][hole], inds[1][hole]]
-    return out
-
-
-@dataclass
-class SlicePair:
-    image_a: np.ndarray
-    target_a: np.ndarray
-    image_b: np.ndarray
-    target_b: np.ndarray  # may be empty: the object ended
-    labels_b: np.ndarray
-
-
-def make_pair(rng: np.random.Generator, size: int = 128, labels: np.ndarray | None = None) -> SlicePair | None:
-    """Two neighbouring slices of one object, for learning to carry a mask without drifting."""
-    shape = (size, size)
-    labels = random_label_map(rng, shape) if labels is None else labels.copy()
-    target = pick_target(rng, labels, min_area=20)
-    if target is None:
-        return None
-    tid = int(labels.max()) + 1
-    original = int(labels[target].flat[0])
-    labels[target] = tid
-    app = random_appearance(rng, tid + 1)
-    app.means[tid] = app.means[original]
-    app.textures[tid] = app.textures[original]
-    app.aniso = None
-    bias = smooth_noise(rng, shape, 0.4 * size)
-    image_a = render(rng, labels, app, bias)
-
-    coords = random_deformation(rng, shape, rng.uniform(0.3, 2.5))
-    labels_b = ndi.map_coordinates(labels, coords, order=0, mode="nearest").astype(np.int32)
-    tb = labels_b == tid
-    event = rng.random()
-    if event < 0.2:  # grow
-        grown = ndi.binary_dilation(tb, iterations=int(rng.integers(1, 3))) & ~tb
-        labels_b[grown] = tid
-    elif event < 0.4:  # shrink (towards the object's end: sometimes a lot)
-        eroded = ndi.binary_erosion(tb, iterations=int(rng.integers(1, 5)))
-        labels_b = _fill_from_neighbours(labels_b, tb & ~eroded)
-    elif event < 0.48:  # split by a cut
-        rr, cc = _grid(shape)
-        pts = np.argwhere(tb)
-        if len(pts):
-            p = pts[rng.integers(len(pts))]
-            t = rng.uniform(0, np.pi)
-            cut = np.abs((rr - p[0]) * np.cos(t) + (cc - p[1]) * np.sin(t)) < rng.uniform(1.0, 2.5)
-            labels_b = _fill_from_neighbours(labels_b, tb & cut)
-    elif event < 0.68:  # the object ends: nothing of it on the next slice
-        labels_b = _fill_from_neighbours(labels_b, tb)
-    elif event < 0.82:  # a distractor of the same brightness appears next to it
-        blob = deformed_blob(rng, shape, rng.uniform(4, 14))
-        near = ndi.binary_dilation(tb, iterations=int(rng.integers(2, 10)))
-        if (blob & near).any() and not (blob & tb).all():
-            did = tid + 1
-            app.means = np.append(app.means, app.means[tid] + rng.normal(0, 0.03))
-            app.textures = np.append(app.textures, app.textures[tid])
-            labels_b[blob & ~ndi.binary_dilation(tb, iterations=2)] = did
-    app.means = app.means + rng.normal(0, 0.02, len(app.means)).astype(np.float32)
-    shifted_bias = ndi.map_coordinates(bias, coords, order=1, mode="nearest")
-    image_b = render(rng, labels_b, app, shifted_bias)
-    target_b = labels_b == tid
-    return SlicePair(image_a, labels == tid, image_b, target_b, labels_b)

@@ -242,6 +242,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, choices=(0, 1), help="data worker processes")
     p.add_argument("--init", type=Path, default=None, help="start from these safetensors weights")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="also keep each checkpoint as <out stem>.step<N>.safetensors (for model selection)")
     args = p.parse_args(argv)
     if args.size % 32:
         p.error(f"--size must be a multiple of 32, got {args.size}")
@@ -306,6 +308,8 @@ def _checkpoint(net, args, val, device, meta, step, losses, t_start) -> None:
                 train_loss=float(np.mean(losses[-50:])), date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     meta["history"].append({"step": step, "wall_s": round(wall, 1), "loss": float(np.mean(losses[-50:])), **metrics})
     save_weights(net, args.out, meta)
+    if args.keep_checkpoints:
+        save_weights(net, args.out.with_name(f"{args.out.stem}.step{step}{args.out.suffix}"), meta)
     print(f"[val] step {step} " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
 
 
