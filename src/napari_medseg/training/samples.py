@@ -25,6 +25,7 @@ from napari_medseg.training.synth import (
 
 KINDS = ("click", "box", "scribble", "lasso", "propagation", "combo", "edit")
 KIND_P = np.array([0.22, 0.10, 0.10, 0.08, 0.38, 0.07, 0.05])
+PROP_MIN_CONTRAST = 1.0
 MIN_CONTRAST = {"click": 1.0, "scribble": 0.8, "combo": 0.5, "edit": 0.5, "box": 0.3, "lasso": 0.3}
 
 
@@ -83,9 +84,14 @@ def propagation_prev(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, scale, -scale).astype(np.float32)
 
 
-def propagation_sample(rng: np.random.Generator, labels: np.ndarray) -> Sample | None:
+def propagation_sample(rng: np.random.Generator, labels: np.ndarray, strict: bool = True) -> Sample | None:
+    """The next slice, the previous slice's mask as ``prev`` and (mostly) its enlarged box. Mostly a
+    target one can see on the previous slice (as one a user segmented): then the image, not the
+    previous mask alone, tells whether and where the object goes on (else copying is the best bet)."""
     pair = make_pair(rng, labels.shape[0], labels)
     if pair is None or pair.target_a.sum() < 8:
+        return None
+    if strict and rng.random() < 0.9 and boundary_contrast(pair.image_a, pair.target_a) < PROP_MIN_CONTRAST:
         return None
     prompts: list[Prompt] = []
     u = rng.random()
@@ -119,7 +125,7 @@ def make_sample(rng: np.random.Generator, pool: LabelPool, kind: str | None = No
     for try_ in range(20):
         labels = pool.draw()
         if kind == "propagation":
-            s = propagation_sample(rng, labels)
+            s = propagation_sample(rng, labels, strict=try_ < 15)
             if s is not None:
                 return s
             continue
