@@ -303,3 +303,18 @@ def test_a_walk_that_stops_early_between_keys_is_made_up_by_the_other_one():
     assert set(without) == {0, 1, 3, 8, 9, 10, 11, 13}
     blocked = propagate(TruthDecoder(truth), keys, 14, PropagationOptions(stop_slices=frozenset({6})))
     assert set(blocked) == {0, 1, 3, 7, 8, 9, 10, 11, 13}, "the extension respects stop slices"
+
+
+def test_a_short_gap_is_skipped_and_left_empty_a_longer_one_ends_the_walk():
+    truth = np.zeros((14, 32, 32), dtype=bool)
+    truth[:, 10:20, 8:18] = True
+    truth[5:7] = False  # a two-slice gap (a disc between vertebrae)
+    truth[10:13] = False  # a three-slice gap
+    decoder = TruthDecoder(truth)
+    done = []
+    out = propagate(decoder, {2: truth[2]}, depth=14, progress=lambda d, t: done.append((d, t)))
+    assert set(out) == {0, 1, 3, 4, 7, 8, 9}  # over the 2-slice gap, not over the 3-slice one
+    assert done[-1][0] == done[-1][1] == 7  # the skipped and unreached slices left the estimate
+    assert set(propagate(TruthDecoder(truth), {2: truth[2]}, 14, PropagationOptions(max_gap=0))) == {0, 1, 3, 4}
+    with pytest.raises(MedsegError, match="max_gap"):
+        PropagationOptions(max_gap=-1).validate()

@@ -51,6 +51,7 @@ class PropagationOptions:
     keep_overlapping: bool = True  # keep only the components that overlap the previous mask
     raw_logits: bool = False  # "mask" mode: pass the previous slice's own logits, not the mask
     fill_gaps: bool = True  # between key slices, a walk that stopped early is made up by the other
+    max_gap: int = 2  # where the object is missing on a slice, look this many slices further on
     mask_scale: float = 8.0  # confidence of the mask-as-logits prompt
     # stop when the share of object-like pixels in the mask falls below this fraction of the key
     # slice's share (the mask has left the object; needs the slice images); 0 turns the rule off
@@ -83,6 +84,8 @@ class PropagationOptions:
             raise MedsegError(f"box_margin must be >= 0, got {self.box_margin}")
         if not 0.0 <= self.appearance_ratio <= 1.0:
             raise MedsegError(f"appearance_ratio must lie in [0, 1], got {self.appearance_ratio}")
+        if self.max_gap < 0:
+            raise MedsegError(f"max_gap must be >= 0, got {self.max_gap}")
         if self.n_points < 1:
             raise MedsegError(f"n_points must be >= 1, got {self.n_points}")
 
@@ -187,18 +190,33 @@ class _Walker:
         self.done = self.total = 0
 
     def run(self, state: _State, walk: Walk) -> _State | None:
-        """Walk from ``state`` (the mask on ``walk.key``); the last state if it got to ``walk.last``."""
-        for walked, index in enumerate(range(walk.key + walk.step, walk.last + walk.step, walk.step)):
-            if self.cancel is not None and self.cancel():
-                raise CancelledError(
-                    f"propagation cancelled after {self.done} slices; the slices finished so far are kept"
-                )
+        """Walk from ``state`` (the mask on ``walk.key``); the last state if it got to ``walk.last``.
+
+        Where a stop rule fires, up to ``options.max_gap`` slices further on are tried with the same
+        prompt; if the object is there again the walk goes on from it and the skipped slices stay empty.
+        """
+        index, walked, gap = walk.key + walk.step, 0, self.options.max_gap
+        while (walk.last - index) * walk.step >= 0:
+            self._check_cancel()
             nxt = _next_slice(self.decode_slice, state, index, self.axis, self.options, self.slice_image)
+            skipped = 0
+            while (
+                nxt is None
+                and skipped < gap
+                and (walk.last - index - (skipped + 1) * walk.step) * walk.step >= 0
+            ):
+                skipped += 1
+                self._check_cancel()
+                ahead = index + skipped * walk.step
+                nxt = _next_slice(self.decode_slice, state, ahead, self.axis, self.options, self.slice_image)
             if nxt is None:
                 self.total -= walk.length - walked
                 if self.progress is not None:
                     self.progress(self.done, self.total)
                 return None
+            index += skipped * walk.step
+            walked += skipped + 1
+            self.total -= skipped  # the skipped slices stay empty
             state = nxt
             self.results[index] = state.mask
             self.done += 1
@@ -206,7 +224,14 @@ class _Walker:
                 self.on_slice(index, state.mask)
             if self.progress is not None:
                 self.progress(self.done, self.total)
+            index += walk.step
         return state
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise CancelledError(
+                f"propagation cancelled after {self.done} slices; the slices finished so far are kept"
+            )
 
 
 def _fill_gap(walker: _Walker, a: int, b: int, ends: dict, options: PropagationOptions) -> None:
