@@ -164,3 +164,18 @@ def test_tiny_training_run_writes_loadable_weights(tmp_path):
     model = load_builtin(out)
     logits = model.decode(model.encode(np.zeros((40, 40), np.float32)), [PointPrompt(ps.REF, (20, 20))])
     assert logits.shape == (40, 40) and np.isfinite(logits).all()
+
+
+def test_several_data_workers_draw_different_batches():
+    """A GPU run feeds itself from several worker processes, each with its own seed."""
+    from napari_medseg.training.train import BatchSource
+
+    source = BatchSource(5, 64, 4, 3, workers=2)
+    try:
+        batches = [source.next() for _ in range(4)]
+    finally:
+        source.close()
+    assert all(len(b) in (2, 3) and b[0].image.shape in ((64, 64), (128, 128)) for b in batches)
+    firsts = {b[0].image.tobytes() for b in batches}
+    assert len(firsts) == 4  # no two workers repeat each other
+    assert all(not p.is_alive() for p in source.procs)

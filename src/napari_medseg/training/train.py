@@ -163,27 +163,38 @@ def _produce(seed: int, size: int, pool_n: int, batch: int, queue) -> None:
 
 
 class BatchSource:
-    """Synthetic batches, drawn in a worker process (``workers=1``) or in this one (``workers=0``)."""
+    """Synthetic batches, drawn in ``workers`` worker processes or, with ``workers=0``, in this one.
 
-    def __init__(self, seed: int, size: int, pool_n: int, batch: int, workers: int) -> None:
+    With one worker (or none) the batches are the same for a seed on every run. Several workers (for a
+    GPU, which consumes batches faster than one CPU core draws them) each draw from their own seed
+    ``[seed, i]``; the order in which their batches arrive depends on timing, so such a run is
+    reproducible in distribution, not bit for bit.
+    """
+
+    def __init__(self, seed: int | list[int], size: int, pool_n: int, batch: int, workers: int) -> None:
         self.batch = batch
-        self.proc = None
+        self.procs: list = []
         if workers > 0:
             import multiprocessing as mp
 
             ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-            self.queue = ctx.Queue(maxsize=6)
-            self.proc = ctx.Process(target=_produce, args=(seed, size, pool_n, batch, self.queue), daemon=True)
-            self.proc.start()
+            self.queue = ctx.Queue(maxsize=6 * workers)
+            seeds = [seed] if workers == 1 else [[int(seed), 31 + i] for i in range(workers)]
+            pool_each = pool_n if workers == 1 else max(32, pool_n // workers)
+            for s in seeds:
+                proc = ctx.Process(target=_produce, args=(s, size, pool_each, batch, self.queue), daemon=True)
+                proc.start()
+                self.procs.append(proc)
         else:
-            self.rng = np.random.default_rng([seed, 17])
+            seq = list(seed) if isinstance(seed, list) else [seed]
+            self.rng = np.random.default_rng([*seq, 17])
             self.pool = LabelPool(self.rng, size, n=pool_n)
             self.big_pool: LabelPool | None = None
             self.big_size = 2 * size
 
     def next(self) -> list[Sample]:
         """A batch; three in ten hold a quarter as many slices of twice the size (scale variety)."""
-        if self.proc is not None:
+        if self.procs:
             return self.queue.get(timeout=600)
         if self.rng.random() < BIG_BATCH_P:
             if self.big_pool is None:
@@ -194,9 +205,10 @@ class BatchSource:
         return [make_sample(self.rng, self.pool) for _ in range(self.batch)]
 
     def close(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.join(5)
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.join(5)
 
 
 def git_commit() -> str:
@@ -239,12 +251,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--val-per-kind", type=int, default=32)
     p.add_argument("--pool", type=int, default=256, help="label maps kept in the pool")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--workers", type=int, default=1, choices=(0, 1), help="data worker processes")
+    p.add_argument("--workers", type=int, default=1,
+                   help="data worker processes (1: bit-reproducible; more feed a GPU; 0: draw in this process)")
     p.add_argument("--init", type=Path, default=None, help="start from these safetensors weights")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--keep-checkpoints", action="store_true",
                    help="also keep each checkpoint as <out stem>.step<N>.safetensors (for model selection)")
     args = p.parse_args(argv)
+    if args.workers < 0:
+        p.error(f"--workers must be 0 or more, got {args.workers}")
     if args.size % 32:
         p.error(f"--size must be a multiple of 32, got {args.size}")
     return args
