@@ -57,3 +57,43 @@ def test_synthetic_generator_is_deterministic_and_crop_keeps_the_structure():
     small = crop_case(case, margin=2, half_depth=2)
     assert small.reference.sum() > 0 and small.reference.shape[2] <= 5
     assert small.image.shape == small.reference.shape
+
+
+def test_dev_set_differs_from_the_evaluation_volumes():
+    from napari_medseg.evaluation.datasets import DEV_SET, load_cases, sample_cases, synthetic_cases
+
+    dev = load_cases(DEV_SET)
+    assert {c.set_name for c in dev} == {DEV_SET} and len(dev) >= 8
+    evaluation_images = [c.image for c in sample_cases()[:1] + synthetic_cases()[:1]]
+    for case in dev:
+        assert case.reference.any()
+        assert all(case.image.shape != im.shape or not np.array_equal(case.image, im) for im in evaluation_images)
+
+
+def test_checkpoint_option_evaluates_other_weights_and_dev_runs_write_no_published_files(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from napari_medseg.evaluation import datasets
+    from napari_medseg.models.builtin.network import PromptableUNet
+    from napari_medseg.training.train import save_weights
+
+    torch.manual_seed(1)
+    ckpt = tmp_path / "other.safetensors"
+    save_weights(PromptableUNet(), ckpt, {"steps": 1})
+    # a tiny dev case keeps this fast; the real dev set is tested above
+    import dataclasses
+
+    tiny = crop_case(datasets.synthetic_cases((0,), (40, 40, 10))[0], margin=4, half_depth=2)
+    tiny = dataclasses.replace(tiny, set_name="dev")
+    monkeypatch.setattr(datasets, "dev_cases", lambda: [tiny])
+    monkeypatch.chdir(tmp_path)
+    code = main(["bench", "--sets", "dev", "--models", "builtin", "--prompt-types", "box", "--max-interactions", "2",
+                 "--checkpoint", str(ckpt), "--jobs", "1", "--quiet"])
+    assert code == 0
+    out = capsys.readouterr()
+    assert "DEVELOPMENT" in out.out and "markdown:" not in out.err and "json:" not in out.err
+    assert not (tmp_path / "docs").exists() and not (tmp_path / "benchmarks").exists()
+    from napari_medseg.evaluation.run import make_model
+    from napari_medseg.models.builtin.model import default_weights_path
+
+    assert make_model("builtin", str(ckpt)).identity != make_model("builtin", str(default_weights_path())).identity

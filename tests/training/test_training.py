@@ -179,3 +179,30 @@ def test_several_data_workers_draw_different_batches():
     firsts = {b[0].image.tobytes() for b in batches}
     assert len(firsts) == 4  # no two workers repeat each other
     assert all(not p.is_alive() for p in source.procs)
+
+
+def test_average_of_two_checkpoints_is_their_mean(tmp_path):
+    from napari_medseg.models.builtin.model import load_state
+    from napari_medseg.models.builtin.network import PromptableUNet
+    from napari_medseg.training.average import average_states, main
+    from napari_medseg.training.train import save_weights
+
+    torch.manual_seed(0)
+    paths = []
+    for i in range(2):
+        net = PromptableUNet()
+        save_weights(net, tmp_path / f"w{i}.safetensors", {"steps": 10 + i, "seed": 0})
+        paths.append(tmp_path / f"w{i}.safetensors")
+    a, b = (load_state(p) for p in paths)
+    out = tmp_path / "soup.safetensors"
+    torch.set_num_threads(1)
+    assert main([str(paths[0]), str(paths[1]), "--out", str(out), "--weights", "1,3", "--val-per-kind", "2"]) == 0
+    soup = load_state(out)
+    key = next(k for k in a if a[k].dim() == 4)
+    expected = (0.25 * a[key].float() + 0.75 * b[key].float()).half()
+    assert torch.equal(soup[key], expected) and not torch.equal(soup[key], a[key])
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["steps"] == 21 and [s["weight"] for s in meta["averaged_from"]] == [1.0, 3.0]
+    assert set(meta["val_dice"]) >= {"click", "propagation"}
+    with pytest.raises(ValueError, match="weights must be"):
+        average_states([a, b], [1.0, -1.0])

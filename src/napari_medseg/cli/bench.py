@@ -14,7 +14,7 @@ import time
 
 from napari_medseg.core.prompts import PROMPT_TYPES
 from napari_medseg.errors import MedsegError
-from napari_medseg.evaluation.datasets import SETS
+from napari_medseg.evaluation.datasets import DEV_SET, SETS
 from napari_medseg.evaluation.metrics import NOC_MAX
 from napari_medseg.evaluation.run import MODELS
 
@@ -41,7 +41,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="benchmark the built-in model against random walker and flood fill with a simulated user",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--sets", type=_csv(SETS), default=list(SETS), help=f"comma list of {','.join(SETS)}")
+    parser.add_argument(
+        "--sets",
+        type=_csv((*SETS, DEV_SET)),
+        default=list(SETS),
+        help=f"comma list of {','.join(SETS)} (evaluation), or {DEV_SET} (development volumes for choosing "
+        "weights and options; never reported as evaluation)",
+    )
     parser.add_argument(
         "--models", type=_csv(MODELS), default=list(MODELS), help=f"comma list of {','.join(MODELS)}"
     )
@@ -54,13 +60,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-interactions", type=int, default=NOC_MAX, help="interactions per slice (NoC cap)"
     )
-    parser.add_argument("--out", default=DEFAULT_OUT, help="markdown file whose results block is (re)written")
-    parser.add_argument("--json", default=DEFAULT_JSON, help="JSON file with every per-case number")
+    parser.add_argument(
+        "--out", default=None, help=f"markdown file whose results block is (re)written (default: {DEFAULT_OUT}, "
+        f"not written for a run on the {DEV_SET} set unless named)"
+    )
+    parser.add_argument(
+        "--json", default=None, help=f"JSON file with every per-case number (default: {DEFAULT_JSON}, likewise)"
+    )
     parser.add_argument("--no-3d", action="store_true", help="skip the one-slice-plus-propagation 3D Dice")
     parser.add_argument(
         "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes, one case at a time each"
     )
     parser.add_argument("--quick", action="store_true", help="a few-second smoke run on tiny subsets")
+    parser.add_argument(
+        "--checkpoint", default=None, help="safetensors weights for the built-in model (default: the shipped ones)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the final tables")
     parser.set_defaults(run=run)
     return parser
@@ -77,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         max_interactions=args.max_interactions,
         quick=args.quick,
         with_3d=not args.no_3d,
+        checkpoint=args.checkpoint,
     )
     if args.quick:
         config.max_interactions = min(config.max_interactions, 3)
@@ -95,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     )
     markdown = render_markdown(summary, config, seconds, command)
     print(markdown)
+    # A development run never overwrites the published evaluation unless a file is named.
+    published = DEV_SET not in args.sets
+    args.out = args.out if args.out is not None else (DEFAULT_OUT if published else None)
+    args.json = args.json if args.json is not None else (DEFAULT_JSON if published else None)
     if args.out:
         print(f"markdown: {write_markdown(args.out, markdown)}", file=sys.stderr)
     if args.json:

@@ -22,6 +22,12 @@ from scipy import ndimage
 from napari_medseg.errors import MedsegError
 
 SETS = ("sample", "synthetic", "mni")
+# Development volumes for choosing weights and options: other seeds of the phantom and synthetic
+# generators. Never reported as evaluation, never used in training; the evaluation SETS stay untouched
+# by such choices.
+DEV_SET = "dev"
+DEV_PHANTOM_SEED = 7
+DEV_SYNTHETIC_SEED = 99
 # Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
 # same for every method: it bounds the cost of the classical baselines on large slices.
 CROP_MARGIN = 24
@@ -147,6 +153,18 @@ def synthetic_cases(seeds: tuple[int, ...] = (0, 1), shape: tuple[int, int, int]
     return cases
 
 
+def dev_cases() -> list[Case]:
+    """The development set: the phantom generator at seed 7 and the synthetic generator at seed 99."""
+    from napari_medseg.core.sample import generate_phantom
+
+    image, labels, _, names = generate_phantom(DEV_PHANTOM_SEED)
+    cases = _cases_from_labels(DEV_SET, f"phantom-{DEV_PHANTOM_SEED}", image, labels, names, axis=2, preset="ct-abdomen")
+    image, labels, names = synthetic_volume(DEV_SYNTHETIC_SEED)
+    return cases + _cases_from_labels(
+        DEV_SET, f"synthetic-{DEV_SYNTHETIC_SEED}", image, labels, names, axis=2, preset="ct-abdomen"
+    )
+
+
 # --- MNI152 from nilearn -------------------------------------------------------------------------
 
 
@@ -194,8 +212,10 @@ def load_cases(set_name: str, quick: bool = False) -> list[Case]:
         cases = synthetic_cases((0,), (48, 48, 16)) if quick else synthetic_cases()
     elif set_name == "mni":
         cases = mni_cases(4 if quick else 2)
+    elif set_name == DEV_SET:
+        cases = dev_cases()
     else:
-        raise MedsegError(f"unknown evaluation set '{set_name}'; choose from {', '.join(SETS)}")
+        raise MedsegError(f"unknown evaluation set '{set_name}'; choose from {', '.join((*SETS, DEV_SET))}")
     if quick:  # one structure, cut close, a few slices: a smoke run of seconds
         return [crop_case(cases[0], margin=6, half_depth=3)]
     return [crop_case(c, margin=CROP_MARGIN) for c in cases]

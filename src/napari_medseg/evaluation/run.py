@@ -32,7 +32,7 @@ from napari_medseg.core.prompts import PROMPT_TYPES, SliceRef
 from napari_medseg.core.session import Session
 from napari_medseg.errors import MedsegError
 from napari_medseg.evaluation.baselines import FloodModel, RandomWalkerModel
-from napari_medseg.evaluation.datasets import SETS, Case, load_cases
+from napari_medseg.evaluation.datasets import DEV_SET, SETS, Case, load_cases
 from napari_medseg.evaluation.metrics import NOC_MAX, dice, mean_of, summarize_curve
 from napari_medseg.evaluation.simulate import SimulatedUser
 from napari_medseg.models.protocol import PromptableModel
@@ -53,10 +53,11 @@ class BenchConfig:
     quick: bool = False
     flood_tolerances: Sequence[float] = FLOOD_TOLERANCES
     with_3d: bool = True
+    checkpoint: str | None = None  # other weights for the built-in model (e.g. a training run's)
 
     def validate(self) -> None:
         for name, chosen, allowed in (
-            ("set", self.sets, SETS),
+            ("set", self.sets, (*SETS, DEV_SET)),
             ("model", self.models, MODELS),
             ("prompt type", self.prompt_types, PROMPT_TYPES),
         ):
@@ -81,15 +82,16 @@ class CaseResult:
     flood_tolerance_3d: float | None = None
 
 
-def make_model(name: str) -> PromptableModel:
-    """The benchmark's models: the product's built-in model and the two classical baselines."""
+def make_model(name: str, checkpoint: str | None = None) -> PromptableModel:
+    """The benchmark's models: the product's built-in model (its shipped weights, or ``checkpoint``)
+    and the two classical baselines."""
     if name == "random_walker":
         return RandomWalkerModel()
     if name == "flood":
         return FloodModel()
     from napari_medseg.models.registry import load_model
 
-    return load_model(name)
+    return load_model(name, checkpoint=checkpoint)
 
 
 def user_seed(case: Case, prompt_type: str) -> int:
@@ -211,7 +213,7 @@ class Bench:
     def run(self, jobs: int = 1) -> tuple[list[CaseResult], dict]:
         """All sets; with ``jobs`` > 1 the cases run in that many worker processes (same results)."""
         cfg = self.config
-        models = {name: make_model(name) for name in cfg.models}
+        models = _models(tuple(cfg.models), cfg.checkpoint)
         tasks: list[tuple[str, int]] = []
         for set_name in cfg.sets:
             cases = _cases(set_name, cfg.quick)
@@ -243,15 +245,15 @@ def _cases(set_name: str, quick: bool) -> list[Case]:
 
 
 @functools.cache
-def _models(names: tuple[str, ...]) -> dict[str, PromptableModel]:
-    return {name: make_model(name) for name in names}
+def _models(names: tuple[str, ...], checkpoint: str | None) -> dict[str, PromptableModel]:
+    return {name: make_model(name, checkpoint if name == "builtin" else None) for name in names}
 
 
 def _case_task(config: BenchConfig, set_name: str, index: int, verbose: bool) -> list[CaseResult]:
     """One case in a worker process (cases and models are loaded once per worker)."""
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else None
     bench = Bench(config, log=log)
-    return bench.run_one(_cases(set_name, config.quick)[index], _models(tuple(config.models)))
+    return bench.run_one(_cases(set_name, config.quick)[index], _models(tuple(config.models), config.checkpoint))
 
 
 def summarize(results: Sequence[CaseResult], config: BenchConfig) -> dict:
