@@ -19,8 +19,7 @@ import torch
 
 from napari_medseg.models.builtin.model import load_state
 from napari_medseg.models.builtin.network import ARCH, PromptableUNet
-from napari_medseg.training.samples import validation_set
-from napari_medseg.training.train import evaluate, save_weights
+from napari_medseg.training.train import evaluate, held_out_set, save_weights
 
 
 def average_states(states: Sequence[dict[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
@@ -54,9 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         meta_path = path.with_suffix(".json")
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         sources.append({"file": path.name, "weight": w, **{k: v for k, v in meta.items() if k != "history"}})
-    size = 128
-    val = validation_set(args.seed + 1_000_003, size, args.val_per_kind)  # train.py's held-out set
-    metrics = evaluate(net, val, size, torch.device("cpu"), args.seed)
+    size = 128  # train.py's default crop size
+    metrics = evaluate(net, held_out_set(args.seed, size, args.val_per_kind), size, torch.device("cpu"), args.seed)
     meta = {
         "arch": ARCH,
         "parameters": sum(t.numel() for t in net.parameters()),

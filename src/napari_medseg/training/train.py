@@ -142,6 +142,11 @@ def evaluate(net: PromptableUNet, val: dict[str, list[Sample]], size: int, devic
     return out
 
 
+def held_out_set(seed: int, size: int, per_kind: int) -> dict[str, list[Sample]]:
+    """The validation set of a run with ``seed``: its own seed, never drawn by the training batches."""
+    return validation_set(seed + 1_000_003, size, per_kind)
+
+
 def _clicks_only(rng, logits, batch, prompts):
     new, prevs = [], []
     for lg, s, p in zip(logits, batch, prompts, strict=True):
@@ -289,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[train] {ARCH}: {n_params} parameters on {hardware(device)}; seed {args.seed}", flush=True)
     t0 = time.time()
     source = BatchSource(args.seed, args.size, args.pool, args.batch, args.workers)
-    val = validation_set(args.seed + 1_000_003, args.size, args.val_per_kind)
+    val = held_out_set(args.seed, args.size, args.val_per_kind)
     print(f"[train] pool and validation set ready in {time.time() - t0:.0f}s", flush=True)
     meta: dict = {"arch": ARCH, "parameters": n_params, "seed": args.seed, "batch": args.batch, "size": args.size,
                   "hardware": hardware(device), "git_commit": git_commit(), "history": [],
