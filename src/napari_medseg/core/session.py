@@ -16,6 +16,7 @@ import numpy as np
 
 from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
+from napari_medseg.core.components import keep_prompted
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
 from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
 from napari_medseg.core.prompts import (
@@ -59,8 +60,11 @@ class Session:
         preset: str | IntensityPreset = DEFAULT_PRESET,
         cache: EmbeddingCache | None = None,
         axis: int = 2,
+        keep_prompted: bool = True,
     ) -> None:
         self.volume = as_volume(image)
+        # previews keep only the pieces a positive prompt touches (see core/components.py)
+        self.keep_prompted = keep_prompted
         self.labels = as_labels(labels, self.volume.shape)
         self.model: PromptableModel = load_model(model) if isinstance(model, str) else model
         self.cache = cache if cache is not None else EmbeddingCache()
@@ -180,18 +184,26 @@ class Session:
         if label_id is not None:
             label_id = self._check_label(label_id)
         current = self._preview
+        start_mask: np.ndarray | None = None
         if current is not None and current.ref == ref and label_id in (None, current.label_id):
             accumulated = current.prompts + tuple(batch)
             start: np.ndarray | None = current.logits
+            start_mask = current.mask
             label_id = current.label_id
         else:
             accumulated, start = tuple(batch), None
             if label_id is not None:
                 existing = self._plane(ref.axis, ref.index) == label_id
                 if existing.any():
-                    start = logits_from_mask(existing)
+                    start, start_mask = logits_from_mask(existing), existing
         logits = self._decode(ref, list(accumulated), start)
-        preview = Preview(ref, logits > 0, logits, accumulated, label_id)
+        mask = logits > 0
+        if self.keep_prompted:
+            kept = keep_prompted(mask, accumulated, start_mask)
+            if kept is not mask:  # the dropped pieces leave the logits too, so a refinement keeps them out
+                logits = np.where(mask & ~kept, -logits, logits)
+                mask = kept
+        preview = Preview(ref, mask, logits, accumulated, label_id)
         with self._lock:
             self._preview = preview
         return preview
