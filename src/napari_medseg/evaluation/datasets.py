@@ -26,8 +26,8 @@ SETS = ("sample", "synthetic", "mni")
 # generators. Never reported as evaluation, never used in training; the evaluation SETS stay untouched
 # by such choices.
 DEV_SET = "dev"
-DEV_PHANTOM_SEED = 7
-DEV_SYNTHETIC_SEED = 99
+DEV_PHANTOM_SEEDS = (7, 8)
+DEV_SYNTHETIC_SEEDS = (99, 98)
 # Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
 # same for every method: it bounds the cost of the classical baselines on large slices.
 CROP_MARGIN = 24
@@ -154,15 +154,17 @@ def synthetic_cases(seeds: tuple[int, ...] = (0, 1), shape: tuple[int, int, int]
 
 
 def dev_cases() -> list[Case]:
-    """The development set: the phantom generator at seed 7 and the synthetic generator at seed 99."""
+    """The development set: the phantom generator at seeds 7 and 8, the synthetic one at 99 and 98."""
     from napari_medseg.core.sample import generate_phantom
 
-    image, labels, _, names = generate_phantom(DEV_PHANTOM_SEED)
-    cases = _cases_from_labels(DEV_SET, f"phantom-{DEV_PHANTOM_SEED}", image, labels, names, axis=2, preset="ct-abdomen")
-    image, labels, names = synthetic_volume(DEV_SYNTHETIC_SEED)
-    return cases + _cases_from_labels(
-        DEV_SET, f"synthetic-{DEV_SYNTHETIC_SEED}", image, labels, names, axis=2, preset="ct-abdomen"
-    )
+    cases: list[Case] = []
+    for seed in DEV_PHANTOM_SEEDS:
+        image, labels, _, names = generate_phantom(seed)
+        cases += _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
+    for seed in DEV_SYNTHETIC_SEEDS:
+        image, labels, names = synthetic_volume(seed)
+        cases += _cases_from_labels(DEV_SET, f"synthetic-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
+    return cases
 
 
 # --- MNI152 from nilearn -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ SET_TITLES = {
     "sample": "Bundled CT phantom (`load_sample()`), one case per structure",
     "synthetic": "Synthetic 3D test volumes (`evaluation/datasets.py`, not the training generator)",
     "mni": "MNI152 2009a T1 template (nilearn), brain / white matter / grey matter",
-    "dev": "DEVELOPMENT volumes (phantom seed 7, synthetic seed 99): for choosing weights, not evaluation",
+    "dev": "DEVELOPMENT volumes (phantom seeds 7, 8; synthetic seeds 99, 98): for choosing weights, not evaluation",
 }
 
 
