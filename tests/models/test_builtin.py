@@ -110,6 +110,23 @@ def test_box_segments_a_bright_disk(model):
     assert dice(logits > 0, disk) > 0.8
 
 
+def small_ct_slice(seed=3) -> tuple[np.ndarray, np.ndarray]:
+    """A 64x64 slice like a small CT after the 'auto' preset: air 0, body 0.87, an organ at 1.0."""
+    rr, cc = np.mgrid[:64, :64]
+    body = ((rr - 32) / 28.0) ** 2 + ((cc - 32) / 29.0) ** 2 <= 1
+    organ = ((rr - 30) / 12.5) ** 2 + ((cc - 34) / 10.5) ** 2 <= 1
+    img = np.where(organ, 1.0, np.where(body, 0.87, 0.0)) + np.random.default_rng(seed).normal(0, 0.007, (64, 64))
+    return np.clip(img, 0, 1).astype(np.float32), organ
+
+
+def test_box_segments_a_low_contrast_organ_on_a_small_slice(model):
+    """A sanity case that late checkpoints of one fine-tune failed (the mask shrank to a third)."""
+    img, organ = small_ct_slice()
+    rows, cols = np.nonzero(organ)
+    box = BoxPrompt(REF, (rows.min() - 2, cols.min() - 2), (rows.max() + 2, cols.max() + 2))
+    assert dice(model.decode(model.encode(img), [box]) > 0, organ) > 0.75
+
+
 def test_click_segments_a_bright_disk(model):
     img, disk = disk_image(seed=11)
     logits = model.decode(model.encode(img), [PointPrompt(REF, (72, 93))])
