@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from napari_medseg.core import components as _components
 from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
-from napari_medseg.core.components import keep_prompted
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
 from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
 from napari_medseg.core.prompts import (
@@ -199,7 +199,7 @@ class Session:
         logits = self._decode(ref, list(accumulated), start)
         mask = logits > 0
         if self.keep_prompted:
-            kept = keep_prompted(mask, accumulated, start_mask)
+            kept = _components.keep_prompted(mask, accumulated, start_mask)
             if kept is not mask:  # the dropped pieces leave the logits too, so a refinement keeps them out
                 logits = np.where(mask & ~kept, -logits, logits)
                 mask = kept
