@@ -39,14 +39,12 @@ def keep_prompted(mask: np.ndarray, prompts: Sequence[Prompt], start: np.ndarray
     do not overlap ``start`` (the mask the interaction began from). Unchanged when nothing would be
     left, when there is a single piece, or when no positive prompt was given."""
     mask = np.asarray(mask, dtype=bool)
+    labels, count = ndimage.label(mask, structure=_EIGHT)
+    if count <= 1:  # the common case: one piece (or none), no prompt needs rasterising
+        return mask
     anchors = prompt_anchors(prompts, mask.shape)
     if start is not None:
         anchors |= np.asarray(start, dtype=bool)
-    if not anchors.any() or not mask.any():
-        return mask
-    labels, count = ndimage.label(mask, structure=_EIGHT)
-    if count <= 1:
-        return mask
     keep = np.bincount(labels[anchors & mask], minlength=count + 1) > 0
     keep[0] = False
     if not keep.any() or keep[1:].all():
