@@ -145,11 +145,13 @@ def synthetic_volume(seed: int, shape: tuple[int, int, int] = (96, 96, 48)) -> t
     return image.astype(np.float32), labels, names
 
 
-def synthetic_cases(seeds: tuple[int, ...] = (0, 1), shape: tuple[int, int, int] = (96, 96, 48)) -> list[Case]:
+def synthetic_cases(
+    seeds: tuple[int, ...] = (0, 1), shape: tuple[int, int, int] = (96, 96, 48), set_name: str = "synthetic"
+) -> list[Case]:
     cases: list[Case] = []
     for seed in seeds:
         image, labels, names = synthetic_volume(seed, shape)
-        cases += _cases_from_labels("synthetic", f"synthetic-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
+        cases += _cases_from_labels(set_name, f"synthetic-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
     return cases
 
 
@@ -161,10 +163,7 @@ def dev_cases() -> list[Case]:
     for seed in DEV_PHANTOM_SEEDS:
         image, labels, _, names = generate_phantom(seed)
         cases += _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
-    for seed in DEV_SYNTHETIC_SEEDS:
-        image, labels, names = synthetic_volume(seed)
-        cases += _cases_from_labels(DEV_SET, f"synthetic-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
-    return cases
+    return cases + synthetic_cases(DEV_SYNTHETIC_SEEDS, set_name=DEV_SET)
 
 
 # --- MNI152 from nilearn -------------------------------------------------------------------------
