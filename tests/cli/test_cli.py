@@ -67,9 +67,9 @@ PROMPTS = {
         },
         {
             "label": 2,
-            "name": "inside the organ",
+            "name": "the organ again",
             "propagate": False,
-            "prompts": [{"type": "box", "corners": [[20, 18, 5], [32, 30, 5]]}],
+            "prompts": [{"type": "box", "corners": [[14, 14, 5], [38, 34, 5]]}],
         },
     ],
 }

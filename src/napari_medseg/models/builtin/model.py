@@ -1,8 +1,10 @@
 """The built-in promptable model: the network behind the :class:`PromptableModel` protocol.
 
 ``encode`` runs the CNN encoder once per slice and returns float16 feature maps for the cache;
-``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder and returns float32
-logits at slice resolution. Weights ship as float16 safetensors inside the package.
+``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, refines its logits at
+slice resolution against the slice's own edges (``refine.py``) and the boxes and lassos drawn
+(``prompt_evidence.py``), and returns float32 logits. Weights ship as float16 safetensors inside
+the package.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ from napari_medseg.models.builtin.network import (
     padded_size,
     prev_channels,
 )
+from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, apply_prompt_evidence
 from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, build_prompt_maps, map_shape
+from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
 from napari_medseg.models.protocol import Embedding
 
-PREPROCESSING_VERSION = "p1"
+PREPROCESSING_VERSION = "p2"  # p2: the embedding also holds the slice (float16) for the refinement
 FEATURE_KEYS = ("e2", "e4", "s4", "e8", "e16", "e32")
+EMBEDDING_KEYS = (*FEATURE_KEYS, "image", "size")
 WEIGHTS_NAME = "builtin.safetensors"
 
 
@@ -96,6 +101,8 @@ class BuiltinModel:
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
+        self.refine = RefineOptions()
+        self.evidence = EvidenceOptions()
         self.device = torch.device(device)
         self.net = fold_batchnorm(net.eval()).to(self.device)
         self._sha = weights_sha256
@@ -114,12 +121,13 @@ class BuiltinModel:
             x = torch.nn.functional.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
             feats = self.net.encoder(x)
             out: Embedding = {k: feats[k][0].to(torch.float16).cpu().numpy() for k in FEATURE_KEYS}
+        out["image"] = img.astype(np.float16)  # the guide of the full-resolution refinement
         out["size"] = np.array([h, w], dtype=np.int64)
         return out
 
     def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
                prev_logits: np.ndarray | None = None) -> np.ndarray:
-        missing = [k for k in (*FEATURE_KEYS, "size") if k not in embedding]
+        missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
@@ -146,8 +154,9 @@ class BuiltinModel:
             pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
             inp = torch.cat([maps, pc], dim=1).to(self.device)
             logit2, _ = self.net.decoder(feats, inp)
-            logits = logits_to_full(logit2, (h, w))[0, 0]
-        return logits.cpu().numpy().astype(np.float32, copy=False)
+            logits = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
+            logits = guided_refine(logits, torch.from_numpy(embedding["image"]), self.refine)
+        return apply_prompt_evidence(logits.numpy().astype(np.float32, copy=False), prompts, self.evidence)
 
 
 def load_builtin(checkpoint: Path | None = None, device: str = "cpu") -> BuiltinModel:
