@@ -132,3 +132,34 @@ def test_model_refinement_sharpens_a_click_on_a_sharp_square(model):
         model.refine = saved
     assert dice(refined, truth) >= dice(raw, truth) - 1e-9
     assert dice(refined, truth) > 0.95
+
+
+def test_first_answer_offset_depends_on_the_prompt_kind_and_only_applies_once():
+    from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
+
+    opts = CalibrationOptions()
+    click, box = PointPrompt(REF, (5, 5)), BoxPrompt(REF, (1, 1), (9, 9))
+    lasso = LassoPrompt(REF, ((1, 1), (1, 9), (9, 9)))
+    assert first_answer_offset([click], False) == opts.clicks_scribbles < 0
+    assert first_answer_offset([box, click], False) == opts.box > 0
+    assert first_answer_offset([lasso], False) == 0.0 and first_answer_offset([box, lasso], False) == 0.0
+    assert first_answer_offset([click], True) == 0.0  # a correction refines a previous mask
+    assert first_answer_offset([box], True) == 0.0  # propagation carries a previous mask
+    assert first_answer_offset([click], False, CalibrationOptions(enabled=False)) == 0.0
+
+
+def test_model_applies_the_calibration_to_a_first_click(model):
+    img, _, _ = square_scene(offset=0, seed=6)
+    emb = model.encode(img)
+    click = [PointPrompt(REF, (48, 47))]
+    calibrated = model.decode(emb, click)
+    saved = model.calibration
+    try:
+        from napari_medseg.models.builtin.calibration import CalibrationOptions
+
+        model.calibration = CalibrationOptions(enabled=False)
+        raw = model.decode(emb, click)
+    finally:
+        model.calibration = saved
+    far = np.abs(raw) > 6  # outside the refined band the offset shows one to one
+    np.testing.assert_allclose(calibrated[far], raw[far] + saved.clicks_scribbles, atol=1e-4)

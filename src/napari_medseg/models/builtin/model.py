@@ -1,9 +1,10 @@
 """The built-in promptable model: the network behind the :class:`PromptableModel` protocol.
 
 ``encode`` runs the CNN encoder once per slice and returns float16 feature maps for the cache;
-``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, refines its logits at
-slice resolution against the slice's own edges (``refine.py``) and the boxes and lassos drawn
-(``prompt_evidence.py``), and returns float32 logits. Weights ship as float16 safetensors inside
+``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, calibrates a slice's
+first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
+slice's own edges (``refine.py``) and the boxes and lassos drawn (``prompt_evidence.py``), and
+returns float32 logits. Weights ship as float16 safetensors inside
 the package.
 """
 
@@ -20,6 +21,7 @@ import torch
 
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import ModelLoadError, VolumeReadError
+from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
     ARCH,
@@ -101,6 +103,7 @@ class BuiltinModel:
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
+        self.calibration = CalibrationOptions()
         self.refine = RefineOptions()
         self.evidence = EvidenceOptions()
         self.device = torch.device(device)
@@ -155,6 +158,7 @@ class BuiltinModel:
             inp = torch.cat([maps, pc], dim=1).to(self.device)
             logit2, _ = self.net.decoder(feats, inp)
             logits = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
+            logits += first_answer_offset(prompts, prev is not None, self.calibration)
             logits = guided_refine(logits, torch.from_numpy(embedding["image"]), self.refine)
         return apply_prompt_evidence(logits.numpy().astype(np.float32, copy=False), prompts, self.evidence)
 
