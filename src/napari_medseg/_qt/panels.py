@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_medseg.core.intensity import PRESETS
+from napari_medseg.core.propagation import PropagationOptions
 from napari_medseg.models.registry import available_models
 
 NEW_LABELS = "(new layer)"
@@ -115,7 +116,7 @@ class MedSegForm:
         self.iou_spin = QDoubleSpinBox()
         self.iou_spin.setRange(0.0, 1.0)
         self.iou_spin.setSingleStep(0.05)
-        self.iou_spin.setValue(0.5)
+        self.iou_spin.setValue(PropagationOptions.iou_threshold)
         self.propagate_button = QPushButton("Propagate")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)

@@ -40,7 +40,7 @@ class PropagationOptions:
     """How the prompt for the next slice is derived and when the walk stops."""
 
     prompt_mode: str = "mask+box"  # any '+'-join of: mask, box, points
-    iou_threshold: float = 0.5  # stop when IoU(previous slice, new slice) < this
+    iou_threshold: float = 0.3  # stop when IoU(previous slice, new slice) < this (0.3: dev volumes, 2026-12-01)
     min_area: int = 4  # stop when the mask has fewer pixels (it vanished)
     max_distance: int | None = None  # range limit in slices from the key slice
     stop_slices: frozenset[int] = frozenset()  # never segmented; a walk ends before them
