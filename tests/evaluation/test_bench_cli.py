@@ -97,3 +97,34 @@ def test_checkpoint_option_evaluates_other_weights_and_dev_runs_write_no_publish
     from napari_medseg.models.builtin.model import default_weights_path
 
     assert make_model("builtin", str(ckpt)).identity != make_model("builtin", str(default_weights_path())).identity
+
+
+def test_builtin_options_change_the_model_and_bad_ones_say_what_is_wrong(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    import pytest
+
+    from napari_medseg.errors import MedsegError
+    from napari_medseg.evaluation import datasets
+    from napari_medseg.evaluation.run import make_model
+
+    model = make_model("builtin", None, (("calibration.box", 0.25), ("refine.radius", 5), ("evidence.enabled", 0)))
+    assert model.calibration.box == 0.25 and model.refine.radius == 5 and isinstance(model.refine.radius, int)
+    assert model.evidence.enabled is False
+    assert make_model("builtin").calibration.box != 0.25  # the defaults are untouched
+    for bad in (("decoder.depth", 1), ("refine.colour", 1)):
+        with pytest.raises(MedsegError, match="unknown built-in model option"):
+            make_model("builtin", None, (bad,))
+
+    tiny = crop_case(datasets.synthetic_cases((0,), (40, 40, 10))[0], margin=4, half_depth=2)
+    monkeypatch.setattr(datasets, "dev_cases", lambda: [dataclasses.replace(tiny, set_name="dev")])
+    js = tmp_path / "dev.json"
+    code = main(["bench", "--sets", "dev", "--models", "builtin", "--prompt-types", "box", "--max-interactions", "1",
+                 "--builtin-option", "calibration.box=0", "--jobs", "1", "--quiet", "--json", str(js)])
+    assert code == 0
+    assert json.loads(js.read_text())["summary"]["models"]["builtin"].endswith("with calibration.box=0")
+    assert "Development criterion of the built-in model" in capsys.readouterr().out
+    for bad in ("calibration.box", "box=1", "calibration.box=big"):
+        assert main(["bench", "--sets", "dev", "--builtin-option", bad, "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "GROUP.NAME=NUMBER" in err[0]

@@ -54,6 +54,8 @@ class BenchConfig:
     flood_tolerances: Sequence[float] = FLOOD_TOLERANCES
     with_3d: bool = True
     checkpoint: str | None = None  # other weights for the built-in model (e.g. a training run's)
+    # inference-time options of the built-in model, e.g. (("calibration.box", 0.5),): for sweeps on dev
+    builtin_options: tuple[tuple[str, float], ...] = ()
 
     def validate(self) -> None:
         for name, chosen, allowed in (
@@ -64,6 +66,8 @@ class BenchConfig:
             bad = [c for c in chosen if c not in allowed]
             if bad or not chosen:
                 raise MedsegError(f"unknown {name} {', '.join(bad) or '(none)'}; choose from {', '.join(allowed)}")
+        if self.builtin_options and "builtin" not in self.models:
+            raise MedsegError("built-in model options were given but the built-in model is not benchmarked; add --models builtin")
         if not 1 <= self.max_interactions <= 100:
             raise MedsegError(f"--max-interactions must lie in 1..100, got {self.max_interactions}")
 
@@ -82,16 +86,20 @@ class CaseResult:
     flood_tolerance_3d: float | None = None
 
 
-def make_model(name: str, checkpoint: str | None = None) -> PromptableModel:
-    """The benchmark's models: the product's built-in model (its shipped weights, or ``checkpoint``)
-    and the two classical baselines."""
+def make_model(name: str, checkpoint: str | None = None,
+               options: Sequence[tuple[str, float]] = ()) -> PromptableModel:
+    """The benchmark's models: the product's built-in model (its shipped weights, or ``checkpoint``;
+    ``options`` set its inference-time steps) and the two classical baselines."""
     if name == "random_walker":
         return RandomWalkerModel()
     if name == "flood":
         return FloodModel()
     from napari_medseg.models.registry import load_model
 
-    return load_model(name, checkpoint=checkpoint)
+    model = load_model(name, checkpoint=checkpoint)
+    if options:
+        model.configure(dict(options))  # type: ignore[attr-defined]
+    return model
 
 
 def user_seed(case: Case, prompt_type: str) -> int:
@@ -213,7 +221,7 @@ class Bench:
     def run(self, jobs: int = 1) -> tuple[list[CaseResult], dict]:
         """All sets; with ``jobs`` > 1 the cases run in that many worker processes (same results)."""
         cfg = self.config
-        models = _models(tuple(cfg.models), cfg.checkpoint)
+        models = _models(tuple(cfg.models), cfg.checkpoint, tuple(cfg.builtin_options))
         tasks: list[tuple[str, int]] = []
         for set_name in cfg.sets:
             cases = _cases(set_name, cfg.quick)
@@ -232,6 +240,8 @@ class Bench:
                     results += future.result()
         summary = summarize(results, cfg)
         summary["models"] = {name: model.identity for name, model in models.items()}
+        if cfg.builtin_options and "builtin" in summary["models"]:
+            summary["models"]["builtin"] += " with " + ", ".join(f"{k}={v:g}" for k, v in cfg.builtin_options)
         return results, summary
 
 
@@ -245,15 +255,19 @@ def _cases(set_name: str, quick: bool) -> list[Case]:
 
 
 @functools.cache
-def _models(names: tuple[str, ...], checkpoint: str | None) -> dict[str, PromptableModel]:
-    return {name: make_model(name, checkpoint if name == "builtin" else None) for name in names}
+def _models(names: tuple[str, ...], checkpoint: str | None,
+            options: tuple[tuple[str, float], ...] = ()) -> dict[str, PromptableModel]:
+    return {
+        name: make_model(name, checkpoint, options) if name == "builtin" else make_model(name) for name in names
+    }
 
 
 def _case_task(config: BenchConfig, set_name: str, index: int, verbose: bool) -> list[CaseResult]:
     """One case in a worker process (cases and models are loaded once per worker)."""
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else None
     bench = Bench(config, log=log)
-    return bench.run_one(_cases(set_name, config.quick)[index], _models(tuple(config.models), config.checkpoint))
+    models = _models(tuple(config.models), config.checkpoint, tuple(config.builtin_options))
+    return bench.run_one(_cases(set_name, config.quick)[index], models)
 
 
 def summarize(results: Sequence[CaseResult], config: BenchConfig) -> dict:

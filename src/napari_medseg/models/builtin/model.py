@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from napari_medseg.core.prompts import Prompt
-from napari_medseg.errors import ModelLoadError, VolumeReadError
+from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -110,6 +111,22 @@ class BuiltinModel:
         self.net = fold_batchnorm(net.eval()).to(self.device)
         self._sha = weights_sha256
         self.metadata = metadata or {}
+
+    TUNABLE = ("calibration", "refine", "evidence")  # the inference-time steps after the network
+
+    def configure(self, options: Mapping[str, float]) -> None:
+        """Set inference-time options by dotted name, e.g. ``{"calibration.box": 0.5}`` (for sweeps
+        on the development volumes; the defaults are the chosen values)."""
+        for key, value in options.items():
+            group, _, name = key.partition(".")
+            if group not in self.TUNABLE:
+                raise MedsegError(f"unknown built-in model option '{key}'; it starts with one of {', '.join(self.TUNABLE)}")
+            current = getattr(self, group)
+            kinds = {f.name: f.type for f in fields(current)}
+            if name not in kinds:
+                raise MedsegError(f"unknown built-in model option '{key}'; {group} has {', '.join(kinds)}")
+            cast = {"int": int, "bool": bool}.get(str(kinds[name]), float)
+            setattr(self, group, replace(current, **{name: cast(value)}))
 
     @property
     def identity(self) -> str:

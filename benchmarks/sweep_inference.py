@@ -1,0 +1,61 @@
+"""Sweep inference-time options of the built-in model on the development volumes; prints numbers.
+
+Each ``--grid GROUP.NAME=V1,V2,...`` is swept on its own (every other option at its default, or at
+the values given with ``--set``), through the same benchmark as ``napari-medseg bench --sets dev``,
+and each run prints Dice@1 and 3D Dice per prompt type and the selection criterion (mean Dice@1 +
+mean 3D Dice). This is how the constants of ``calibration.py``, ``refine.py`` and
+``prompt_evidence.py`` were chosen (docs/model-card.md); run it again for new weights::
+
+    python benchmarks/sweep_inference.py --grid calibration.box=0,0.5,1,1.5,2 \\
+        --grid calibration.clicks_scribbles=-1.5,-1,-0.5,0 --checkpoint runs/new/builtin.safetensors
+
+The development set is never an evaluation set (see docs/evaluation.md). One process, about 20 s per
+value on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from napari_medseg.cli.bench import parse_options
+from napari_medseg.evaluation.run import Bench, BenchConfig, summarize
+
+
+def parse_grid(item: str) -> tuple[str, list[float]]:
+    key, _, values = item.partition("=")
+    return key.strip(), [float(v) for v in values.split(",") if v.strip()]
+
+
+def one_run(options: tuple[tuple[str, float], ...], checkpoint: str | None) -> tuple[str, float]:
+    config = BenchConfig(sets=("dev",), models=("builtin",), checkpoint=checkpoint, builtin_options=options)
+    results, _ = Bench(config).run(jobs=1)
+    means = summarize(results, config)["means"]["dev"]
+    d1 = {pt: row["builtin"]["dice@1"] for pt, row in means.items()}
+    d3 = {pt: row["builtin"]["dice3d"] for pt, row in means.items()}
+    criterion = float(np.mean(list(d1.values())) + np.mean(list(d3.values())))
+    cells = " / ".join(f"{d1[pt]:.3f}" for pt in d1) + " | " + " / ".join(f"{d3[pt]:.3f}" for pt in d3)
+    return cells, criterion
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--grid", action="append", required=True, metavar="GROUP.NAME=V1,V2,...")
+    p.add_argument("--set", action="append", default=[], metavar="GROUP.NAME=VALUE",
+                   help="held fixed during every run of the sweep")
+    p.add_argument("--checkpoint", default=None, help="built-in weights (default: the shipped ones)")
+    args = p.parse_args()
+    fixed = parse_options(args.set)
+    print("option = value | Dice@1 point / box / scribble / lasso | 3D Dice (same order) | criterion")
+    for item in args.grid:
+        key, values = parse_grid(item)
+        for value in values:
+            start = time.perf_counter()
+            cells, criterion = one_run(fixed + ((key, value),), args.checkpoint)
+            print(f"{key} = {value:g} | {cells} | {criterion:.4f}   ({time.perf_counter() - start:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
