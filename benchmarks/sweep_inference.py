@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
-from napari_medseg.cli.bench import parse_options
+from napari_medseg.cli.bench import dev_criterion, parse_options
 from napari_medseg.evaluation.run import Bench, BenchConfig, summarize
 
 
@@ -32,12 +30,12 @@ def parse_grid(item: str) -> tuple[str, list[float]]:
 def one_run(options: tuple[tuple[str, float], ...], checkpoint: str | None) -> tuple[str, float]:
     config = BenchConfig(sets=("dev",), models=("builtin",), checkpoint=checkpoint, builtin_options=options)
     results, _ = Bench(config).run(jobs=1)
-    means = summarize(results, config)["means"]["dev"]
+    summary = summarize(results, config)
+    means = summary["means"]["dev"]
     d1 = {pt: row["builtin"]["dice@1"] for pt, row in means.items()}
     d3 = {pt: row["builtin"]["dice3d"] for pt, row in means.items()}
-    criterion = float(np.mean(list(d1.values())) + np.mean(list(d3.values())))
     cells = " / ".join(f"{d1[pt]:.3f}" for pt in d1) + " | " + " / ".join(f"{d3[pt]:.3f}" for pt in d3)
-    return cells, criterion
+    return cells, dev_criterion(summary, "dev")
 
 
 def main() -> None:

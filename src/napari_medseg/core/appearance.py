@@ -47,7 +47,7 @@ class AppearanceModel:
         if area < 8:
             return None
         width = ring if ring is not None else max(3, int(round(0.25 * np.sqrt(area))))
-        rows, cols = _crop(mask, width + 2)
+        rows, cols = crop_around(mask, width + 2)
         crop_mask = mask[rows, cols]
         ring_mask = ndimage.distance_transform_edt(~crop_mask) <= width
         ring_mask &= ~crop_mask
@@ -66,7 +66,7 @@ class AppearanceModel:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return 0.0
-        rows, cols = _crop(mask, MARGIN)
+        rows, cols = crop_around(mask, MARGIN)
         like = self.object_like[_bins(image(rows, cols))]
         return float(like[mask[rows, cols]].mean())
 
@@ -80,7 +80,7 @@ class AppearanceModel:
         mask = np.asarray(mask, dtype=bool)
         if np.count_nonzero(mask) < MIN_JUDGED:
             return mask
-        rows, cols = _crop(mask, MARGIN)
+        rows, cols = crop_around(mask, MARGIN)
         inside = mask[rows, cols]
         like = self.object_like[_bins(image(rows, cols))]
         if float(like[inside].mean()) < ratio * self.key_share:
@@ -103,7 +103,8 @@ class AppearanceModel:
         return out
 
 
-def _crop(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+def crop_around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the mask's bounding box plus ``margin`` (clipped); empty slices if none."""
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:

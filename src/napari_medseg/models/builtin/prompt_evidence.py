@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, Prompt, rasterize_box, rasterize_polygon
 
 
@@ -40,13 +41,9 @@ def _region(prompt: BoxPrompt | LassoPrompt, shape: tuple[int, int]) -> np.ndarr
 
 def _dilate(mask: np.ndarray, margin: int) -> np.ndarray:
     """Binary dilation by ``margin`` pixels, computed on the mask's bounding box only."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return mask
-    r0, r1 = max(rows[0] - margin, 0), min(rows[-1] + margin + 1, mask.shape[0])
-    c0, c1 = max(cols[0] - margin, 0), min(cols[-1] + margin + 1, mask.shape[1])
+    rows, cols = crop_around(mask, margin)
     out = np.zeros_like(mask)
-    out[r0:r1, c0:c1] = ndimage.binary_dilation(mask[r0:r1, c0:c1], iterations=margin)
+    out[rows, cols] = ndimage.binary_dilation(mask[rows, cols], iterations=margin)
     return out
 
 
@@ -58,21 +55,18 @@ def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
         return logits
     shape = logits.shape
     out = np.array(logits, dtype=np.float32, copy=True)
-    lassos = [p for p in regions if isinstance(p, LassoPrompt) and p.positive]
+    rasters = [(p, _region(p, shape)) for p in regions]  # each prompt rasterised once
+    positive = [r for p, r in rasters if p.positive]
+    lassos = [r for p, r in rasters if p.positive and isinstance(p, LassoPrompt)]
     if lassos and opts.lasso_bias:
-        inside = np.zeros(shape, dtype=bool)
-        for p in lassos:
-            inside |= _region(p, shape)
+        inside = np.logical_or.reduce(lassos)
         out += np.where(inside, opts.lasso_bias, -opts.lasso_bias).astype(np.float32)
-    positive = [p for p in regions if p.positive]
     if positive:
-        allowed = np.zeros(shape, dtype=bool)
-        for p in positive:
-            allowed |= _region(p, shape)
+        allowed = np.logical_or.reduce(positive)
         if opts.margin > 0:
             allowed = _dilate(allowed, int(opts.margin))
         np.minimum(out, -opts.floor, out=out, where=~allowed)
-    for p in regions:
+    for p, r in rasters:
         if not p.positive:
-            np.minimum(out, -opts.floor, out=out, where=_region(p, shape))
+            np.minimum(out, -opts.floor, out=out, where=r)
     return out
