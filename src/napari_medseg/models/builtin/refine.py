@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from napari_medseg.core.appearance import crop_around
+
 
 @dataclass(frozen=True)
 class RefineOptions:
@@ -45,31 +47,16 @@ def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
     return c / (k * k)
 
 
-def _span(flags: torch.Tensor) -> tuple[int, int]:
-    """First and last index of a non-empty 1-D bool tensor's True values."""
-    as_int = flags.to(torch.uint8)
-    return int(as_int.argmax()), flags.numel() - 1 - int(as_int.flip(0).argmax())
-
-
-def _band_box(uncertain: torch.Tensor, pad: int) -> tuple[int, int, int, int] | None:
-    rows = uncertain.any(dim=1)
-    if not bool(rows.any()):
-        return None
-    (r0, r1), (c0, c1) = _span(rows), _span(uncertain.any(dim=0))
-    h, w = uncertain.shape
-    return max(r0 - pad, 0), min(r1 + pad + 1, h), max(c0 - pad, 0), min(c1 + pad + 1, w)
-
-
 def guided_refine(logits: torch.Tensor, image: torch.Tensor, opts: RefineOptions = RefineOptions()) -> torch.Tensor:
     """``logits`` and ``image`` (values in [0, 1]): (H, W) float32 -> refined (H, W) logits."""
     if not opts.enabled:
         return logits
     uncertain = logits.abs() < opts.band
     s = max(int(opts.subsample), 1)
-    box = _band_box(uncertain, opts.radius + 2 * s)
-    if box is None:
+    rows, cols = crop_around(uncertain.numpy(), opts.radius + 2 * s)
+    if rows.stop == rows.start:
         return logits
-    r0, r1, c0, c1 = box
+    r0, r1, c0, c1 = rows.start, rows.stop, cols.start, cols.stop
     lg = logits[r0:r1, c0:c1]
     guide = image[r0:r1, c0:c1].float()
     h, w = lg.shape
