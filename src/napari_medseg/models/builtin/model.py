@@ -4,8 +4,7 @@
 ``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, calibrates a slice's
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``) and the boxes and lassos drawn (``prompt_evidence.py``), and
-returns float32 logits. Weights ship as float16 safetensors inside
-the package.
+returns float32 logits. Weights ship as float16 safetensors inside the package.
 """
 
 from __future__ import annotations
@@ -101,6 +100,7 @@ class BuiltinModel:
     """The default model: a ~1M-parameter CNN, fast on a laptop CPU. Implements ``PromptableModel``."""
 
     name = "builtin"
+    TUNABLE = ("calibration", "refine", "evidence")  # the inference-time steps after the network
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
@@ -111,8 +111,6 @@ class BuiltinModel:
         self.net = fold_batchnorm(net.eval()).to(self.device)
         self._sha = weights_sha256
         self.metadata = metadata or {}
-
-    TUNABLE = ("calibration", "refine", "evidence")  # the inference-time steps after the network
 
     def configure(self, options: Mapping[str, float]) -> None:
         """Set inference-time options by dotted name, e.g. ``{"calibration.box": 0.5}`` (for sweeps

@@ -7,10 +7,10 @@ window, as a function of the intensity: where the window straddles an edge the p
 snaps onto the intensity step; in flat windows the probability is left as it was. The guide has two
 channels, the intensity I and I^2, so the fit is quadratic: a window holding a vessel between darker
 fat and brighter bone (object in the middle of three intensities) still has a fit, where a linear
-one would leave the band near 0.5 and cut the vessel's wall off. Only the
-uncertain band (|logit| < ``band``) is rewritten, the coefficients are computed at half resolution
-("fast guided filter", He & Sun 2015) and only inside the band's bounding box, which keeps it to a
-few milliseconds per 512x512 interaction. Radius, epsilon and band were chosen on the development
+one would leave the band near 0.5 and cut the vessel's wall off. Only the uncertain band
+(|logit| < ``band``) is rewritten, the coefficients are computed at 1/4 resolution ("fast guided
+filter", He & Sun 2015) and only inside the band's bounding box, which keeps it to about 1.5 ms per
+512x512 interaction. Radius, epsilon and band were chosen on the development
 volumes (``napari-medseg bench --sets dev``), see docs/model-card.md.
 """
 
