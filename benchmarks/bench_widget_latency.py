@@ -147,6 +147,12 @@ def bench_click_latency(size: int, clicks: int, timeout: float) -> dict[str, flo
         canvas = viewer.window._qt_viewer.canvas.native
         empty = 0
         stages: list[list[float]] = []
+        # Wait for the preview in a Qt event loop, idle as napari's own: a Python loop around
+        # processEvents() would hold the GIL and slow the worker thread several times over.
+        from qtpy.QtCore import QEventLoop, QTimer
+
+        waiter = QEventLoop()
+        widget.preview_shown.connect(lambda preview: waiter.quit())
         for rc in [points[0], *points]:  # the first click warms up the Qt path and is not counted
             widget.clear_prompts()
             widget.wait_idle(timeout)
@@ -155,9 +161,9 @@ def bench_click_latency(size: int, clicks: int, timeout: float) -> dict[str, flo
             world = image.data_to_world(np.array([index, rc[0], rc[1]]))
             t0 = time.perf_counter()
             canvas_click(viewer, world, app)
-            deadline = t0 + timeout
-            while len(shown) == before and time.perf_counter() < deadline:
-                app.processEvents()
+            if len(shown) == before:
+                QTimer.singleShot(int(timeout * 1000), waiter.quit)
+                waiter.exec()
             if len(shown) == before:
                 raise SystemExit("no preview arrived after a click on the canvas")
             placed = np.asarray(widget.tools.points.data)[-1]
