@@ -85,6 +85,20 @@ def test_guided_filter_keeps_confident_logits_and_flat_images():
     assert torch.equal(off, torch.from_numpy(logits))
 
 
+def test_weak_pixels_take_their_neighbourhood_majority_and_confident_ones_stay():
+    from napari_medseg.models.builtin.refine import _tidy
+
+    logits = torch.full((12, 12), -0.5)
+    logits[2:10, 2:10] = 0.5  # a weak square ...
+    logits[5, 5] = -0.3  # ... with a weak hole of one pixel
+    logits[0, 11] = 0.4  # and a weak speck outside
+    logits[11, 0] = 3.0  # a confident pixel on its own
+    tidy = _tidy(logits, 1.0)
+    assert tidy[5, 5] > 0 and tidy[0, 11] < 0  # the hole closes, the speck goes
+    assert tidy[11, 0] == 3.0  # confident logits are never changed
+    assert bool((tidy[3:9, 3:9] > 0).all()) and bool((tidy[:, :1][:10] < 0).all())
+
+
 def test_guided_filter_with_nothing_uncertain_returns_the_logits():
     logits = torch.full((16, 16), -9.0)
     assert torch.equal(guided_refine(logits, torch.rand(16, 16)), logits)

@@ -31,6 +31,7 @@ class RefineOptions:
     eps_square: float = 1e-3  # the same for the I^2 channel
     band: float = 4.0  # only logits with |logit| < band are rewritten
     subsample: int = 4  # coefficients are computed at 1/subsample resolution
+    tidy: float = 1.0  # refined pixels with |logit| < tidy take the 3x3 majority of the mask (0: off)
     enabled: bool = True
 
 
@@ -45,6 +46,15 @@ def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
     c = c.cumsum(-2)
     c = c[..., k:, :] - c[..., :-k, :]
     return c / (k * k)
+
+
+def _tidy(logits: torch.Tensor, weak: float) -> torch.Tensor:
+    """Where the filter is unsure (|logit| < ``weak``), a border through faint, noisy tissue follows
+    the noise pixel by pixel; such pixels take the majority of their 3x3 neighbourhood instead."""
+    inside = (logits > 0).to(logits.dtype)[None, None]
+    votes = F.avg_pool2d(F.pad(inside, (1, 1, 1, 1), mode="replicate"), 3, stride=1)[0, 0]
+    majority = torch.where(votes > 0.5, 0.05, -0.05).to(logits.dtype)
+    return torch.where(logits.abs() < weak, majority, logits)
 
 
 def guided_refine(logits: torch.Tensor, image: torch.Tensor, opts: RefineOptions = RefineOptions()) -> torch.Tensor:
@@ -82,6 +92,8 @@ def guided_refine(logits: torch.Tensor, image: torch.Tensor, opts: RefineOptions
     coef = coef[0, :, :h, :w]
     q = (coef[0] * g + coef[1] * g * g + coef[2]).clamp(1e-4, 1 - 1e-4)
     refined = torch.log(q / (1 - q))
+    if opts.tidy > 0:
+        refined = _tidy(refined, opts.tidy)
     out = logits.clone()
     out[r0:r1, c0:c1] = torch.where(uncertain[r0:r1, c0:c1], refined, lg)
     return out
