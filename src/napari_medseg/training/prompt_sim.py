@@ -15,6 +15,7 @@ from scipy import ndimage as ndi
 from skimage.measure import find_contours
 from skimage.morphology import skeletonize
 
+from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Prompt, ScribblePrompt, SliceRef
 
 REF = SliceRef(2, 0)
@@ -176,14 +177,13 @@ def correction_click(rng: np.random.Generator, pred: np.ndarray, target: np.ndar
     """A click at the most interior point of the largest error region: positive if missed, else negative."""
     best = None
     for missed, err in ((True, target & ~pred), (False, pred & ~target)):
-        rows, cols = np.nonzero(err.any(axis=1))[0], np.nonzero(err.any(axis=0))[0]
-        if not len(rows):
+        rows, cols = crop_around(err, 0)
+        if rows.start == rows.stop:
             continue
         # The distance transform of the error's bounding box (plus a background ring) is exact, and
         # much cheaper than the whole slice when the error is small.
-        r0, c0 = rows[0], cols[0]
-        crop = err[r0 : rows[-1] + 1, c0 : cols[-1] + 1]
-        dist = ndi.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1]
+        r0, c0 = rows.start, cols.start
+        dist = ndi.distance_transform_edt(np.pad(err[rows, cols], 1))[1:-1, 1:-1]
         peak = float(dist.max())
         if best is None or peak > best[0]:
             best = (peak, missed, dist, r0, c0)
