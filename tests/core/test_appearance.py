@@ -73,6 +73,16 @@ def test_trim_drops_the_part_of_the_mask_that_looks_like_the_surroundings():
     assert not look.judge(image, empty, 0.5, trim=True).any()  # too small to judge: left as it is
 
 
+def test_an_object_as_bright_as_its_ring_gives_no_model():
+    """Intensity cannot judge it, and must not trim it away (the whole mask would look "unlike")."""
+    rng = np.random.default_rng(6)
+    obj = disc((64, 64), (32, 32), 12)
+    assert AppearanceModel.from_key(region(np.full((64, 64), 0.5, np.float32)), obj) is None
+    same = noisy(rng, np.full((64, 64), 0.5))
+    look = AppearanceModel.from_key(region(same), obj)
+    assert look is None or look.key_share >= 0.5
+
+
 def test_too_small_a_key_mask_gives_no_model():
     image = np.zeros((16, 16), np.float32)
     tiny = np.zeros((16, 16), bool)

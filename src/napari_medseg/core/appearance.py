@@ -28,6 +28,7 @@ MIN_DENSITY = 0.2 / BINS  # a bin holding less than a fifth of a uniform share i
 MIN_JUDGED = 16  # pixels: a smaller mask is left to the area rule (smoothing blurs it into its ring)
 MIN_PATCH = 5  # pixels: smaller patches of surroundings-like intensity are noise, not a leak
 MARGIN = 3  # pixels of context around a mask for the smoothing
+MIN_KEY_SHARE = 0.5  # below this, most of the key object itself would count as surroundings
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class AppearanceModel:
         # an intensity the key object never showed is not object-like, whatever the ring says
         object_like = (p_obj > p_bg) & (p_obj > MIN_DENSITY)
         key_share = float(object_like[bins[crop_mask]].mean())
+        if key_share < MIN_KEY_SHARE:
+            return None  # intensity does not tell this object from its ring: it cannot judge (or trim)
         return cls(object_like, key_share)
 
     def share(self, image: ImageRegion, mask: np.ndarray) -> float:

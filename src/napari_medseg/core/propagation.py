@@ -12,16 +12,24 @@ bounding boxes and computes a (subsampled) distance transform only when the ``po
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-from scipy import ndimage
 
 from napari_medseg.core.appearance import AppearanceModel
+from napari_medseg.core.feature_appearance import FeatureAppearance, SliceFeatures
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
+from napari_medseg.core.slice_prompts import (
+    Box,
+    bounding_box,
+    enlarge_box,
+    interior_points,
+    keep_overlapping,
+    mask_logits,
+    outside_points,
+)
 from napari_medseg.errors import CancelledError, MedsegError
 
 PROMPT_MODES = ("mask", "box", "points")
@@ -29,10 +37,7 @@ DIRECTIONS = ("both", "forward", "backward")
 
 DecodeSlice = Callable[[int, list[Prompt], "np.ndarray | None"], np.ndarray]
 SliceImage = Callable[[int, slice, slice], np.ndarray]  # (index, rows, cols) -> [0, 1] image region
-Box = tuple[int, int, int, int]  # row_start, row_stop, col_start, col_stop (stop exclusive)
-
-_EIGHT = np.ones((3, 3), dtype=bool)
-_POINTS_GRID = 64  # the distance transform for interior points runs on at most ~64x64 samples
+FeaturesOf = Callable[[int], "SliceFeatures | None"]  # index -> the model's image features, or None
 
 
 @dataclass
@@ -57,6 +62,9 @@ class PropagationOptions:
     # slice's share (the mask has left the object; needs the slice images); 0 turns the rule off
     appearance_ratio: float = 0.5
     appearance_trim: bool = True  # also drop mask pixels whose intensity looks like the surroundings
+    # judge by the model's image features too (when the model offers them), with the same ratio and
+    # trim: tells an organ from a touching tissue of the same brightness (dev volumes, 2026-12-01)
+    feature_appearance: bool = True
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +155,7 @@ def propagate(
     on_slice: Callable[[int, np.ndarray], None] | None = None,
     axis: int = 0,
     slice_image: SliceImage | None = None,
+    slice_features: FeaturesOf | None = None,
 ) -> dict[int, np.ndarray]:
     """Segment the slices around ``key_masks`` of one object; returns {index: bool mask}.
 
@@ -156,19 +165,22 @@ def propagate(
     total_estimate)`` after it; ``cancel()`` returning True raises :class:`CancelledError` between
     slices, after everything finished so far went through ``on_slice``. With ``slice_image(index,
     rows, cols)`` (a region of the slice as the model sees it) the appearance rule applies
-    (``options.appearance_ratio``, ``options.appearance_trim``).
+    (``options.appearance_ratio``, ``options.appearance_trim``); with ``slice_features(index)`` (the
+    model's features of the slice, see ``core/feature_appearance.py``) it judges those too.
     """
     options = options or PropagationOptions()
     options.validate()
     keys = _check_keys(key_masks, depth)
     walks = plan_walks(keys, depth, options)
-    walker = _Walker(decode_slice, options, axis, progress, cancel, on_slice, slice_image)
+    walker = _Walker(decode_slice, options, axis, progress, cancel, on_slice, slice_image, slice_features)
     walker.total = sum(w.length for w in walks)
     ends: dict[tuple[int, int], _State | None] = {}
     for walk in walks:
         start = _State.of(np.asarray(key_masks[walk.key], dtype=bool), None)
         if start.area and slice_image is not None and options.appearance_ratio > 0:
             start.look = AppearanceModel.from_key(partial(slice_image, walk.key), start.mask)
+        if start.area and slice_features is not None and options.feature_appearance and options.appearance_ratio > 0:
+            start.feature_look = FeatureAppearance.from_key(slice_features(walk.key), start.mask)
         if start.area == 0:
             walker.total -= walk.length
             continue
@@ -182,9 +194,10 @@ def propagate(
 class _Walker:
     """Runs walks slice by slice, delivering results, progress and cancellation."""
 
-    def __init__(self, decode_slice, options, axis, progress, cancel, on_slice, slice_image=None) -> None:
+    def __init__(self, decode_slice, options, axis, progress, cancel, on_slice, slice_image=None,
+                 slice_features=None) -> None:
         self.decode_slice, self.options, self.axis = decode_slice, options, axis
-        self.slice_image = slice_image
+        self.slice_image, self.slice_features = slice_image, slice_features
         self.progress, self.cancel, self.on_slice = progress, cancel, on_slice
         self.results: dict[int, np.ndarray] = {}
         self.done = self.total = 0
@@ -198,7 +211,7 @@ class _Walker:
         index, walked, gap = walk.key + walk.step, 0, self.options.max_gap
         while (walk.last - index) * walk.step >= 0:
             self._check_cancel()
-            nxt = _next_slice(self.decode_slice, state, index, self.axis, self.options, self.slice_image)
+            nxt = _next_slice(self, state, index)
             skipped = 0
             while (
                 nxt is None
@@ -208,7 +221,7 @@ class _Walker:
                 skipped += 1
                 self._check_cancel()
                 ahead = index + skipped * walk.step
-                nxt = _next_slice(self.decode_slice, state, ahead, self.axis, self.options, self.slice_image)
+                nxt = _next_slice(self, state, ahead)
             if nxt is None:
                 self.total -= walk.length - walked
                 if self.progress is not None:
@@ -276,6 +289,7 @@ class _State:
     area: int
     logits: np.ndarray | None
     look: AppearanceModel | None = None  # the key slice's appearance, carried along the walk
+    feature_look: FeatureAppearance | None = None  # the same in the model's features
 
     @classmethod
     def of(cls, mask: np.ndarray, logits: np.ndarray | None) -> _State:
@@ -284,15 +298,9 @@ class _State:
         return cls(mask, box, area, logits)
 
 
-def _next_slice(
-    decode_slice: DecodeSlice,
-    prev: _State,
-    index: int,
-    axis: int,
-    options: PropagationOptions,
-    slice_image: SliceImage | None = None,
-) -> _State | None:
+def _next_slice(walker: _Walker, prev: _State, index: int) -> _State | None:
     """Decode slice ``index`` from the previous slice's result; None when a stop rule fires."""
+    options, axis = walker.options, walker.axis
     shape = prev.mask.shape
     assert prev.box is not None
     ref = SliceRef(axis, index)
@@ -314,22 +322,27 @@ def _next_slice(
             prev_logits = prev.logits
         else:
             prev_logits = mask_logits(prev.mask, prev.box, options.mask_scale)
-    logits = np.asarray(decode_slice(index, prompts, prev_logits), dtype=np.float32)
+    logits = np.asarray(walker.decode_slice(index, prompts, prev_logits), dtype=np.float32)
     if logits.shape != shape:
         raise MedsegError(f"the model returned logits of shape {logits.shape} for a slice of {shape}")
     mask = logits > 0
     box = bounding_box(mask)
     if box is not None and options.keep_overlapping:
         mask, box = keep_overlapping(mask, box, prev.mask)
-    if box is not None and prev.look is not None and slice_image is not None and options.appearance_ratio > 0:
-        judged = prev.look.judge(
-            partial(slice_image, index), mask, options.appearance_ratio, options.appearance_trim
-        )
+    ratio, trim = options.appearance_ratio, options.appearance_trim
+    if box is not None and prev.look is not None and walker.slice_image is not None and ratio > 0:
+        judged = prev.look.judge(partial(walker.slice_image, index), mask, ratio, trim)
         if judged is None:
             return None
         if judged is not mask:
             mask, box = judged, bounding_box(judged)
-    state = _State(mask, box, 0, None, prev.look)
+    if box is not None and prev.feature_look is not None and walker.slice_features is not None and ratio > 0:
+        judged = prev.feature_look.judge(walker.slice_features(index), mask, ratio, trim)
+        if judged is None:
+            return None
+        if judged is not mask:
+            mask, box = judged, bounding_box(judged)
+    state = _State(mask, box, 0, None, prev.look, prev.feature_look)
     if box is not None:
         state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
     if state.area < max(options.min_area, 1):
@@ -339,95 +352,6 @@ def _next_slice(
     if options.raw_logits:
         state.logits = _clamp_removed(logits, mask, options.mask_scale)
     return state
-
-
-def bounding_box(mask: np.ndarray) -> Box | None:
-    """The tight box around the True pixels, or None for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    r0, r1 = int(rows[0]), int(rows[-1]) + 1
-    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
-    return r0, r1, int(cols[0]), int(cols[-1]) + 1
-
-
-def mask_logits(mask: np.ndarray, box: Box | None, scale: float = 8.0) -> np.ndarray:
-    """``logits_from_mask`` (+scale inside, -scale outside), filled only inside the mask's box."""
-    out = np.full(mask.shape, -scale, dtype=np.float32)
-    if box is not None:
-        r0, r1, c0, c1 = box
-        inner = out[r0:r1, c0:c1]
-        inner[mask[r0:r1, c0:c1]] = scale
-    return out
-
-
-def enlarge_box(box: Box, shape: tuple[int, int], margin: float) -> Box:
-    """``box`` grown by ``margin`` of its size on each side (at least 2 px), clipped to the slice."""
-    r0, r1, c0, c1 = box
-    mr = max(2, int(math.ceil(margin * (r1 - r0))))
-    mc = max(2, int(math.ceil(margin * (c1 - c0))))
-    return max(r0 - mr, 0), min(r1 + mr, shape[0]), max(c0 - mc, 0), min(c1 + mc, shape[1])
-
-
-def interior_points(mask: np.ndarray, box: Box, n: int) -> list[tuple[float, float]]:
-    """Up to ``n`` well-separated points deep inside the mask (distance-transform maxima).
-
-    The transform runs on the box, subsampled to about 64x64: a click needs no sub-pixel accuracy.
-    """
-    r0, r1, c0, c1 = box
-    step = max(1, math.ceil(max(r1 - r0, c1 - c0) / _POINTS_GRID))
-    sub = np.pad(mask[r0:r1:step, c0:c1:step], 1)
-    if not sub.any():  # a thin object the subsampling missed
-        rr, cc = np.nonzero(mask[r0:r1, c0:c1])
-        mid = len(rr) // 2
-        return [(float(r0 + rr[mid]), float(c0 + cc[mid]))]
-    dist = ndimage.distance_transform_edt(sub)
-    best = float(dist.max())
-    rows, cols = np.indices(dist.shape, sparse=True)
-    points: list[tuple[float, float]] = []
-    while len(points) < n:
-        flat = int(np.argmax(dist))
-        pr, pc = divmod(flat, dist.shape[1])
-        value = float(dist[pr, pc])
-        if value <= 0 or (points and value < 0.3 * best):
-            break
-        points.append((float(r0 + (pr - 1) * step), float(c0 + (pc - 1) * step)))
-        dist[(rows - pr) ** 2 + (cols - pc) ** 2 <= (2 * value) ** 2] = 0
-    return points
-
-
-def outside_points(box: Box, shape: tuple[int, int]) -> list[tuple[float, float]]:
-    """Negative clicks just outside the middle of each side of ``box`` (those inside the slice)."""
-    r0, r1, c0, c1 = box
-    rm, cm = (r0 + r1 - 1) / 2.0, (c0 + c1 - 1) / 2.0
-    candidates = [(r0 - 1, cm), (r1, cm), (rm, c0 - 1), (rm, c1)]
-    return [(float(r), float(c)) for r, c in candidates if 0 <= r < shape[0] and 0 <= c < shape[1]]
-
-
-def keep_overlapping(mask: np.ndarray, box: Box, prev_mask: np.ndarray) -> tuple[np.ndarray, Box | None]:
-    """Drop the connected components of ``mask`` that do not touch ``prev_mask``.
-
-    Like MedSAM2's largest-component rule, but it keeps every piece that continues the object (a
-    structure may split between slices). When nothing overlaps, the mask is returned unchanged and
-    the IoU rule decides.
-    """
-    r0, r1, c0, c1 = box
-    crop, prev_crop = mask[r0:r1, c0:c1], prev_mask[r0:r1, c0:c1]
-    if not np.any(crop > prev_crop):  # nothing outside the previous mask: every piece overlaps it
-        return mask, box
-    labels, count = ndimage.label(crop, structure=_EIGHT)
-    if count <= 1:
-        return mask, box
-    keep = np.bincount(labels[prev_crop & crop], minlength=count + 1) > 0
-    keep[0] = False
-    kept = int(np.count_nonzero(keep))
-    if kept == 0 or kept == count:
-        return mask, box
-    out = np.zeros_like(mask)
-    out[r0:r1, c0:c1] = labels == int(np.argmax(keep)) if kept == 1 else keep[labels]
-    inner = bounding_box(out[r0:r1, c0:c1])
-    assert inner is not None
-    return out, (r0 + inner[0], r0 + inner[1], c0 + inner[2], c0 + inner[3])
 
 
 def iou(a: _State, b: _State) -> float:

@@ -32,7 +32,12 @@ from napari_medseg.core.propagation import PropagationOptions
 from napari_medseg.core.session_inputs import as_labels, as_volume, check_axis, check_index, plane_index
 from napari_medseg.core.volume_io import Volume
 from napari_medseg.errors import MedsegError, PromptError
-from napari_medseg.models.protocol import Embedding, PromptableModel, logits_from_mask
+from napari_medseg.models.protocol import (
+    Embedding,
+    OffersAppearanceFeatures,
+    PromptableModel,
+    logits_from_mask,
+)
 from napari_medseg.models.registry import DEFAULT_MODEL, load_model
 
 _PROMPT_CLASSES = (PointPrompt, BoxPrompt, ScribblePrompt, LassoPrompt)
@@ -294,10 +299,14 @@ class Session:
             if on_slice is not None:
                 on_slice(index, mask)
 
+        def features(index: int) -> tuple[np.ndarray, int]:  # the model's view of the slice (feature_appearance.py)
+            return self.model.appearance_features(self.embedding(index, axis))  # type: ignore[attr-defined]
+
         try:
             _propagation.propagate(
                 decode_slice, key_masks, self.shape[axis], options, progress, cancel, write, axis=axis,
                 slice_image=lambda index, rows, cols: self.slice_region(index, rows, cols, axis),
+                slice_features=features if isinstance(self.model, OffersAppearanceFeatures) else None,
             )
         finally:
             if edits:

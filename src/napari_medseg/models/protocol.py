@@ -17,6 +17,12 @@ Contract, shared by the built-in model and the SAM family:
   resolution; the mask is ``logits > 0``. An empty prompt list with ``prev_logits`` is valid.
 * ``identity`` names the model, a hash of its weights and its preprocessing, so that cached
   embeddings of another model or other weights are never reused.
+
+Optional: ``appearance_features(embedding)`` returns image features of the slice, ``(C, h, w)`` on a
+grid of ``stride`` pixels, and the stride (:class:`OffersAppearanceFeatures`). Propagation then tells
+the object from its surroundings by those features as well as by intensity
+(``core/feature_appearance.py``). The built-in model offers them; the SAM family does not (its
+embedding lives on the resized, padded 1024 grid).
 """
 
 from __future__ import annotations
@@ -53,6 +59,15 @@ class PromptableModel(Protocol):
         prev_logits: np.ndarray | None = None,
     ) -> np.ndarray:
         """Embedding plus the prompts of one interaction to float32 mask logits (H, W)."""
+        ...
+
+
+@runtime_checkable
+class OffersAppearanceFeatures(Protocol):
+    """A model whose embedding can serve as features of the slice (the optional part of the protocol)."""
+
+    def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
+        """``(features (C, h, w) float32, stride)``: grid row ``i`` covers slice rows ``i*stride`` on."""
         ...
 
 

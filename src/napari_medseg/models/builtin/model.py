@@ -143,6 +143,12 @@ class BuiltinModel:
         out["size"] = np.array([h, w], dtype=np.int64)
         return out
 
+    def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
+        """The 1/4-resolution encoder features (``e4``, 16 channels) over the slice, and their stride 4:
+        what propagation judges a mask's look by (``core/feature_appearance.py``)."""
+        h, w = (int(v) for v in embedding["size"])
+        return np.asarray(embedding["e4"][:, : -(-h // 4), : -(-w // 4)], dtype=np.float32), 4
+
     def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
                prev_logits: np.ndarray | None = None) -> np.ndarray:
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
