@@ -35,6 +35,7 @@ FeatureSource = Callable[[], "SliceFeatures | None"]
 RING = 0.5  # ring width: this fraction of sqrt(key area) (dev volumes, 2026-12-01)
 SHRINKAGE = 0.01  # covariance + this fraction of its mean variance on the diagonal
 MIN_SAMPLES_PER_DIM = 4  # object and ring each need this many grid cells per feature channel
+SHRINK_BEFORE_STOP = True
 TRIM_MARGIN = 1.0  # trim only pixels at least this many within-class spreads on the ring's side
 CORE, OUTSIDE = 0.75, 0.25  # a grid cell is object if the key mask covers > 75 % of it, ring if < 25 %
 
@@ -93,7 +94,12 @@ class FeatureAppearance:
         return ndimage.map_coordinates(cells, [rr, cc], order=1, mode="nearest")
 
     def judge(self, source: SliceFeatures | None, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
-        """The mask to keep (trimmed if asked), or None when it no longer looks like the object."""
+        """The mask to keep (trimmed if asked), or None when it no longer looks like the object.
+
+        Below ``ratio`` of the key's share, and with ``trim``, the mask first loses every surroundings-
+        side patch reached from outside (score < 0): where what is left looks like the object again,
+        the object has shrunk under a mask the model carried on, and the walk goes on with the rest.
+        """
         mask = np.asarray(mask, dtype=bool)
         if source is None or np.count_nonzero(mask) < MIN_JUDGED:
             return mask
@@ -101,22 +107,41 @@ class FeatureAppearance:
         inside = mask[rows, cols]
         score = self.score(source, rows, cols)
         if float(np.mean(score[inside] > 0)) < ratio * self.key_share:
-            return None
+            if not trim or not SHRINK_BEFORE_STOP:
+                return None
+            kept = _drop_reached(inside, inside & (score < 0))
+            if np.count_nonzero(kept) < MIN_JUDGED or float(np.mean(score[kept] > 0)) < ratio * self.key_share:
+                return None
+            out = np.zeros_like(mask)
+            out[rows, cols] = kept
+            return out
         if not trim:
             return mask
-        unlike = inside & (score < -TRIM_MARGIN)
-        if np.count_nonzero(unlike) < MIN_PATCH:
+        kept = _drop_reached(inside, inside & (score < -TRIM_MARGIN))
+        if kept is inside:
             return mask
-        # as the intensity rule: drop unlike patches reached from outside the mask, keep enclosed ones
-        outside = ~inside
-        labels, count = ndimage.label(outside | unlike)
-        reached = np.zeros(count + 1, dtype=bool)
-        reached[labels[outside]] = True
-        drop = reached & (np.bincount(labels[unlike], minlength=count + 1) >= MIN_PATCH)
-        drop[0] = False
         out = mask.copy()
-        out[rows, cols] = inside & ~drop[labels]
+        out[rows, cols] = kept
         return out
+
+
+def _drop_reached(inside: np.ndarray, unlike: np.ndarray) -> np.ndarray:
+    """``inside`` without the ``unlike`` patches (>= MIN_PATCH pixels) reached from outside the mask.
+
+    As the intensity rule: a leak, or the object shrank; unlike pixels enclosed by the object stay.
+    Returns ``inside`` itself when nothing is dropped.
+    """
+    if np.count_nonzero(unlike) < MIN_PATCH:
+        return inside
+    outside = ~inside
+    labels, count = ndimage.label(outside | unlike)
+    reached = np.zeros(count + 1, dtype=bool)
+    reached[labels[outside]] = True
+    drop = reached & (np.bincount(labels[unlike], minlength=count + 1) >= MIN_PATCH)
+    drop[0] = False
+    if not drop.any():
+        return inside
+    return inside & ~drop[labels]
 
 
 def _cover(mask: np.ndarray, stride: int, grid: tuple[int, ...]) -> np.ndarray:
