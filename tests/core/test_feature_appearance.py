@@ -142,3 +142,17 @@ def test_the_spleen_walk_stops_at_the_organ_with_the_builtin_model():
 
     assert slices_beyond(PropagationOptions(feature_appearance=False)) >= 10
     assert slices_beyond(PropagationOptions()) <= 3
+
+
+def test_a_mask_mostly_off_a_shrunken_object_is_cut_back_not_stopped():
+    """The object shrank to a quarter under the carried mask: below the ratio, but what is left after
+    dropping the surroundings-side patches is the object, so the walk goes on with it."""
+    rng = np.random.default_rng(4)
+    key = disc((96, 96), (48, 48), 24)
+    look = FeatureAppearance.from_key(features_of(key, rng), key)
+    shrunk = disc((96, 96), (48, 48), 12)
+    out = look.judge(features_of(shrunk, rng), key, 0.5, trim=True)
+    assert out is not None
+    dice = 2 * (out & shrunk).sum() / (out.sum() + shrunk.sum())
+    assert dice > 0.85
+    assert look.judge(features_of(shrunk, rng), key, 0.5, trim=False) is None  # no trim: a stop

@@ -35,7 +35,6 @@ FeatureSource = Callable[[], "SliceFeatures | None"]
 RING = 0.5  # ring width: this fraction of sqrt(key area) (dev volumes, 2026-12-01)
 SHRINKAGE = 0.01  # covariance + this fraction of its mean variance on the diagonal
 MIN_SAMPLES_PER_DIM = 4  # object and ring each need this many grid cells per feature channel
-SHRINK_BEFORE_STOP = True
 TRIM_MARGIN = 1.0  # trim only pixels at least this many within-class spreads on the ring's side
 CORE, OUTSIDE = 0.75, 0.25  # a grid cell is object if the key mask covers > 75 % of it, ring if < 25 %
 
@@ -107,7 +106,7 @@ class FeatureAppearance:
         inside = mask[rows, cols]
         score = self.score(source, rows, cols)
         if float(np.mean(score[inside] > 0)) < ratio * self.key_share:
-            if not trim or not SHRINK_BEFORE_STOP:
+            if not trim:
                 return None
             kept = _drop_reached(inside, inside & (score < 0))
             if np.count_nonzero(kept) < MIN_JUDGED or float(np.mean(score[kept] > 0)) < ratio * self.key_share:
