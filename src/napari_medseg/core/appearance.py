@@ -27,6 +27,7 @@ BINS = 32
 MIN_DENSITY = 0.2 / BINS  # a bin holding less than a fifth of a uniform share is "never seen"
 MIN_JUDGED = 16  # pixels: a smaller mask is left to the area rule (smoothing blurs it into its ring)
 MIN_PATCH = 5  # pixels: smaller patches of surroundings-like intensity are noise, not a leak
+_SQUARE3 = np.ones((3, 3), dtype=bool)
 MARGIN = 3  # pixels of context around a mask for the smoothing
 MIN_KEY_SHARE = 0.5  # below this, most of the key object itself would count as surroundings
 
@@ -77,8 +78,8 @@ class AppearanceModel:
         """The mask to keep (trimmed if asked), or None when it no longer looks like the object.
 
         Stop: the share of object-like pixels fell below ``ratio`` times the key slice's share.
-        Trim: patches of at least ``MIN_PATCH`` surroundings-like pixels are removed, so a model
-        that repeats the previous mask still follows a shrinking object.
+        Trim: patches of at least ``MIN_PATCH`` surroundings-like pixels (after a 3x3 opening) are
+        removed, so a model that repeats the previous mask still follows an object that shrinks.
         """
         mask = np.asarray(mask, dtype=bool)
         if np.count_nonzero(mask) < MIN_JUDGED:
@@ -90,7 +91,9 @@ class AppearanceModel:
             return None
         if not trim:
             return mask
-        unlike = inside & ~like
+        # a rim one or two pixels wide is the border's partial volume, not a leak: open it away
+        # (trimming it eroded low-contrast objects a little on every slice; dev 1.742 -> 1.754)
+        unlike = ndimage.binary_opening(inside & ~like, structure=_SQUARE3)
         if np.count_nonzero(unlike) < MIN_PATCH:
             return mask
         # remove the unlike patches reached from outside the mask (a leak, or the object shrank);
