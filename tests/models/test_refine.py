@@ -190,12 +190,15 @@ def test_model_applies_the_calibration_to_a_first_click(model):
     img, _, _ = square_scene(offset=0, seed=6)
     emb = model.encode(img)
     click = [PointPrompt(REF, (48, 47))]
-    saved = model.calibration, model.refine
+    from napari_medseg.models.builtin.extend import ExtendOptions
+
+    saved = model.calibration, model.refine, model.extend
     try:
         model.refine = RefineOptions(enabled=False)  # the offset alone, before the edge refinement
+        model.extend = ExtendOptions(enabled=False)  # and before the extension over the object
         calibrated = model.decode(emb, click)
         model.calibration = CalibrationOptions(enabled=False)
         raw = model.decode(emb, click)
     finally:
-        model.calibration, model.refine = saved
+        model.calibration, model.refine, model.extend = saved
     np.testing.assert_allclose(calibrated, raw + saved[0].clicks_scribbles, atol=1e-5)

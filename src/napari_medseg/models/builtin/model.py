@@ -3,8 +3,9 @@
 ``encode`` runs the CNN encoder once per slice and returns float16 feature maps for the cache;
 ``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, calibrates a slice's
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
-slice's own edges (``refine.py``) and the boxes and lassos drawn (``prompt_evidence.py``), and
-returns float32 logits. Weights ship as float16 safetensors inside the package.
+slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
+connected intensities (``extend.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
+and returns float32 logits. Weights ship as float16 safetensors inside the package.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
+from napari_medseg.models.builtin.extend import ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
     ARCH,
@@ -100,12 +102,13 @@ class BuiltinModel:
     """The default model: a ~1M-parameter CNN, fast on a laptop CPU. Implements ``PromptableModel``."""
 
     name = "builtin"
-    TUNABLE = ("calibration", "refine", "evidence")  # the inference-time steps after the network
+    TUNABLE = ("calibration", "refine", "extend", "evidence")  # the inference-time steps after the network
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
         self.calibration = CalibrationOptions()
         self.refine = RefineOptions()
+        self.extend = ExtendOptions()
         self.evidence = EvidenceOptions()
         self.device = torch.device(device)
         self.net = fold_batchnorm(net.eval()).to(self.device)
@@ -181,7 +184,9 @@ class BuiltinModel:
             logits = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
             logits += first_answer_offset(prompts, prev is not None, self.calibration)
             logits = guided_refine(logits, torch.from_numpy(embedding["image"]), self.refine)
-        return apply_prompt_evidence(logits.numpy().astype(np.float32, copy=False), prompts, self.evidence)
+        out = logits.numpy().astype(np.float32, copy=False)
+        out = extend_first_answer(out, embedding["image"], prompts, prev is not None, self.extend)
+        return apply_prompt_evidence(out, prompts, self.evidence)
 
 
 def load_builtin(checkpoint: Path | None = None, device: str = "cpu") -> BuiltinModel:
