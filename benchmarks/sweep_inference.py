@@ -7,7 +7,7 @@ mean 3D Dice). This is how the constants of ``calibration.py``, ``refine.py`` an
 ``prompt_evidence.py`` were chosen (docs/model-card.md); run it again for new weights::
 
     python benchmarks/sweep_inference.py --grid calibration.box=0,0.5,1,1.5,2 \\
-        --grid calibration.clicks_scribbles=-1.5,-1,-0.5,0 --checkpoint runs/new/builtin.safetensors
+        --grid calibration.clicks=-2,-1.5,-1,-0.5 --grid calibration.scribbles=-1.5,-1,-0.5 --checkpoint runs/new/builtin.safetensors
 
 The development set is never an evaluation set (see docs/evaluation.md). One process, about 20 s per
 value on 2 cores.

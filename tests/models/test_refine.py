@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, SliceRef
+from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.models.builtin.model import load_builtin
 from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, apply_prompt_evidence
 from napari_medseg.models.builtin.refine import RefineOptions, box_mean, guided_refine
@@ -176,7 +176,7 @@ def test_first_answer_offset_depends_on_the_prompt_kind_and_only_applies_once():
     opts = CalibrationOptions()
     click, box = PointPrompt(REF, (5, 5)), BoxPrompt(REF, (1, 1), (9, 9))
     lasso = LassoPrompt(REF, ((1, 1), (1, 9), (9, 9)))
-    assert first_answer_offset([click], False) == opts.clicks_scribbles < 0
+    assert first_answer_offset([click], False) == opts.clicks < 0
     assert first_answer_offset([box, click], False) == opts.box > 0
     assert first_answer_offset([lasso], False) == 0.0 and first_answer_offset([box, lasso], False) == 0.0
     assert first_answer_offset([click], True) == 0.0  # a correction refines a previous mask
@@ -201,4 +201,29 @@ def test_model_applies_the_calibration_to_a_first_click(model):
         raw = model.decode(emb, click)
     finally:
         model.calibration, model.refine, model.extend = saved
-    np.testing.assert_allclose(calibrated, raw + saved[0].clicks_scribbles, atol=1e-5)
+    np.testing.assert_allclose(calibrated, raw + saved[0].clicks, atol=1e-5)
+
+
+def test_a_first_answer_never_loses_the_small_faint_object_that_was_clicked(model):
+    """A dark 6 px blob: the -1.5 offset and the edge filter pull every logit below 0, so the
+    network's own answer (which had the blob) is used instead of an empty mask."""
+    from scipy import ndimage
+
+    from napari_medseg.models.builtin.calibration import CalibrationOptions
+
+    rng = np.random.default_rng(2)
+    rr, cc = np.mgrid[:64, :64]
+    blob = (rr - 32) ** 2 + (cc - 32) ** 2 <= 36
+    texture = ndimage.gaussian_filter(rng.normal(0, 0.05, blob.shape), 2)
+    img = np.clip(0.5 + texture - 0.1 * blob + rng.normal(0, 0.03, blob.shape), 0, 1).astype(np.float32)
+    emb = model.encode(img)
+    scribble = [ScribblePrompt(REF, ((32.0, 32.0),), True, 3.0)]
+    saved = model.calibration
+    try:
+        model.calibration = CalibrationOptions(keep_prompted=False)
+        assert not (model.decode(emb, scribble) > 0).any()  # what the fallback is for
+        model.calibration = CalibrationOptions()
+        mask = model.decode(emb, scribble) > 0
+    finally:
+        model.calibration = saved
+    assert mask[32, 32] and dice(mask, blob) > 0.6

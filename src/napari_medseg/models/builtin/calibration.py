@@ -14,13 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from napari_medseg.core.prompts import Prompt
 
 
 @dataclass(frozen=True)
 class CalibrationOptions:
-    clicks_scribbles: float = -1.5  # logit offset when only clicks / scribbles were given (-1.0 before
-    # extend.py joined the object's connected intensities; with it, -1.5 scores best on dev)
+    clicks: float = -1.5  # logit offset when only clicks were given
+    scribbles: float = -1.5  # ... when only clicks and scribbles, at least one scribble, were given
+    # where the calibrated answer has none of the positive clicks/scribbles inside but the network's
+    # own answer had, the network's own answer (no offset) is used
+    keep_prompted: bool = True
     box: float = 1.0  # logit offset when a box was given (and no lasso)
     enabled: bool = True
 
@@ -31,8 +36,32 @@ def first_answer_offset(prompts: Sequence[Prompt], previous_given: bool,
     if not opts.enabled or previous_given or not prompts:
         return 0.0
     kinds = {p.kind for p in prompts}
+    if kinds == {"point"}:
+        return opts.clicks
     if kinds <= {"point", "scribble"}:
-        return opts.clicks_scribbles
+        return opts.scribbles
     if "box" in kinds and "lasso" not in kinds:
         return opts.box
     return 0.0
+
+
+
+def positive_prompt_logits(logits: np.ndarray, prompts: Sequence[Prompt]) -> np.ndarray:
+    """The logits under the positive clicks and scribble vertices (nearest pixel, inside the slice).
+
+    The model checks these after the whole first answer: an offset must never make the object the
+    user clicked vanish (a small faint blob whose logits the offset and the edge filter pulled below 0).
+    """
+    h, w = logits.shape[-2:]
+    coords = []
+    for p in prompts:
+        if not getattr(p, "positive", False):
+            continue
+        if p.kind == "point":
+            coords.append(p.point)  # type: ignore[attr-defined]
+        elif p.kind == "scribble":
+            coords.extend(p.points)  # type: ignore[attr-defined]
+    if not coords:
+        return np.zeros(0, dtype=np.float32)
+    rc = np.clip(np.rint(np.asarray(coords, dtype=np.float64)).astype(np.int64), 0, [h - 1, w - 1])
+    return np.asarray(logits[rc[:, 0], rc[:, 1]], dtype=np.float32)

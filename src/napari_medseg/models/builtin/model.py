@@ -22,7 +22,11 @@ import torch
 
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
-from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
+from napari_medseg.models.builtin.calibration import (
+    CalibrationOptions,
+    first_answer_offset,
+    positive_prompt_logits,
+)
 from napari_medseg.models.builtin.extend import ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -181,11 +185,22 @@ class BuiltinModel:
             pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
             inp = torch.cat([maps, pc], dim=1).to(self.device)
             logit2, _ = self.net.decoder(feats, inp)
-            logits = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
-            logits += first_answer_offset(prompts, prev is not None, self.calibration)
-            logits = guided_refine(logits, torch.from_numpy(embedding["image"]), self.refine)
+            raw = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
+        offset = first_answer_offset(prompts, prev is not None, self.calibration)
+        out = self._after_network(raw + offset if offset else raw, embedding["image"], prompts, prev is not None)
+        if offset < 0 and self.calibration.keep_prompted:
+            at = positive_prompt_logits(out, prompts)
+            if at.size and not (at > 0).any() and (positive_prompt_logits(raw.numpy(), prompts) > 0).any():
+                out = self._after_network(raw, embedding["image"], prompts, prev is not None)
+        return out
+
+    def _after_network(self, logits: torch.Tensor, image: np.ndarray, prompts: Sequence[Prompt],
+                       previous_given: bool) -> np.ndarray:
+        """The inference-time steps on the (calibrated) full-resolution logits."""
+        with torch.inference_mode():
+            logits = guided_refine(logits, torch.from_numpy(image), self.refine)
         out = logits.numpy().astype(np.float32, copy=False)
-        out = extend_first_answer(out, embedding["image"], prompts, prev is not None, self.extend)
+        out = extend_first_answer(out, image, prompts, previous_given, self.extend)
         return apply_prompt_evidence(out, prompts, self.evidence)
 
 
