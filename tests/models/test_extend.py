@@ -99,3 +99,22 @@ def test_the_builtin_model_covers_more_of_an_even_organ_from_one_click(organ):
     model.extend = dataclasses.replace(model.extend, enabled=False)
     plain = dice(model.decode(embedding, click) > 0, ref)
     assert extended > plain + 0.05 and extended > 0.75, (plain, extended)
+
+
+def test_the_features_keep_a_same_brightness_neighbour_out():
+    """A band as bright as the disc touches it; only the (hand-made) features tell them apart."""
+    rng = np.random.default_rng(5)
+    image, obj, _ = even_disc(radius=30.0)
+    rr, cc = np.indices(obj.shape)
+    band = (np.abs(cc - 82) <= 4) & (np.abs(rr - 48) <= 16) & ~obj  # touches the disc's right side
+    image = np.where(band, 0.6, image).astype(np.float32)
+    dist = np.hypot(rr - 48, cc - 48)
+    logits = np.where(obj | band, 3.0 - dist / 8.0, -6.0).astype(np.float32)  # fades with distance
+    cover = obj.reshape(24, 4, 24, 4).mean(axis=(1, 3))
+    feats = rng.normal(0, 0.3, (6, 24, 24)).astype(np.float32)
+    feats[0] += 2.0 * cover
+    without = extend_first_answer(logits, image, CLICK, previous_given=False)
+    assert (without > 0)[band].mean() > 0.5  # intensity alone lets the band in
+    guarded = extend_first_answer(logits, image, CLICK, previous_given=False, features=(feats, 4))
+    assert (guarded > 0)[band].mean() < 0.2
+    assert dice(guarded > 0, obj) > 0.85

@@ -144,9 +144,22 @@ def _drop_reached(inside: np.ndarray, unlike: np.ndarray) -> np.ndarray:
 
 
 def _cover(mask: np.ndarray, stride: int, grid: tuple[int, ...]) -> np.ndarray:
-    """Fraction of each grid cell (stride x stride slice pixels) that the mask covers, on ``grid``."""
+    """Fraction of each grid cell (stride x stride slice pixels) that the mask covers, on ``grid``.
+
+    Only the cells under the mask's bounding box are averaged (the rest are 0): a slice of 512x512
+    costs what the mask's box costs.
+    """
     gh, gw = int(grid[0]), int(grid[1])
-    padded = np.zeros((gh * stride, gw * stride), dtype=np.float32)
-    h, w = min(mask.shape[0], gh * stride), min(mask.shape[1], gw * stride)
-    padded[:h, :w] = mask[:h, :w]
-    return padded.reshape(gh, stride, gw, stride).mean(axis=(1, 3))
+    cover = np.zeros((gh, gw), dtype=np.float32)
+    rows, cols = crop_around(mask, 0)
+    if rows.stop <= rows.start:
+        return cover
+    g0, g1 = rows.start // stride, min(-(-rows.stop // stride), gh)
+    h0, h1 = cols.start // stride, min(-(-cols.stop // stride), gw)
+    if g1 <= g0 or h1 <= h0:
+        return cover
+    block = np.zeros(((g1 - g0) * stride, (h1 - h0) * stride), dtype=np.float32)
+    part = mask[g0 * stride : g1 * stride, h0 * stride : h1 * stride]
+    block[: part.shape[0], : part.shape[1]] = part
+    cover[g0:g1, h0:h1] = block.reshape(g1 - g0, stride, h1 - h0, stride).mean(axis=(1, 3))
+    return cover

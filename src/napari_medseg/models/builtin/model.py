@@ -187,20 +187,22 @@ class BuiltinModel:
             logit2, _ = self.net.decoder(feats, inp)
             raw = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
         offset = first_answer_offset(prompts, prev is not None, self.calibration)
-        out = self._after_network(raw + offset if offset else raw, embedding["image"], prompts, prev is not None)
+        out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None)
         if offset < 0 and self.calibration.keep_prompted:
             at = positive_prompt_logits(out, prompts)
             if at.size and not (at > 0).any() and (positive_prompt_logits(raw.numpy(), prompts) > 0).any():
-                out = self._after_network(raw, embedding["image"], prompts, prev is not None)
+                out = self._after_network(raw, embedding, prompts, prev is not None)
         return out
 
-    def _after_network(self, logits: torch.Tensor, image: np.ndarray, prompts: Sequence[Prompt],
+    def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
                        previous_given: bool) -> np.ndarray:
         """The inference-time steps on the (calibrated) full-resolution logits."""
+        image = embedding["image"]
         with torch.inference_mode():
             logits = guided_refine(logits, torch.from_numpy(image), self.refine)
         out = logits.numpy().astype(np.float32, copy=False)
-        out = extend_first_answer(out, image, prompts, previous_given, self.extend)
+        out = extend_first_answer(out, image, prompts, previous_given, self.extend,
+                                  features=self.appearance_features(embedding))
         return apply_prompt_evidence(out, prompts, self.evidence)
 
 
