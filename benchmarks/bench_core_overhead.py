@@ -17,8 +17,9 @@ import time
 import numpy as np
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
-from napari_medseg.core.propagation import PropagationOptions, bounding_box, enlarge_box, propagate
+from napari_medseg.core.propagation import PropagationOptions, propagate
 from napari_medseg.core.session import Session
+from napari_medseg.core.slice_prompts import bounding_box, enlarge_box
 from napari_medseg.errors import MedsegError
 
 # CPU time of this thread: on a shared, loaded machine wall time also counts the time other processes

@@ -12,15 +12,13 @@ import pytest
 from scipy import ndimage
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, rasterize
-from napari_medseg.core.propagation import (
-    PropagationOptions,
+from napari_medseg.core.propagation import PropagationOptions, plan_walks, propagate
+from napari_medseg.core.slice_prompts import (
     bounding_box,
     enlarge_box,
     interior_points,
     keep_overlapping,
     outside_points,
-    plan_walks,
-    propagate,
 )
 from napari_medseg.errors import CancelledError, MedsegError
 

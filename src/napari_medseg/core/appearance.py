@@ -94,19 +94,32 @@ class AppearanceModel:
         # a rim one or two pixels wide is the border's partial volume, not a leak: open it away
         # (trimming it eroded low-contrast objects a little on every slice; dev 1.742 -> 1.754)
         unlike = ndimage.binary_opening(inside & ~like, structure=_SQUARE3)
-        if np.count_nonzero(unlike) < MIN_PATCH:
+        kept = drop_reached_patches(inside, unlike)
+        if kept is inside:
             return mask
-        # remove the unlike patches reached from outside the mask (a leak, or the object shrank);
-        # unlike pixels enclosed by the object (a vessel in an organ) stay, as do specks of noise
-        outside = ~inside
-        labels, count = ndimage.label(outside | unlike)
-        reached = np.zeros(count + 1, dtype=bool)
-        reached[labels[outside]] = True
-        drop = reached & (np.bincount(labels[unlike], minlength=count + 1) >= MIN_PATCH)
-        drop[0] = False
         out = mask.copy()
-        out[rows, cols] = inside & ~drop[labels]
+        out[rows, cols] = kept
         return out
+
+
+def drop_reached_patches(inside: np.ndarray, unlike: np.ndarray) -> np.ndarray:
+    """``inside`` without the ``unlike`` patches (>= MIN_PATCH pixels) reached from outside it.
+
+    Such a patch is a leak, or the object shrank under a carried mask; unlike pixels enclosed by the
+    object (a vessel in an organ) stay, as do specks of noise. Returns ``inside`` itself when nothing
+    is dropped. Shared by the intensity rule and the feature rule (``feature_appearance.py``).
+    """
+    if np.count_nonzero(unlike) < MIN_PATCH:
+        return inside
+    outside = ~inside
+    labels, count = ndimage.label(outside | unlike)
+    reached = np.zeros(count + 1, dtype=bool)
+    reached[labels[outside]] = True
+    drop = reached & (np.bincount(labels[unlike], minlength=count + 1) >= MIN_PATCH)
+    drop[0] = False
+    if not drop.any():
+        return inside
+    return inside & ~drop[labels]
 
 
 def crop_around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:

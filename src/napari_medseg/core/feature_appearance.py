@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from napari_medseg.core.appearance import MIN_JUDGED, MIN_PATCH, crop_around
+from napari_medseg.core.appearance import MIN_JUDGED, crop_around, drop_reached_patches
 
 # (features (C, h, w) float32, stride in slice pixels), or None when the model offers none
 SliceFeatures = tuple[np.ndarray, int]
@@ -108,7 +108,7 @@ class FeatureAppearance:
         if float(np.mean(score[inside] > 0)) < ratio * self.key_share:
             if not trim:
                 return None
-            kept = _drop_reached(inside, inside & (score < 0))
+            kept = drop_reached_patches(inside, inside & (score < 0))
             if np.count_nonzero(kept) < MIN_JUDGED or float(np.mean(score[kept] > 0)) < ratio * self.key_share:
                 return None
             out = np.zeros_like(mask)
@@ -116,31 +116,12 @@ class FeatureAppearance:
             return out
         if not trim:
             return mask
-        kept = _drop_reached(inside, inside & (score < -TRIM_MARGIN))
+        kept = drop_reached_patches(inside, inside & (score < -TRIM_MARGIN))
         if kept is inside:
             return mask
         out = mask.copy()
         out[rows, cols] = kept
         return out
-
-
-def _drop_reached(inside: np.ndarray, unlike: np.ndarray) -> np.ndarray:
-    """``inside`` without the ``unlike`` patches (>= MIN_PATCH pixels) reached from outside the mask.
-
-    As the intensity rule: a leak, or the object shrank; unlike pixels enclosed by the object stay.
-    Returns ``inside`` itself when nothing is dropped.
-    """
-    if np.count_nonzero(unlike) < MIN_PATCH:
-        return inside
-    outside = ~inside
-    labels, count = ndimage.label(outside | unlike)
-    reached = np.zeros(count + 1, dtype=bool)
-    reached[labels[outside]] = True
-    drop = reached & (np.bincount(labels[unlike], minlength=count + 1) >= MIN_PATCH)
-    drop[0] = False
-    if not drop.any():
-        return inside
-    return inside & ~drop[labels]
 
 
 def _cover(mask: np.ndarray, stride: int, grid: tuple[int, ...]) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from napari_medseg.core.prompts import SliceRef
-from napari_medseg.core.propagation import bounding_box
+from napari_medseg.core.slice_prompts import bounding_box
 
 
 @dataclass(frozen=True)
