@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from propagation_doubles import copy_previous, disc
 
 from napari_medseg.core.appearance import AppearanceModel
 from napari_medseg.core.propagation import PropagationOptions, propagate
 from napari_medseg.errors import MedsegError
-
-
-def disc(shape, centre, radius) -> np.ndarray:
-    rr, cc = np.indices(shape)
-    return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
 
 
 def noisy(rng, values: np.ndarray, sigma: float = 0.03) -> np.ndarray:
@@ -30,11 +26,6 @@ def region(image: np.ndarray):
 def slices(images: np.ndarray):
     return lambda index, rows, cols: images[index][rows, cols]
 
-
-def copy_previous(index, prompts, prev_logits):
-    """A model that only repeats the previous mask."""
-    assert prev_logits is not None
-    return np.where(prev_logits > 0, 4.0, -4.0).astype(np.float32)
 
 
 def test_key_share_is_high_and_a_mask_over_the_surroundings_is_not_the_object():

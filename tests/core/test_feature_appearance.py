@@ -11,16 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from propagation_doubles import copy_previous, disc
 
 from napari_medseg.core.feature_appearance import FeatureAppearance
 from napari_medseg.core.propagation import PropagationOptions, propagate
 
 STRIDE = 4
 
-
-def disc(shape, centre, radius) -> np.ndarray:
-    rr, cc = np.indices(shape)
-    return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
 
 
 def features_of(obj: np.ndarray, rng, channels: int = 6, noise: float = 0.3) -> tuple[np.ndarray, int]:
@@ -31,10 +28,6 @@ def features_of(obj: np.ndarray, rng, channels: int = 6, noise: float = 0.3) -> 
     feats[0] += 2.0 * cover
     return feats, STRIDE
 
-
-def copy_previous(index, prompts, prev_logits):
-    assert prev_logits is not None
-    return np.where(prev_logits > 0, 4.0, -4.0).astype(np.float32)
 
 
 def test_a_mask_over_the_surroundings_is_judged_not_the_object():
