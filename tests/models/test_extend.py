@@ -115,6 +115,6 @@ def test_the_features_keep_a_same_brightness_neighbour_out():
     feats[0] += 2.0 * cover
     without = extend_first_answer(logits, image, CLICK, previous_given=False)
     assert (without > 0)[band].mean() > 0.5  # intensity alone lets the band in
-    guarded = extend_first_answer(logits, image, CLICK, previous_given=False, features=(feats, 4))
+    guarded = extend_first_answer(logits, image, CLICK, previous_given=False, features=lambda: (feats, 4))
     assert (guarded > 0)[band].mean() < 0.2
     assert dice(guarded > 0, obj) > 0.85

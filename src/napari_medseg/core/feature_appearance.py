@@ -28,9 +28,8 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import MIN_JUDGED, crop_around, drop_reached_patches
 
-# (features (C, h, w) float32, stride in slice pixels), or None when the model offers none
-SliceFeatures = tuple[np.ndarray, int]
-FeatureSource = Callable[[], "SliceFeatures | None"]
+SliceFeatures = tuple[np.ndarray, int]  # (features (C, h, w) float32, stride in slice pixels)
+FeatureSource = Callable[[], "SliceFeatures | None"]  # asked only when needed; None: no features
 
 RING = 0.5  # ring width: this fraction of sqrt(key area) (dev volumes, 2026-12-01)
 SHRINKAGE = 0.01  # covariance + this fraction of its mean variance on the diagonal

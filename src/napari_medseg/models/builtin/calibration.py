@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from napari_medseg.core.prompts import Prompt
 
 
@@ -43,25 +41,3 @@ def first_answer_offset(prompts: Sequence[Prompt], previous_given: bool,
     if "box" in kinds and "lasso" not in kinds:
         return opts.box
     return 0.0
-
-
-
-def positive_prompt_logits(logits: np.ndarray, prompts: Sequence[Prompt]) -> np.ndarray:
-    """The logits under the positive clicks and scribble vertices (nearest pixel, inside the slice).
-
-    The model checks these after the whole first answer: an offset must never make the object the
-    user clicked vanish (a small faint blob whose logits the offset and the edge filter pulled below 0).
-    """
-    h, w = logits.shape[-2:]
-    coords = []
-    for p in prompts:
-        if not getattr(p, "positive", False):
-            continue
-        if p.kind == "point":
-            coords.append(p.point)  # type: ignore[attr-defined]
-        elif p.kind == "scribble":
-            coords.extend(p.points)  # type: ignore[attr-defined]
-    if not coords:
-        return np.zeros(0, dtype=np.float32)
-    rc = np.clip(np.rint(np.asarray(coords, dtype=np.float64)).astype(np.int64), 0, [h - 1, w - 1])
-    return np.asarray(logits[rc[:, 0], rc[:, 1]], dtype=np.float32)

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
-from napari_medseg.core.feature_appearance import TRIM_MARGIN, FeatureAppearance, SliceFeatures
+from napari_medseg.core.feature_appearance import TRIM_MARGIN, FeatureAppearance, FeatureSource
 from napari_medseg.core.prompts import Prompt
 
 MIN_CORE = 9  # pixels: a smaller core says too little about the object's intensities
@@ -45,11 +45,12 @@ class ExtendOptions:
 
 def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence[Prompt],
                         previous_given: bool, opts: ExtendOptions = ExtendOptions(),
-                        features: SliceFeatures | None = None) -> np.ndarray:
+                        features: FeatureSource | None = None) -> np.ndarray:
     """``logits`` with the connected, object-like pixels joined (a copy), or ``logits`` itself.
 
-    With the model's ``features`` of the slice, pixels that lie clearly on the surroundings' side of
-    a feature discriminant fitted on the answer (``core/feature_appearance.py``) do not join.
+    With ``features()`` (the model's features of the slice, asked for only when pixels would join),
+    pixels that lie clearly on the surroundings' side of a feature discriminant fitted on the answer
+    (``core/feature_appearance.py``) do not join.
     """
     if not opts.enabled or previous_given or not prompts:
         return logits
@@ -73,10 +74,10 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     count = np.count_nonzero(join)
     if count == 0 or count > opts.max_growth * np.count_nonzero(sub > 0):
         return logits
-    if opts.feature_guard:
-        look = FeatureAppearance.from_key(features, logits > 0)
-        if look is not None:
-            join &= look.score(features, rows, cols) >= -TRIM_MARGIN  # type: ignore[arg-type]
+    source = features() if opts.feature_guard and features is not None else None
+    look = FeatureAppearance.from_key(source, logits > 0)
+    if look is not None and source is not None:
+        join &= look.score(source, rows, cols) >= -TRIM_MARGIN
     out = logits.copy()
     region = out[rows, cols]
     region[join] = np.maximum(region[join], opts.boost)

@@ -20,13 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
-from napari_medseg.models.builtin.calibration import (
-    CalibrationOptions,
-    first_answer_offset,
-    positive_prompt_logits,
-)
+from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.extend import ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -188,10 +185,10 @@ class BuiltinModel:
             raw = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
         offset = first_answer_offset(prompts, prev is not None, self.calibration)
         out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None)
-        if offset < 0 and self.calibration.keep_prompted:
-            at = positive_prompt_logits(out, prompts)
-            if at.size and not (at > 0).any() and (positive_prompt_logits(raw.numpy(), prompts) > 0).any():
-                out = self._after_network(raw, embedding, prompts, prev is not None)
+        if offset < 0 and self.calibration.keep_prompted:  # a first answer from clicks/scribbles
+            anchors = prompt_anchors(prompts, (h, w))
+            if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
+                out = self._after_network(raw, embedding, prompts, prev is not None)  # the network's own
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
@@ -202,7 +199,7 @@ class BuiltinModel:
             logits = guided_refine(logits, torch.from_numpy(image), self.refine)
         out = logits.numpy().astype(np.float32, copy=False)
         out = extend_first_answer(out, image, prompts, previous_given, self.extend,
-                                  features=self.appearance_features(embedding))
+                                  features=lambda: self.appearance_features(embedding))
         return apply_prompt_evidence(out, prompts, self.evidence)
 
 
