@@ -198,6 +198,8 @@ def test_propagation_fills_slices_live_then_undoes_in_one_step(widget, ct_viewer
     labelled = sorted(set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2)))))
     assert set(arrived) - {k} and set(arrived) <= set(range(mask.shape[0]))
     assert len(labelled) >= 5 and k in labelled
+    lo, hi = min(set(labelled) - {k}), max(set(labelled) - {k})
+    assert f"from {lo} to {hi}" in widget.form.status.text()  # the status says where the walk went
     dice = 2 * ((widget.labels_layer.data == 1) & mask).sum() / ((widget.labels_layer.data == 1).sum() + mask.sum())
     assert dice > 0.3  # loose: the model's 3D quality is measured by the evaluation
     assert max(gaps) < 0.5  # the Qt loop kept ticking (the benchmark measures the real target)

@@ -45,7 +45,7 @@ class WorkerResults:
             self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
         elif kind == "propagate":
             self._end_propagation()
-            self._after_labels_change(f"propagated label {self.label_id}")
+            self._after_labels_change(f"propagated label {self.label_id}: {self._walked_summary()}")
             self.propagation_finished.emit(int(result or 0))
         elif kind == "save":
             self.form.status.setText(f"saved {result}")
@@ -76,6 +76,7 @@ class WorkerResults:
 
     def _on_partial(self, job_id: int, index: int) -> None:
         """A propagated slice is in the labels (shared array); redraw only if it is on screen."""
+        self._walked.append(int(index))
         if self.viewer.dims.ndisplay == 3:
             self._refresh_timer.setInterval(500)  # the whole volume is on screen: redraw now and then
         else:
@@ -132,6 +133,12 @@ class WorkerResults:
             ref, self._preview_ref = self._preview_ref, None
             shape = self.preview_layer.data[plane_index(ref.axis, ref.index)].shape
             set_plane(self.preview_layer, ref.axis, ref.index, np.zeros(shape, np.uint8))
+
+    def _walked_summary(self) -> str:
+        """Where the walk went, so the user sees at once whether it stopped at the object's ends."""
+        if not self._walked:
+            return "no neighbouring slice was added (the object ends here, or a stop rule fired at once)"
+        return f"{len(self._walked)} slices added, from {min(self._walked)} to {max(self._walked)}"
 
     def _end_propagation(self) -> None:
         self._close_progress()
