@@ -70,6 +70,26 @@ def test_dev_set_differs_from_the_evaluation_volumes():
         assert all(case.image.shape != im.shape or not np.array_equal(case.image, im) for im in evaluation_images)
 
 
+def test_mr_dev_set_is_a_nested_t1_like_brain_and_not_the_mni_template():
+    from napari_medseg.evaluation.datasets import DEV_MR_SET, load_cases
+    from napari_medseg.evaluation.mr_phantom import CSF, GREY, WHITE, brain_labels, brain_phantom
+
+    image, labels, names = brain_phantom(3)
+    again, _, _ = brain_phantom(3)
+    assert np.array_equal(image, again) and not np.array_equal(image, brain_phantom(4)[0])  # seeded
+    refs = brain_labels(labels)
+    assert set(refs) == {"brain", "white matter", "grey matter", "ventricles"} and set(names) == {1, 2, 3}
+    for part in ("white matter", "grey matter", "ventricles"):
+        assert refs[part].any() and not (refs[part] & ~refs["brain"]).any()  # nested inside the brain
+    # T1 contrast: white brighter than grey, CSF darkest, the background empty (skull-stripped)
+    mean = {k: float(image[refs[k]].mean()) for k in refs}
+    assert mean["white matter"] > mean["grey matter"] > mean["ventricles"]
+    assert abs(mean["white matter"] - WHITE) < 0.1 and abs(mean["grey matter"] - GREY) < 0.1 and CSF < GREY
+    assert float(image[~refs["brain"]].mean()) < 0.05
+    cases = load_cases(DEV_MR_SET)
+    assert len(cases) == 8 and {c.set_name for c in cases} == {DEV_MR_SET} and {c.preset for c in cases} == {"mr"}
+
+
 def test_checkpoint_option_evaluates_other_weights_and_dev_runs_write_no_published_files(tmp_path, monkeypatch, capsys):
     import torch
 

@@ -14,7 +14,7 @@ import time
 
 from napari_medseg.core.prompts import PROMPT_TYPES
 from napari_medseg.errors import MedsegError
-from napari_medseg.evaluation.datasets import DEV_SET, SETS
+from napari_medseg.evaluation.datasets import DEV_SETS, SETS
 from napari_medseg.evaluation.metrics import NOC_MAX
 from napari_medseg.evaluation.run import MODELS
 
@@ -43,10 +43,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--sets",
-        type=_csv((*SETS, DEV_SET)),
+        type=_csv((*SETS, *DEV_SETS)),
         default=list(SETS),
-        help=f"comma list of {','.join(SETS)} (evaluation), or {DEV_SET} (development volumes for choosing "
-        "weights and options; never reported as evaluation)",
+        help=f"comma list of {','.join(SETS)} (evaluation), or of {','.join(DEV_SETS)} (development volumes "
+        "for choosing weights and options, CT-like and MR-like; never reported as evaluation)",
     )
     parser.add_argument(
         "--models", type=_csv(MODELS), default=list(MODELS), help=f"comma list of {','.join(MODELS)}"
@@ -62,7 +62,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", default=None, help=f"markdown file whose results block is (re)written (default: {DEFAULT_OUT}, "
-        f"not written for a run on the {DEV_SET} set unless named)"
+        f"not written for a run on a development set ({', '.join(DEV_SETS)}) unless named)"
     )
     parser.add_argument(
         "--json", default=None, help=f"JSON file with every per-case number (default: {DEFAULT_JSON}, likewise)"
@@ -140,11 +140,11 @@ def run(args: argparse.Namespace) -> int:
     )
     markdown = render_markdown(summary, config, seconds, command)
     print(markdown)
-    if DEV_SET in args.sets and "builtin" in args.models:
-        print(f"Development criterion of the built-in model (mean Dice@1 + mean 3D Dice over the prompt types): "
-              f"{dev_criterion(summary, DEV_SET):.4f}")
+    for dev_set in (s for s in DEV_SETS if s in args.sets and "builtin" in args.models):
+        print(f"Development criterion of the built-in model on {dev_set} (mean Dice@1 + mean 3D Dice over the "
+              f"prompt types): {dev_criterion(summary, dev_set):.4f}")
     # A development run never overwrites the published evaluation unless a file is named.
-    published = DEV_SET not in args.sets
+    published = not set(DEV_SETS) & set(args.sets)
     args.out = args.out if args.out is not None else (DEFAULT_OUT if published else None)
     args.json = args.json if args.json is not None else (DEFAULT_JSON if published else None)
     if args.out:

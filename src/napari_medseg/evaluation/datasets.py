@@ -28,6 +28,8 @@ SETS = ("sample", "synthetic", "mni")
 DEV_SET = "dev"
 DEV_PHANTOM_SEEDS = (7, 8)
 DEV_SYNTHETIC_SEEDS = (99, 98)
+DEV_MR_SET = "dev-mr"  # T1-like brain phantoms (evaluation/mr_phantom.py): MR choices without the MNI set
+DEV_SETS = (DEV_SET, DEV_MR_SET)
 # Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
 # same for every method: it bounds the cost of the classical baselines on large slices.
 CROP_MARGIN = 24
@@ -166,6 +168,18 @@ def dev_cases() -> list[Case]:
     return cases + synthetic_cases(DEV_SYNTHETIC_SEEDS, set_name=DEV_SET)
 
 
+def dev_mr_cases() -> list[Case]:
+    """The MR development set: brain, white matter, grey matter and ventricles of two brain phantoms."""
+    from napari_medseg.evaluation.mr_phantom import MR_DEV_SEEDS, brain_labels, brain_phantom
+
+    cases: list[Case] = []
+    for seed in MR_DEV_SEEDS:
+        image, labels, _ = brain_phantom(seed)
+        cases += [Case(DEV_MR_SET, f"mr-phantom-{seed}", name, image, ref, axis=2, preset="mr")
+                  for name, ref in brain_labels(labels).items()]
+    return cases
+
+
 # --- MNI152 from nilearn -------------------------------------------------------------------------
 
 
@@ -215,8 +229,10 @@ def load_cases(set_name: str, quick: bool = False) -> list[Case]:
         cases = mni_cases(4 if quick else 2)
     elif set_name == DEV_SET:
         cases = dev_cases()
+    elif set_name == DEV_MR_SET:
+        cases = dev_mr_cases()
     else:
-        raise MedsegError(f"unknown evaluation set '{set_name}'; choose from {', '.join((*SETS, DEV_SET))}")
+        raise MedsegError(f"unknown evaluation set '{set_name}'; choose from {', '.join((*SETS, *DEV_SETS))}")
     if quick:  # one structure, cut close, a few slices: a smoke run of seconds
         return [crop_case(cases[0], margin=6, half_depth=3)]
     return [crop_case(c, margin=CROP_MARGIN) for c in cases]

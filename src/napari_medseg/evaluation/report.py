@@ -20,6 +20,7 @@ SET_TITLES = {
     "synthetic": "Synthetic 3D test volumes (`evaluation/datasets.py`, not the training generator)",
     "mni": "MNI152 2009a T1 template (nilearn), brain / white matter / grey matter",
     "dev": "DEVELOPMENT volumes (phantom seeds 7, 8; synthetic seeds 99, 98): for choosing weights, not evaluation",
+    "dev-mr": "MR DEVELOPMENT volumes (T1-like brain phantoms, seeds 3, 4): for choosing weights, not evaluation",
 }
 
 

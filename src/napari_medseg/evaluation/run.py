@@ -32,7 +32,7 @@ from napari_medseg.core.prompts import PROMPT_TYPES, SliceRef
 from napari_medseg.core.session import Session
 from napari_medseg.errors import MedsegError
 from napari_medseg.evaluation.baselines import FloodModel, RandomWalkerModel
-from napari_medseg.evaluation.datasets import DEV_SET, SETS, Case, load_cases
+from napari_medseg.evaluation.datasets import DEV_SETS, SETS, Case, load_cases
 from napari_medseg.evaluation.metrics import NOC_MAX, dice, mean_of, summarize_curve
 from napari_medseg.evaluation.simulate import SimulatedUser
 from napari_medseg.models.protocol import PromptableModel
@@ -59,7 +59,7 @@ class BenchConfig:
 
     def validate(self) -> None:
         for name, chosen, allowed in (
-            ("set", self.sets, (*SETS, DEV_SET)),
+            ("set", self.sets, (*SETS, *DEV_SETS)),
             ("model", self.models, MODELS),
             ("prompt type", self.prompt_types, PROMPT_TYPES),
         ):
