@@ -64,7 +64,7 @@ def test_no_features_or_too_small_an_object_gives_no_model():
 
 
 def test_score_is_bilinear_between_cell_centres():
-    look = FeatureAppearance(np.array([1.0], np.float32), -0.5, STRIDE, 1.0)
+    look = FeatureAppearance(np.array([1.0], np.float32), -0.5, 1.0)
     feats = np.zeros((1, 4, 4), np.float32)
     feats[0, :, 2:] = 1.0
     score = look.score((feats, STRIDE), slice(0, 16), slice(0, 16))

@@ -44,7 +44,6 @@ class FeatureAppearance:
 
     weights: np.ndarray  # (C,), scaled so that the within-class spread of the score is 1
     bias: float  # score 0: midway between the object's and the ring's mean scores
-    stride: int
     key_share: float  # share of the key mask's grid cells with a positive score
 
     @classmethod
@@ -75,7 +74,7 @@ class FeatureAppearance:
         w = w / spread
         s_obj, s_ring = x_obj @ w, x_ring @ w
         bias = -0.5 * float(s_obj.mean() + s_ring.mean())
-        return cls(w.astype(np.float32), bias, stride, float(np.mean(s_obj + bias > 0)))
+        return cls(w.astype(np.float32), bias, float(np.mean(s_obj + bias > 0)))
 
     def score(self, source: SliceFeatures, rows: slice, cols: slice) -> np.ndarray:
         """The score at slice resolution over ``rows`` x ``cols`` (bilinear between grid cells)."""
