@@ -13,15 +13,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.evaluation.datasets import _smooth_noise
+
 MR_DEV_SEEDS = (3, 4)
 # T1-like intensities (arbitrary units): background 0 (skull-stripped), CSF dark, grey matter mid,
 # white matter bright
 CSF, GREY, WHITE = 0.25, 0.58, 0.85
-
-
-def _noise(shape: tuple[int, ...], sigma: float, rng: np.random.Generator) -> np.ndarray:
-    field = ndimage.gaussian_filter(rng.normal(size=shape), sigma)
-    return field / max(float(field.std()), 1e-6)
 
 
 def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
@@ -38,12 +35,12 @@ def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tup
     centre = np.array([h / 2, w / 2, d / 2]) + rng.normal(0, 1.5, 3)
     radii = np.array([0.40 * h, 0.42 * w, 0.55 * d])
     r = np.sqrt(sum(((grid[k] - centre[k]) / radii[k]) ** 2 for k in range(3)))
-    brain = r + 0.06 * _noise(shape, 6.0, rng) < 1.0
-    folds = _noise(shape, 2.5, rng)
+    brain = r + 0.06 * _smooth_noise(shape, 6.0, rng) < 1.0
+    folds = _smooth_noise(shape, 2.5, rng)
     depth = ndimage.distance_transform_edt(brain)
     sulci = brain & (np.abs(folds) < 0.12) & (depth < 9.0)  # clefts from the surface inwards
     tissue = brain & ~sulci
-    thickness = 3.0 + 1.0 * _noise(shape, 5.0, rng)
+    thickness = 3.0 + 1.0 * _smooth_noise(shape, 5.0, rng)
     white = tissue & (ndimage.distance_transform_edt(tissue) > np.clip(thickness, 2.0, 5.0))
     white = ndimage.binary_opening(white, iterations=1)
     ventricles = np.zeros(shape, dtype=bool)
@@ -51,7 +48,7 @@ def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tup
         vc = centre + np.array([0.0, side * 0.08 * w, 0.0])
         vr = np.array([0.16 * h, 0.035 * w, 0.22 * d])
         rv = np.sqrt(sum(((grid[k] - vc[k]) / vr[k]) ** 2 for k in range(3)))
-        ventricles |= (rv + 0.1 * _noise(shape, 3.0, rng) < 1.0) & white
+        ventricles |= (rv + 0.1 * _smooth_noise(shape, 3.0, rng) < 1.0) & white
     white &= ~ventricles
     grey = tissue & ~white & ~ventricles
     labels = np.zeros(shape, dtype=np.uint8)
@@ -60,7 +57,7 @@ def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tup
     image[brain] = CSF
     image[grey], image[white], image[ventricles] = GREY, WHITE, CSF
     image = ndimage.gaussian_filter(image, 0.7)  # partial volume
-    bias = 1.0 + 0.08 * _noise(shape, 20.0, rng)
+    bias = 1.0 + 0.08 * _smooth_noise(shape, 20.0, rng)
     image = image * bias + rng.normal(0.0, 0.025, shape) * (image > 0.02)
     names = {1: "grey matter", 2: "white matter", 3: "ventricles"}
     return np.clip(image, 0.0, None).astype(np.float32), labels, names
