@@ -176,12 +176,28 @@ def test_first_answer_offset_depends_on_the_prompt_kind_and_only_applies_once():
     opts = CalibrationOptions()
     click, box = PointPrompt(REF, (5, 5)), BoxPrompt(REF, (1, 1), (9, 9))
     lasso = LassoPrompt(REF, ((1, 1), (1, 9), (9, 9)))
-    assert first_answer_offset([click], False) == opts.clicks < 0
-    assert first_answer_offset([box, click], False) == opts.box > 0
+    assert first_answer_offset([click], False) == opts.clicks < 0  # area unknown: a large object
+    assert first_answer_offset([box, click], False) == opts.box
     assert first_answer_offset([lasso], False) == 0.0 and first_answer_offset([box, lasso], False) == 0.0
     assert first_answer_offset([click], True) == 0.0  # a correction refines a previous mask
     assert first_answer_offset([box], True) == 0.0  # propagation carries a previous mask
     assert first_answer_offset([click], False, CalibrationOptions(enabled=False)) == 0.0
+
+
+def test_first_answer_offset_fades_with_the_size_of_the_networks_own_mask():
+    from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
+
+    opts = CalibrationOptions()
+    click, box = PointPrompt(REF, (5, 5)), BoxPrompt(REF, (1, 1), (9, 9))
+    # clicks: the leak-cutting offset is for large objects; a small one keeps the network's answer
+    assert first_answer_offset([click], False, opts, opts.small_area) == 0.0
+    mid = (opts.small_area + opts.large_area) / 2
+    assert first_answer_offset([click], False, opts, mid) == pytest.approx(opts.clicks / 2)
+    assert first_answer_offset([click], False, opts, opts.large_area * 10) == opts.clicks
+    # boxes: the network is timid inside a small box, so a small object's answer grows more
+    assert first_answer_offset([box], False, opts, 10.0) == opts.box_small > opts.box
+    assert first_answer_offset([box], False, opts, opts.box_large_area) == opts.box
+    assert first_answer_offset([box], True, opts, 10.0) == 0.0  # never on a correction
 
 
 def test_model_applies_the_calibration_to_a_first_click(model):
@@ -206,7 +222,8 @@ def test_model_applies_the_calibration_to_a_first_click(model):
 
 def test_a_first_answer_never_loses_the_small_faint_object_that_was_clicked(model):
     """A dark 6 px blob: the -1.5 offset and the edge filter pull every logit below 0, so the
-    network's own answer (which had the blob) is used instead of an empty mask."""
+    network's own answer (which had the blob) is used instead of an empty mask. (The offset now
+    fades for objects this small; the test applies it in full to check the fallback.)"""
     from scipy import ndimage
 
     from napari_medseg.models.builtin.calibration import CalibrationOptions
@@ -220,10 +237,14 @@ def test_a_first_answer_never_loses_the_small_faint_object_that_was_clicked(mode
     scribble = [ScribblePrompt(REF, ((32.0, 32.0),), True, 3.0)]
     saved = model.calibration
     try:
-        model.calibration = CalibrationOptions(keep_prompted=False)
+        full = {"small_area": 0.0, "large_area": 0.0}  # the offset whatever the size
+        model.calibration = CalibrationOptions(keep_prompted=False, **full)
         assert not (model.decode(emb, scribble) > 0).any()  # what the fallback is for
-        model.calibration = CalibrationOptions()
+        model.calibration = CalibrationOptions(**full)
         mask = model.decode(emb, scribble) > 0
+        model.calibration = CalibrationOptions()  # the shipped fade: no offset on so small an answer
+        faded = model.decode(emb, scribble) > 0
     finally:
         model.calibration = saved
     assert mask[32, 32] and dice(mask, blob) > 0.6
+    assert faded[32, 32] and dice(faded, blob) > 0.6

@@ -24,20 +24,38 @@ class CalibrationOptions:
     # where the calibrated answer has none of the positive clicks/scribbles inside but the network's
     # own answer had, the network's own answer (no offset) is used
     keep_prompted: bool = True
-    box: float = 1.0  # logit offset when a box was given (and no lasso)
+    # the click/scribble offset fades out for small objects: none where the network's own mask has at
+    # most ``small_area`` pixels, all of it from ``large_area`` pixels on (linear in between)
+    small_area: float = 400.0
+    large_area: float = 1200.0
+    box: float = 0.0  # logit offset when a box was given (and no lasso), for large objects
+    box_small: float = 2.5  # ... for small ones (the same fade by the network's own mask)
+    box_small_area: float = 200.0
+    box_large_area: float = 2000.0
     enabled: bool = True
 
 
 def first_answer_offset(prompts: Sequence[Prompt], previous_given: bool,
-                        opts: CalibrationOptions = CalibrationOptions()) -> float:
-    """The logit offset for this decode: 0 unless it is the first answer on the slice."""
+                        opts: CalibrationOptions = CalibrationOptions(), own_area: float | None = None) -> float:
+    """The logit offset for this decode: 0 unless it is the first answer on the slice.
+    ``own_area``: the pixels of the network's own (uncalibrated) mask, for the fade of small objects."""
     if not opts.enabled or previous_given or not prompts:
         return 0.0
     kinds = {p.kind for p in prompts}
-    if kinds == {"point"}:
-        return opts.clicks
     if kinds <= {"point", "scribble"}:
-        return opts.scribbles
+        offset = opts.clicks if kinds == {"point"} else opts.scribbles
+        return offset * size_weight(own_area, opts.small_area, opts.large_area)
     if "box" in kinds and "lasso" not in kinds:
-        return opts.box
+        w = size_weight(own_area, opts.box_small_area, opts.box_large_area)
+        return opts.box_small + (opts.box - opts.box_small) * w
     return 0.0
+
+
+def size_weight(own_area: float | None, small: float, large: float) -> float:
+    """0 for an object whose uncalibrated mask has at most ``small`` pixels, 1 from ``large`` pixels
+    on, linear in between (1 when the area is not known)."""
+    if own_area is None or own_area >= large:
+        return 1.0
+    if own_area <= small:
+        return 0.0
+    return (own_area - small) / (large - small)
