@@ -178,7 +178,8 @@ def test_first_answer_offset_depends_on_the_prompt_kind_and_only_applies_once():
     lasso = LassoPrompt(REF, ((1, 1), (1, 9), (9, 9)))
     assert first_answer_offset([click], False) == opts.clicks < 0  # area unknown: a large object
     assert first_answer_offset([box, click], False) == opts.box
-    assert first_answer_offset([lasso], False) == 0.0 and first_answer_offset([box, lasso], False) == 0.0
+    assert first_answer_offset([lasso], False) == opts.lasso > 0
+    assert first_answer_offset([box, lasso], False) == opts.lasso  # the lasso bounds the answer
     assert first_answer_offset([click], True) == 0.0  # a correction refines a previous mask
     assert first_answer_offset([box], True) == 0.0  # propagation carries a previous mask
     assert first_answer_offset([click], False, CalibrationOptions(enabled=False)) == 0.0
