@@ -37,8 +37,8 @@ class CalibrationOptions:
     small_area: float = 400.0
     large_area: float = 1200.0
     box: float = 0.0  # logit offset when a box was given (and no lasso), for large objects
-    box_small: float = 2.5  # ... for small ones (the same fade by the network's own mask)
-    box_small_area: float = 200.0
+    box_small: float = 2.5  # ... for small ones; from box_small_area to box_large_area pixels of the
+    box_small_area: float = 200.0  # network's own mask it goes linearly from box_small to box
     box_large_area: float = 2000.0
     lasso: float = 2.0  # logit offset when a lasso was given (outside it the evidence bounds the mask)
     enabled: bool = True
@@ -54,12 +54,10 @@ def first_answer_offset(prompts: Sequence[Prompt], previous_given: bool,
     if kinds <= {"point", "scribble"}:
         offset = opts.clicks if kinds == {"point"} else opts.scribbles
         return offset * size_weight(own_area, opts.small_area, opts.large_area)
-    if "box" in kinds and "lasso" not in kinds:
-        w = size_weight(own_area, opts.box_small_area, opts.box_large_area)
-        return opts.box_small + (opts.box - opts.box_small) * w
-    if "lasso" in kinds:
+    if "lasso" in kinds:  # with or without a box: the lasso bounds the answer
         return opts.lasso
-    return 0.0
+    w = size_weight(own_area, opts.box_small_area, opts.box_large_area)  # a box, maybe with clicks
+    return opts.box_small + (opts.box - opts.box_small) * w
 
 
 def size_weight(own_area: float | None, small: float, large: float) -> float:

@@ -183,7 +183,8 @@ class BuiltinModel:
             inp = torch.cat([maps, pc], dim=1).to(self.device)
             logit2, _ = self.net.decoder(feats, inp)
             raw = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
-        offset = first_answer_offset(prompts, prev is not None, self.calibration, float((raw > 0).sum()))
+        own_area = float((raw > 0).sum()) if prev is None else None  # only a first answer is calibrated
+        offset = first_answer_offset(prompts, prev is not None, self.calibration, own_area)
         out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None)
         if offset < 0 and self.calibration.keep_prompted:  # a first answer from clicks/scribbles
             anchors = prompt_anchors(prompts, (h, w))
