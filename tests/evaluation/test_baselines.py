@@ -97,6 +97,19 @@ def test_seed_rules_prompts_override_and_previous_mask_only_in_propagation():
     assert refine[12, 12] != OBJECT  # a refinement with clicks does not reuse the previous mask
 
 
+def test_seed_rules_a_later_prompt_overrides_an_earlier_one():
+    rules = SeedRules()
+    shape = (40, 40)
+    obj = LassoPrompt(REF, ((2.0, 2.0), (2.0, 37.0), (37.0, 37.0), (37.0, 2.0)))
+    cut = LassoPrompt(REF, ((5.0, 5.0), (5.0, 20.0), (20.0, 20.0), (20.0, 5.0)), positive=False)
+    back = LassoPrompt(REF, ((8.0, 8.0), (8.0, 20.0), (20.0, 20.0), (20.0, 8.0)))
+    assert rules.seeds(shape, [obj, cut], None, border=True)[14, 14] == BACKGROUND
+    assert rules.seeds(shape, [obj, cut, back], None, border=True)[14, 14] == OBJECT  # drawn back over
+    assert rules.seeds(shape, [obj, back, cut], None, border=True)[14, 14] == BACKGROUND  # cut last
+    click = PointPrompt(REF, (14.0, 14.0))
+    assert rules.seeds(shape, [obj, cut, click], None, border=True)[14, 14] == OBJECT
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
 def test_session_prompt_commit_and_propagate_a_cylinder(model):
     rng = np.random.default_rng(4)

@@ -132,6 +132,28 @@ def test_lasso_bias_is_the_union_of_positive_lassos_and_negative_regions_are_bac
     assert (apply_prompt_evidence(np.full((10, 10), 3.0, np.float32), [neg_box])[:6, :6] <= -1).all()
 
 
+def test_a_later_positive_prompt_wins_over_an_earlier_negative_region():
+    """A negative lasso drawn too eagerly takes part of the object; a positive lasso or click drawn
+    back over that part afterwards must be able to return it (the negative region no longer clears
+    it). A negative region drawn after the positive one still clears what it covers."""
+    logits = np.full((40, 40), 3.0, dtype=np.float32)
+    obj = LassoPrompt(REF, ((2, 2), (2, 37), (37, 37), (37, 2)))
+    cut = LassoPrompt(REF, ((5, 5), (5, 20), (20, 20), (20, 5)), positive=False)
+    back = LassoPrompt(REF, ((10, 10), (10, 18), (18, 18), (18, 10)))
+    floor = EvidenceOptions().floor
+    assert apply_prompt_evidence(logits, [obj, cut])[14, 14] <= -floor
+    out = apply_prompt_evidence(logits, [obj, cut, back])
+    assert out[14, 14] > 0  # drawn back: the network's (here positive) answer stands
+    assert out[7, 7] <= -floor  # the rest of the negative lasso is still cleared
+    assert apply_prompt_evidence(logits, [obj, back, cut])[14, 14] <= -floor  # the negative came last
+    clicked = apply_prompt_evidence(logits, [obj, cut, PointPrompt(REF, (14.0, 14.0))])
+    assert clicked[14, 14] > 0 and clicked[7, 7] <= -floor
+    boxed = apply_prompt_evidence(logits, [obj, cut, BoxPrompt(REF, (4, 4), (22, 22))])
+    assert boxed[14, 14] <= -floor  # a box says where the object is, not that all of it is object
+    kept = apply_prompt_evidence(logits, [obj, cut, back], EvidenceOptions(later_wins=False))
+    assert kept[14, 14] <= -floor
+
+
 def test_prompts_without_regions_leave_the_logits_alone():
     logits = np.random.default_rng(0).normal(size=(20, 20)).astype(np.float32)
     assert apply_prompt_evidence(logits, [PointPrompt(REF, (5, 5))]) is logits

@@ -118,15 +118,14 @@ class SeedRules:
         inside = self.enclosure(prompts, shape)
         if inside is not None:
             seeds[~inside] = BACKGROUND
-        for p in prompts:
-            if p.positive and isinstance(p, BoxPrompt | LassoPrompt):
+        for p in prompts:  # a box's core first: a box says where the object lies, not what is object
+            if p.positive and isinstance(p, BoxPrompt):
                 seeds[self.positive_core(p, shape)] = OBJECT
-        for p in prompts:
-            if p.positive and not isinstance(p, BoxPrompt | LassoPrompt):
-                seeds[self.footprint(p, shape)] = OBJECT
-        for p in prompts:
+        for p in prompts:  # then in the order given: a later prompt overrides an earlier one
             if not p.positive:
                 seeds[self.footprint(p, shape)] = BACKGROUND
+            elif not isinstance(p, BoxPrompt):
+                seeds[self.positive_core(p, shape)] = OBJECT
         return seeds
 
 

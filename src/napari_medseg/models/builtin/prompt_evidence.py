@@ -8,7 +8,10 @@ rasterised at slice resolution and used as the user meant them:
   ``lasso_bias`` towards that (the network still decides where image and outline disagree);
 * nothing lies outside the positive boxes and lassos (plus ``margin`` pixels for a hand that
   trembled): logits there are held at or below ``-floor``;
-* the inside of a negative lasso or box is background.
+* the inside of a negative lasso or box is background, except where positive lassos, clicks or
+  scribbles given after it mark object: the user's later word wins (a negative correction lasso
+  drawn around a sliver often takes a few object pixels with it, and without this rule no later
+  prompt could return them; dev lasso Dice@5 0.945 -> 0.951, MR dev 0.940 -> 0.944).
 
 Bias, margin and floor were chosen on the development volumes (``napari-medseg bench --sets dev``).
 """
@@ -22,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
+from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, Prompt, rasterize_box, rasterize_polygon
 
 
@@ -30,6 +34,7 @@ class EvidenceOptions:
     lasso_bias: float = 1.0  # logit added inside the positive lassos, subtracted outside
     margin: int = 3  # pixels around positive boxes / lassos still allowed to be object
     floor: float = 1.0  # outside that, and inside negative regions, logits are at most -floor
+    later_wins: bool = True  # a negative region is not cleared where later positive prompts mark object
     enabled: bool = True
 
 
@@ -50,7 +55,8 @@ def _dilate(mask: np.ndarray, margin: int) -> np.ndarray:
 def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
                           opts: EvidenceOptions = EvidenceOptions()) -> np.ndarray:
     """(H, W) float32 logits and the slice's prompts -> logits that respect the boxes and lassos."""
-    regions = [p for p in prompts if isinstance(p, (BoxPrompt, LassoPrompt))]
+    order = [i for i, p in enumerate(prompts) if isinstance(p, (BoxPrompt, LassoPrompt))]
+    regions = [prompts[i] for i in order]
     if not opts.enabled or not regions:
         return logits
     shape = logits.shape
@@ -66,7 +72,16 @@ def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
         if opts.margin > 0:
             allowed = _dilate(allowed, int(opts.margin))
         np.minimum(out, -opts.floor, out=out, where=~allowed)
-    for p, r in rasters:
+    for k, (p, r) in enumerate(rasters):
         if not p.positive:
+            if opts.later_wins:
+                r = r & ~_marked_after(prompts[order[k] + 1 :], shape)
             np.minimum(out, -opts.floor, out=out, where=r)
     return out
+
+
+def _marked_after(later: Sequence[Prompt], shape: tuple[int, int]) -> np.ndarray:
+    """The pixels that positive lassos, clicks and scribbles given later mark as object: there the
+    user's later word wins over an earlier negative region (a lasso drawn back over a part that an
+    eager negative lasso took away). A later box says only where the object lies, not that it is."""
+    return prompt_anchors([p for p in later if not isinstance(p, BoxPrompt)], shape)
