@@ -55,15 +55,14 @@ def _dilate(mask: np.ndarray, margin: int) -> np.ndarray:
 def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
                           opts: EvidenceOptions = EvidenceOptions()) -> np.ndarray:
     """(H, W) float32 logits and the slice's prompts -> logits that respect the boxes and lassos."""
-    order = [i for i, p in enumerate(prompts) if isinstance(p, (BoxPrompt, LassoPrompt))]
-    regions = [prompts[i] for i in order]
-    if not opts.enabled or not regions:
+    at = [i for i, p in enumerate(prompts) if isinstance(p, (BoxPrompt, LassoPrompt))]
+    if not opts.enabled or not at:
         return logits
     shape = logits.shape
     out = np.array(logits, dtype=np.float32, copy=True)
-    rasters = [(p, _region(p, shape)) for p in regions]  # each prompt rasterised once
-    positive = [r for p, r in rasters if p.positive]
-    lassos = [r for p, r in rasters if p.positive and isinstance(p, LassoPrompt)]
+    rasters = [(i, prompts[i], _region(prompts[i], shape)) for i in at]  # each one rasterised once
+    positive = [r for _, p, r in rasters if p.positive]
+    lassos = [r for _, p, r in rasters if p.positive and isinstance(p, LassoPrompt)]
     if lassos and opts.lasso_bias:
         inside = np.logical_or.reduce(lassos)
         out += np.where(inside, opts.lasso_bias, -opts.lasso_bias).astype(np.float32)
@@ -72,10 +71,10 @@ def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
         if opts.margin > 0:
             allowed = _dilate(allowed, int(opts.margin))
         np.minimum(out, -opts.floor, out=out, where=~allowed)
-    for k, (p, r) in enumerate(rasters):
+    for i, p, r in rasters:
         if not p.positive:
             if opts.later_wins:
-                r = r & ~_marked_after(prompts[order[k] + 1 :], shape)
+                r = r & ~_marked_after(prompts[i + 1 :], shape)
             np.minimum(out, -opts.floor, out=out, where=r)
     return out
 
