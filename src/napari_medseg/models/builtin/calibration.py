@@ -51,13 +51,18 @@ def first_answer_offset(prompts: Sequence[Prompt], previous_given: bool,
     if not opts.enabled or previous_given or not prompts:
         return 0.0
     kinds = {p.kind for p in prompts}
-    if kinds <= {"point", "scribble"}:
+    if clicks_and_scribbles_only(prompts):
         offset = opts.clicks if kinds == {"point"} else opts.scribbles
         return offset * size_weight(own_area, opts.small_area, opts.large_area)
     if "lasso" in kinds:  # with or without a box: the lasso bounds the answer
         return opts.lasso
     w = size_weight(own_area, opts.box_small_area, opts.box_large_area)  # a box, maybe with clicks
     return opts.box_small + (opts.box - opts.box_small) * w
+
+
+def clicks_and_scribbles_only(prompts: Sequence[Prompt]) -> bool:
+    """Whether a slice's prompts hold no box and no lasso (the answer has no drawn bound)."""
+    return {p.kind for p in prompts} <= {"point", "scribble"}
 
 
 def size_weight(own_area: float | None, small: float, large: float) -> float:

@@ -1,7 +1,7 @@
 """Extension of a first answer from clicks or scribbles over the object's own connected intensities.
 
 From a click the network's confidence fades with distance, and the calibrated mask (clicks and
-scribbles -1.5 logit, ``calibration.py``) can stop in the middle of a large, even organ where no edge
+scribbles -1.5 logit on large objects, ``calibration.py``) can stop in the middle of a large, even organ where no edge
 is: on the development phantoms one click in the liver covered its lower half. The answer's confident
 core says what the object looks like. Pixels that the network did not firmly reject (logit above
 ``floor``), whose lightly smoothed intensity lies within ``spread`` standard deviations of the core's
@@ -27,6 +27,7 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.feature_appearance import TRIM_MARGIN, FeatureAppearance, FeatureSource
 from napari_medseg.core.prompts import Prompt
+from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
 
 MIN_CORE = 9  # pixels: a smaller core says too little about the object's intensities
 
@@ -54,7 +55,7 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     """
     if not opts.enabled or previous_given or not prompts:
         return logits
-    if not {p.kind for p in prompts} <= {"point", "scribble"}:
+    if not clicks_and_scribbles_only(prompts):
         return logits
     rows, cols = crop_around(logits > opts.floor, 2)
     sub = logits[rows, cols]
