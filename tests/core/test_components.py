@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
-from napari_medseg.core.components import keep_prompted
+from napari_medseg.core.components import fill_holes, keep_prompted
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.core.session import Session
 
@@ -99,3 +100,16 @@ def test_correcting_an_existing_label_keeps_its_pieces():
     session = Session(volume_with_two_blobs(), EverythingBrightModel(), labels=labels, preset="window:0.5:1")
     preview = session.add_prompts(PointPrompt(REF, (10, 10)), label_id=3)
     assert preview.mask.sum() == 200
+
+
+def test_fill_holes_matches_scipy_on_random_and_structured_masks():
+    rng = np.random.default_rng(0)
+    ring = np.zeros((40, 50), bool)
+    ring[5:30, 8:40] = True
+    ring[10:20, 15:25] = False  # a hole
+    ring[0:3, 0:50] = True  # a band along the border: what it encloses is nothing
+    cases = [ring, np.zeros((7, 9), bool), np.ones((7, 9), bool)]
+    cases += [rng.random((33, 47)) > p for p in (0.3, 0.5, 0.7)]
+    for mask in cases:
+        np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))
+    assert fill_holes(ring)[15, 20] and not fill_holes(ring)[35, 45]

@@ -21,11 +21,11 @@ STRIDE = 4
 
 
 def features_of(obj: np.ndarray, rng, channels: int = 6, noise: float = 0.3) -> tuple[np.ndarray, int]:
-    """Grid features (C, h/4, w/4): channel 0 says "object" under ``obj``; the rest is noise."""
+    """Grid features (h/4, w/4, C): channel 0 says "object" under ``obj``; the rest is noise."""
     h, w = obj.shape
     cover = obj.reshape(h // STRIDE, STRIDE, w // STRIDE, STRIDE).mean(axis=(1, 3))
-    feats = rng.normal(0, noise, (channels, h // STRIDE, w // STRIDE)).astype(np.float32)
-    feats[0] += 2.0 * cover
+    feats = rng.normal(0, noise, (h // STRIDE, w // STRIDE, channels)).astype(np.float32)
+    feats[..., 0] += 2.0 * cover
     return feats, STRIDE
 
 
@@ -59,14 +59,14 @@ def test_no_features_or_too_small_an_object_gives_no_model():
     assert FeatureAppearance.from_key(None, key) is None
     small = disc((96, 96), (48, 48), 5)  # ~5 grid cells for 6 channels: a fit would be noise
     assert FeatureAppearance.from_key(features_of(small, rng), small) is None
-    constant = (np.zeros((6, 24, 24), np.float32), STRIDE)  # no spread at all
+    constant = (np.zeros((24, 24, 6), np.float32), STRIDE)  # no spread at all
     assert FeatureAppearance.from_key(constant, key) is None
 
 
 def test_score_is_bilinear_between_cell_centres():
     look = FeatureAppearance(np.array([1.0], np.float32), -0.5, 1.0)
-    feats = np.zeros((1, 4, 4), np.float32)
-    feats[0, :, 2:] = 1.0
+    feats = np.zeros((4, 4, 1), np.float32)
+    feats[:, 2:, 0] = 1.0
     score = look.score((feats, STRIDE), slice(0, 16), slice(0, 16))
     assert score.shape == (16, 16)
     assert score[5, 0] == pytest.approx(-0.5) and score[5, 15] == pytest.approx(0.5)
@@ -109,7 +109,7 @@ def test_builtin_model_offers_its_quarter_resolution_features():
     model = load_builtin()
     assert isinstance(model, OffersAppearanceFeatures)
     feats, stride = model.appearance_features(model.encode(np.full((101, 70), 0.4, np.float32)))
-    assert stride == 4 and feats.shape == (16, 26, 18) and feats.dtype == np.float32
+    assert stride == 4 and feats.shape == (26, 18, 16) and np.issubdtype(feats.dtype, np.floating)
 
 
 def test_the_spleen_walk_stops_at_the_organ_with_the_builtin_model():

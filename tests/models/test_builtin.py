@@ -104,6 +104,50 @@ def test_deterministic(model):
     assert np.array_equal(model.decode(a, p), model.decode(b, p))
 
 
+def test_channels_last_inference_matches_the_plain_network(model):
+    """Inference runs channels last (NHWC) with (H, W, C) cached maps; the training layout (NCHW, one
+    concatenated input per 1x1 layer) must give the same logits from the same weights."""
+    from napari_medseg.models.builtin.model import FEATURE_KEYS
+    from napari_medseg.models.builtin.network import logits_to_full
+    from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
+
+    img, _ = disk_image()
+    emb = model.encode(img)
+    assert emb["e4"].shape == (40, 48, 16)  # (H/4, W/4, C) of the slice padded to 160 x 192
+    prompts = [PointPrompt(REF, (70, 95)), ScribblePrompt(REF, ((10, 10), (10, 60)), positive=False)]
+    with torch.inference_mode():
+        image = torch.nn.functional.pad(torch.from_numpy(img)[None, None], (0, 16, 0, 0), mode="replicate")
+        plain = {k: v.contiguous() for k, v in model.net.encoder(image.contiguous()).items()}
+        for k in FEATURE_KEYS:  # the cache holds the same maps, channels last, in float16
+            np.testing.assert_allclose(emb[k], plain[k][0].permute(1, 2, 0).numpy(), atol=0.02, rtol=0.01)
+        maps = torch.from_numpy(build_prompt_maps(prompts, (40, 48)))[None]
+        inp = torch.cat([maps, torch.zeros((1, 2, 40, 48))], dim=1)
+        with torch.enable_grad():  # the training route: concatenations, NCHW
+            feats = {k: torch.from_numpy(emb[k]).permute(2, 0, 1)[None].float().contiguous() for k in FEATURE_KEYS}
+            logit2, _ = model.net.decoder(feats, inp)
+        expected = logits_to_full(logit2.detach(), img.shape)[0, 0].numpy()
+    ours = logits_to_full(torch.from_numpy(_network_logits(model, emb, prompts))[None, None], img.shape)[0, 0].numpy()
+    np.testing.assert_allclose(ours, expected, atol=1e-3)
+
+
+def _network_logits(model, emb, prompts) -> np.ndarray:
+    """The decoder's 1/2-resolution logits as ``decode`` computes them (before the steps after it)."""
+    from unittest import mock
+
+    from napari_medseg.models.builtin import model as builtin_model
+
+    seen = {}
+    real = builtin_model.logits_to_full
+
+    def spy(logit2, hw):
+        seen["logit2"] = logit2.detach().clone().contiguous()
+        return real(logit2, hw)
+
+    with mock.patch.object(builtin_model, "logits_to_full", spy):
+        model.decode(emb, prompts)
+    return seen["logit2"][0, 0].numpy()
+
+
 def test_box_segments_a_bright_disk(model):
     img, disk = disk_image()
     logits = model.decode(model.encode(img), [BoxPrompt(REF, (38, 63), (102, 127))])

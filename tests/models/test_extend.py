@@ -111,8 +111,8 @@ def test_the_features_keep_a_same_brightness_neighbour_out():
     dist = np.hypot(rr - 48, cc - 48)
     logits = np.where(obj | band, 3.0 - dist / 8.0, -6.0).astype(np.float32)  # fades with distance
     cover = obj.reshape(24, 4, 24, 4).mean(axis=(1, 3))
-    feats = rng.normal(0, 0.3, (6, 24, 24)).astype(np.float32)
-    feats[0] += 2.0 * cover
+    feats = rng.normal(0, 0.3, (24, 24, 6)).astype(np.float32)  # (h, w, C): channels last
+    feats[..., 0] += 2.0 * cover
     without = extend_first_answer(logits, image, CLICK, previous_given=False)
     assert (without > 0)[band].mean() > 0.5  # intensity alone lets the band in
     guarded = extend_first_answer(logits, image, CLICK, previous_given=False, features=lambda: (feats, 4))

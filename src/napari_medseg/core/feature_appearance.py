@@ -13,9 +13,11 @@ covers something else and the walk stops. Patches of the mask reached from outsi
 (one within-class spread) on the surroundings' side are trimmed.
 
 A model offers its features through an optional ``appearance_features(embedding)`` method returning a
-``(C, h, w)`` array on a grid of ``stride`` slice pixels (row ``i`` covers slice rows ``i*stride`` to
-``(i+1)*stride``) and the stride; models without it are judged by intensity alone. Nothing here
-imports torch: it is numpy arithmetic on the cached embedding, about 1 ms per 512x512 slice.
+channels-last ``(h, w, C)`` array (any float dtype; it may be a view of the cached embedding) on a grid
+of ``stride`` slice pixels (row ``i`` covers slice rows ``i*stride`` to ``(i+1)*stride``) and the
+stride; models without it are judged by intensity alone. Nothing here imports torch: it is numpy
+arithmetic on the cached embedding, about 1 ms per 512x512 slice; only the cells the mask's
+surroundings reach are read and converted to float32.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import MIN_JUDGED, crop_around, drop_reached_patches
 
-SliceFeatures = tuple[np.ndarray, int]  # (features (C, h, w) float32, stride in slice pixels)
+SliceFeatures = tuple[np.ndarray, int]  # (features (h, w, C), stride in slice pixels)
 FeatureSource = Callable[[], "SliceFeatures | None"]  # asked only when needed; None: no features
 
 RING = 0.5  # ring width: this fraction of sqrt(key area) (dev volumes, 2026-12-01)
@@ -51,16 +53,22 @@ class FeatureAppearance:
         """Learn from the key slice; None when there are no features or too few cells to fit."""
         if source is None:
             return None
-        features, stride = np.asarray(source[0], dtype=np.float32), int(source[1])
+        features, stride = source[0], int(source[1])
         mask = np.asarray(mask, dtype=bool)
-        cover = _cover(mask, stride, features.shape[1:])
-        obj = cover > CORE
+        cover = _cover(mask, stride, features.shape[:2])
+        if not cover.any():
+            return None
         width = max(2.0, RING * np.sqrt(np.count_nonzero(mask)) / stride)
+        # the ring lies within ``width`` cells of the object's cells: only that window is measured
+        rows, cols = crop_around(cover > 0, int(np.ceil(width)) + 1)
+        cover, features = cover[rows, cols], features[rows, cols]
+        obj = cover > CORE
         ring = (cover < OUTSIDE) & (ndimage.distance_transform_edt(cover < OUTSIDE) <= width)
-        dims = features.shape[0]
+        dims = features.shape[-1]
         if min(np.count_nonzero(obj), np.count_nonzero(ring)) < MIN_SAMPLES_PER_DIM * dims:
             return None  # a small object: a discriminant fitted on so few cells would only be noise
-        x_obj, x_ring = features[:, obj].T, features[:, ring].T
+        x_obj = np.asarray(features[obj], dtype=np.float32)
+        x_ring = np.asarray(features[ring], dtype=np.float32)
         centred = np.concatenate([x_obj - x_obj.mean(0), x_ring - x_ring.mean(0)])
         cov = centred.T @ centred / max(len(centred) - 2, 1)
         cov += SHRINKAGE * float(np.trace(cov)) / dims * np.eye(dims, dtype=cov.dtype)
@@ -80,15 +88,13 @@ class FeatureAppearance:
         """The score at slice resolution over ``rows`` x ``cols`` (bilinear between grid cells)."""
         features, stride = source
         # one cell more on each side, so that the interpolation at the crop's edge has both neighbours
-        g0, g1 = max(rows.start // stride - 1, 0), min(-(-rows.stop // stride) + 1, features.shape[1])
-        h0, h1 = max(cols.start // stride - 1, 0), min(-(-cols.stop // stride) + 1, features.shape[2])
-        cells = np.tensordot(self.weights, np.asarray(features[:, g0:g1, h0:h1], dtype=np.float32), axes=1)
-        cells += self.bias
+        g0, g1 = max(rows.start // stride - 1, 0), min(-(-rows.stop // stride) + 1, features.shape[0])
+        h0, h1 = max(cols.start // stride - 1, 0), min(-(-cols.stop // stride) + 1, features.shape[1])
+        cells = np.asarray(features[g0:g1, h0:h1], dtype=np.float32) @ self.weights + self.bias  # (h, w)
         # slice pixel p sits at grid coordinate (p + 0.5) / stride - 0.5 (cell centres)
         r = (np.arange(rows.start, rows.stop) + 0.5) / stride - 0.5 - g0
         c = (np.arange(cols.start, cols.stop) + 0.5) / stride - 0.5 - h0
-        rr, cc = np.meshgrid(r, c, indexing="ij")
-        return ndimage.map_coordinates(cells, [rr, cc], order=1, mode="nearest")
+        return _lerp(_lerp(cells, r, 0), c, 1)
 
     def judge(self, source: SliceFeatures | None, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
         """The mask to keep (trimmed if asked), or None when it no longer looks like the object.
@@ -120,6 +126,21 @@ class FeatureAppearance:
         out = mask.copy()
         out[rows, cols] = kept
         return out
+
+
+def _lerp(cells: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``cells`` at ``coords`` along ``axis``, the edge cells held beyond the
+    ends: one axis of bilinear ``map_coordinates(..., mode="nearest")``. Gathers and weights, not a
+    matrix product: numpy's BLAS threads would spin on the cores the network's threads need."""
+    n = cells.shape[axis]
+    at = np.clip(coords, 0, n - 1)
+    low = np.floor(at).astype(np.intp)
+    frac = (at - low).astype(np.float32)
+    high = np.minimum(low + 1, n - 1)
+    shape = [1, 1]
+    shape[axis] = len(at)
+    frac = frac.reshape(shape)
+    return np.take(cells, low, axis=axis) * (1 - frac) + np.take(cells, high, axis=axis) * frac
 
 
 def _cover(mask: np.ndarray, stride: int, grid: tuple[int, ...]) -> np.ndarray:

@@ -220,8 +220,12 @@ def rasterize_polyline(points: Sequence[Coord], shape: tuple[int, int], width: f
         rr, cc = line(r0, c0, r1, c1)
         out[rr, cc] = True
     half = (width - 1) / 2
-    if half >= 0.5:
-        out = ndimage.distance_transform_edt(~out) <= half
+    if half >= 0.5:  # widen by distance, measured only around the line (a 512x512 slice costs a crop)
+        pad = int(np.ceil(half)) + 1
+        (r0, c0), (r1, c1) = pts.min(axis=0), pts.max(axis=0)
+        rows = slice(max(r0 - pad, 0), min(r1 + pad + 1, shape[0]))
+        cols = slice(max(c0 - pad, 0), min(c1 + pad + 1, shape[1]))
+        out[rows, cols] = ndimage.distance_transform_edt(~out[rows, cols]) <= half
     return out
 
 

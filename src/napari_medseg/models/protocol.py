@@ -18,8 +18,8 @@ Contract, shared by the built-in model and the SAM family:
 * ``identity`` names the model, a hash of its weights and its preprocessing, so that cached
   embeddings of another model or other weights are never reused.
 
-Optional: ``appearance_features(embedding)`` returns image features of the slice, ``(C, h, w)`` on a
-grid of ``stride`` pixels, and the stride (:class:`OffersAppearanceFeatures`). Propagation then tells
+Optional: ``appearance_features(embedding)`` returns image features of the slice, channels last
+``(h, w, C)``, on a grid of ``stride`` pixels, and the stride (:class:`OffersAppearanceFeatures`). Propagation then tells
 the object from its surroundings by those features as well as by intensity
 (``core/feature_appearance.py``). The built-in model offers them; the SAM family does not (its
 embedding lives on the resized, padded 1024 grid).
@@ -67,7 +67,7 @@ class OffersAppearanceFeatures(Protocol):
     """A model whose embedding can serve as features of the slice (the optional part of the protocol)."""
 
     def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
-        """``(features (C, h, w) float32, stride)``: grid row ``i`` covers slice rows ``i*stride`` on."""
+        """``(features (h, w, C) float, stride)``: grid row ``i`` covers slice rows ``i*stride`` on."""
         ...
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
+from napari_medseg.core.components import fill_holes
 from napari_medseg.core.feature_appearance import TRIM_MARGIN, FeatureAppearance, FeatureSource
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
@@ -71,7 +72,7 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     reached[labels[core]] = True
     reached[0] = False
     # pixels enclosed by the joined region join too: noise must not leave holes in an even organ
-    join = ndimage.binary_fill_holes(reached[labels] | (sub > 0)) & (sub > opts.floor) & ~(sub > 0)
+    join = fill_holes(reached[labels] | (sub > 0)) & (sub > opts.floor) & ~(sub > 0)
     count = np.count_nonzero(join)
     if count == 0 or count > opts.max_growth * np.count_nonzero(sub > 0):
         return logits

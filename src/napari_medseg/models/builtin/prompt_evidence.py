@@ -65,7 +65,8 @@ def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
     lassos = [r for _, p, r in rasters if p.positive and isinstance(p, LassoPrompt)]
     if lassos and opts.lasso_bias:
         inside = np.logical_or.reduce(lassos)
-        out += np.where(inside, opts.lasso_bias, -opts.lasso_bias).astype(np.float32)
+        np.add(out, opts.lasso_bias, out=out, where=inside)
+        np.subtract(out, opts.lasso_bias, out=out, where=~inside)
     if positive:
         allowed = np.logical_or.reduce(positive)
         if opts.margin > 0:
