@@ -53,7 +53,7 @@ def from_pixel_rows(y: torch.Tensor, h: int, w: int) -> torch.Tensor:
 class Pointwise(nn.Conv2d):
     """A 1x1 convolution computed as a matrix product: several times faster than conv2d on CPU.
 
-    Inference runs the decoder channels last (NHWC), where 3x3 convolutions, pooling and upsampling
+    Inference runs the network channels last (NHWC), where 3x3 convolutions, pooling and upsampling
     are two to four times faster on CPU than NCHW; a channels-last input takes the (H*W, C) @ (C, C')
     route and gives a channels-last output, an NCHW input the (C', C) @ (C, H*W) route.
     """
@@ -65,9 +65,7 @@ class Pointwise(nn.Conv2d):
         b, c, h, w = x.shape
         weight = self.weight.view(self.out_channels, c)
         if b == 1 and is_channels_last(x):
-            rows = pixel_rows(x)
-            y = rows @ weight.t() if self.bias is None else torch.addmm(self.bias[None, :], rows, weight.t())
-            return from_pixel_rows(y, h, w)
+            return self._parts_rows([x], weight, None, h, w)
         flat = x.reshape(b, c, h * w)
         if b == 1 and self.bias is not None:
             y = torch.addmm(self.bias[:, None], weight, flat[0])[None]
