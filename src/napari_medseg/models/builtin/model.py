@@ -5,7 +5,8 @@
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
 connected intensities (``extend.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
-and returns float32 logits. Weights ship as float16 safetensors inside the package.
+keeps a correction from acting against its own sign beside itself or flooding from the border
+(``correction.py``), and returns float32 logits. Weights ship as float16 safetensors inside the package.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
+from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
 from napari_medseg.models.builtin.extend import ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -104,7 +106,7 @@ class BuiltinModel:
     """The default model: a ~1M-parameter CNN, fast on a laptop CPU. Implements ``PromptableModel``."""
 
     name = "builtin"
-    TUNABLE = ("calibration", "refine", "extend", "evidence")  # the inference-time steps after the network
+    TUNABLE = ("calibration", "refine", "extend", "evidence", "correction")  # the inference-time steps after the network
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
@@ -112,6 +114,7 @@ class BuiltinModel:
         self.refine = RefineOptions()
         self.extend = ExtendOptions()
         self.evidence = EvidenceOptions()
+        self.correction = CorrectionOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -198,6 +201,8 @@ class BuiltinModel:
             anchors = prompt_anchors(prompts, (h, w))
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
                 out = self._after_network(raw, embedding, prompts, prev is not None)  # the network's own
+        if prev_logits is not None:
+            out = bound_correction(out, np.asarray(prev_logits, dtype=np.float32), prompts, self.correction)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],

@@ -1,0 +1,108 @@
+"""What a correction on a slice may do to the mask it corrects.
+
+A correction click or scribble says one thing about one place. The network answers it by redrawing
+the whole mask from the previous logits, and mends errors elsewhere that way too, so its answer is
+kept as a whole, except in two ways that no annotator asks for:
+
+* **against its own sign, next to itself**: after a positive click on a sliver at a kidney's hilum the
+  network took out the medulla beside it (Dice 0.97 -> 0.90). Pixels a positive correction took out
+  that reach the prompt (``reach`` px around a click) through other such pixels stay object; pixels a
+  negative correction added that reach it stay out.
+* **a border click that floods**: a positive click within ``adjacent`` px of the mask mends its
+  border; pixels it added farther than ``border_growth`` px from the previous mask are dropped. A
+  click farther out marks a new part, and the network's answer stands.
+
+Chosen on the development volumes (``bench --sets dev``, 2026-12-01): box Dice@5 (corrections are
+clicks) 0.948 -> 0.951 with the first rule, -> 0.954 with both; clicks Dice@3 0.934 -> 0.935; nothing
+else moved, on ``dev-mr`` nothing at all. The border rule on scribbles too lowered MR scribble
+Dice@3 0.960 -> 0.913 (a scribble along a missed gyrus is next to the mask and is meant to flood it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from napari_medseg.core.appearance import crop_around
+from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
+
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+@dataclass(frozen=True)
+class CorrectionOptions:
+    own_sign: bool = True  # no change against the newest prompt's sign that reaches that prompt
+    reach: float = 8.0  # px: the disc around a click through which such a change reaches it
+    adjacent: float = 3.0  # px: a positive click this close to the previous mask mends its border...
+    border_growth: float = 4.0  # px: ...and adds nothing farther than this from the previous mask
+    boost: float = 0.5  # |logit| a pixel kept or dropped by these rules gets (at least)
+    enabled: bool = True
+
+
+def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],
+                     opts: CorrectionOptions = CorrectionOptions()) -> np.ndarray:
+    """The network's answer to a correction (``prev_logits`` given, the newest prompt last) with the
+    two rules above applied: a copy, or ``logits`` itself when neither applies."""
+    if not opts.enabled or prev_logits is None or not prompts:
+        return logits
+    last = prompts[-1]
+    if last.kind not in ("point", "scribble"):
+        return logits  # a box or lasso redraws the object's extent; propagation carries a box
+    before = np.asarray(prev_logits) > 0
+    if last.positive and isinstance(last, PointPrompt) and opts.adjacent > 0:
+        logits = _border_growth_only(logits, before, last, opts)
+    if opts.own_sign:
+        logits = _own_sign_near_prompt(logits, before, last, opts)
+    return logits
+
+
+def _marks(prompt: Prompt, shape: tuple[int, int], radius: float) -> np.ndarray:
+    if isinstance(prompt, PointPrompt):
+        return rasterize_point(prompt.point, shape, radius)
+    return rasterize(prompt, shape)
+
+
+def _own_sign_near_prompt(logits: np.ndarray, before: np.ndarray, last: Prompt,
+                          opts: CorrectionOptions) -> np.ndarray:
+    after = logits > 0
+    against = (before & ~after) if last.positive else (after & ~before)
+    if not against.any():
+        return logits
+    seed = _marks(last, logits.shape, opts.reach)
+    if not (seed & against).any():
+        return logits
+    rows, cols = crop_around(against, 1)
+    labels, _ = ndimage.label(against[rows, cols], structure=_EIGHT)
+    touched = np.unique(labels[seed[rows, cols] & against[rows, cols]])
+    undo = np.isin(labels, touched[touched > 0])
+    out = np.array(logits, dtype=np.float32, copy=True)
+    region = out[rows, cols]
+    if last.positive:
+        region[undo] = np.maximum(region[undo], opts.boost)
+    else:
+        region[undo] = np.minimum(region[undo], -opts.boost)
+    return out
+
+
+def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
+                        opts: CorrectionOptions) -> np.ndarray:
+    after = logits > 0
+    grown = after & ~before
+    if not grown.any() or not before.any():
+        return logits
+    click = rasterize_point(last.point, logits.shape, 1.0)
+    rows, cols = crop_around(before | after | click, 2)
+    outside = ndimage.distance_transform_edt(~before[rows, cols])
+    at_click = click[rows, cols]
+    if not at_click.any() or outside[at_click].min() > opts.adjacent:
+        return logits  # a new part, away from the mask: the network's answer stands
+    far = grown[rows, cols] & (outside > opts.border_growth)
+    if not far.any():
+        return logits
+    out = np.array(logits, dtype=np.float32, copy=True)
+    region = out[rows, cols]
+    region[far] = np.minimum(region[far], -opts.boost)
+    return out

@@ -1,0 +1,112 @@
+"""What a correction may change: hand-made previous and new logits (a disc object), and the built-in
+model on a development phantom (seed 8, not an evaluation volume)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
+
+REF = SliceRef(2, 0)
+SIZE = 96
+
+
+def disc(radius: float, centre=(48.0, 48.0)) -> np.ndarray:
+    rr, cc = np.indices((SIZE, SIZE))
+    return np.hypot(rr - centre[0], cc - centre[1]) <= radius
+
+
+def logits_of(mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, 3.0, -3.0).astype(np.float32)
+
+
+def test_a_positive_click_does_not_take_out_the_part_beside_it():
+    before = disc(30)
+    notch = disc(9, centre=(48.0, 24.0)) & before  # the answer lost a part right next to the click
+    far = disc(5, centre=(48.0, 74.0))  # ... and a part far from it
+    after = before & ~notch & ~far
+    click = [PointPrompt(REF, (48.0, 14.0), True)]  # inside the object, 4 px from the notch
+    out = bound_correction(logits_of(after), logits_of(before), click) > 0
+    assert out[notch].all(), "the part beside a positive click came back"
+    assert not out[far].any(), "a change far from the click is the network's to make"
+
+
+def test_a_negative_click_does_not_add_what_reaches_it():
+    before = disc(20)
+    spill = disc(10, centre=(48.0, 72.0)) & ~before  # the answer grew where the user said no
+    after = before | spill
+    click = [PointPrompt(REF, (48.0, 76.0), False)]
+    out = bound_correction(logits_of(after), logits_of(before), click) > 0
+    assert not out[spill].any()
+    assert out[before].all()
+
+
+def test_a_border_click_mends_the_border_but_does_not_flood():
+    before = disc(20)
+    flood = disc(40) & ~before  # the whole surroundings joined after a click on the rim
+    after = before | flood
+    click = [PointPrompt(REF, (48.0, 69.0), True)]  # 1 px outside the mask
+    out = bound_correction(logits_of(after), logits_of(before), click) > 0
+    kept = out & ~before
+    assert kept.any() and kept.sum() < 0.25 * flood.sum()
+    ring = np.hypot(*(np.indices((SIZE, SIZE)) - 48.0)) <= 24.0
+    assert not (kept & ~ring).any(), "nothing farther than border_growth (4 px) from the old mask"
+
+
+def test_a_click_away_from_the_mask_may_add_a_new_part():
+    before = disc(12)
+    part = disc(10, centre=(48.0, 80.0))
+    after = before | part
+    click = [PointPrompt(REF, (48.0, 80.0), True)]  # 20 px from the mask
+    out = bound_correction(logits_of(after), logits_of(before), click)
+    assert np.array_equal(out > 0, after)
+
+
+@pytest.mark.parametrize("last", [
+    BoxPrompt(REF, (10.0, 10.0), (80.0, 80.0), True),
+    ScribblePrompt(REF, ((48.0, 69.0), (50.0, 69.0)), True),  # a scribble next to the mask may flood
+])
+def test_boxes_and_scribbles_are_not_bounded_by_the_border_rule(last):
+    before = disc(20)
+    after = disc(40)
+    out = bound_correction(logits_of(after), logits_of(before), [last])
+    assert np.array_equal(out > 0, after)
+
+
+def test_first_answers_and_disabled_rules_are_left_alone():
+    before, after = disc(20), disc(40)
+    click = [PointPrompt(REF, (48.0, 69.0), True)]
+    logits = logits_of(after)
+    assert bound_correction(logits, None, click) is logits
+    assert bound_correction(logits, logits_of(before), click, CorrectionOptions(enabled=False)) is logits
+
+
+def test_the_model_applies_the_rules_to_its_corrections():
+    """On a development phantom's kidney: after a box, a positive click on the rim grows the mask by
+    nothing farther than ``border_growth`` px from the box's answer."""
+    from scipy import ndimage
+
+    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.core.intensity import get_preset
+    from napari_medseg.models.builtin.model import load_builtin
+
+    image, labels, _, _ = generate_phantom(8)
+    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
+    ref = labels[:, :, z] == 3
+    preset = get_preset("ct-abdomen")
+    norm = preset.fit(image).apply(image[:, :, z])
+    model = load_builtin()
+    emb = model.encode(norm)
+    rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
+    box = BoxPrompt(REF, (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)), True)
+    first = model.decode(emb, [box])
+    outside = ndimage.distance_transform_edt(~(first > 0))
+    ring = np.argwhere((outside > 0.5) & (outside <= 2.0) & ref)
+    if len(ring) == 0:
+        ring = np.argwhere((outside > 0.5) & (outside <= 2.0))
+    click = PointPrompt(REF, tuple(float(v) for v in ring[len(ring) // 2]), True)
+    second = model.decode(emb, [box, click], prev_logits=first) > 0
+    grown = second & ~(first > 0)
+    assert not (grown & (outside > CorrectionOptions().border_growth)).any()
