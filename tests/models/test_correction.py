@@ -88,8 +88,8 @@ def test_the_model_applies_the_rules_to_its_corrections():
     nothing farther than ``border_growth`` px from the box's answer."""
     from scipy import ndimage
 
-    from napari_medseg.core.sample import generate_phantom
     from napari_medseg.core.intensity import get_preset
+    from napari_medseg.core.sample import generate_phantom
     from napari_medseg.models.builtin.model import load_builtin
 
     image, labels, _, _ = generate_phantom(8)
