@@ -113,6 +113,11 @@ def main() -> None:
     one = median_ms(lambda: model.decode(emb, click), args.repeats)
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
+    first = model.decode(emb, click)
+    rows, cols = np.nonzero(first > 0)
+    rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row
+    fix = median_ms(lambda: model.decode(emb, [*click, PointPrompt(REF, rim)], first), args.repeats)
+    print(f"decoder 512x512, a correction click on the mask's border: {fix:.1f} ms ({fix / ref_ms:.1f}x baseline)")
     print(f"decoder 512x512, all prompt types + previous logits: {allp:.1f} ms ({allp / ref_ms:.1f}x baseline)")
     print(f"  of which prompt maps (all types): {median_ms(lambda: build_prompt_maps(every, (128, 128)), args.repeats):.2f} ms")
     nbytes = embedding_nbytes(emb)

@@ -94,7 +94,11 @@ def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: PointPromp
     if not grown.any() or not before.any():
         return logits
     click = rasterize_point(last.point, logits.shape, 1.0)
-    rows, cols = crop_around(before | after | click, 2)
+    # distances up to the larger limit are exact in a crop that far around the grown pixels and the
+    # click (the nearest old-mask pixel within that distance lies inside it); larger ones only exceed
+    rows, cols = crop_around(grown | click, int(np.ceil(max(opts.adjacent, opts.border_growth))) + 2)
+    if not before[rows, cols].any():
+        return logits
     outside = ndimage.distance_transform_edt(~before[rows, cols])
     at_click = click[rows, cols]
     if not at_click.any() or outside[at_click].min() > opts.adjacent:
