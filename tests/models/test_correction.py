@@ -4,7 +4,6 @@ model on a development phantom (seed 8, not an evaluation volume)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
@@ -14,7 +13,6 @@ SIZE = 96
 
 
 def disc(radius: float, centre=(48.0, 48.0)) -> np.ndarray:
-    rr, cc = np.indices((SIZE, SIZE))
     return np.hypot(rr - centre[0], cc - centre[1]) <= radius
 
 
@@ -64,15 +62,20 @@ def test_a_click_away_from_the_mask_may_add_a_new_part():
     assert np.array_equal(out > 0, after)
 
 
-@pytest.mark.parametrize("last", [
-    BoxPrompt(REF, (10.0, 10.0), (80.0, 80.0), True),
-    ScribblePrompt(REF, ((48.0, 69.0), (50.0, 69.0)), True),  # a scribble next to the mask may flood
-])
-def test_boxes_and_scribbles_are_not_bounded_by_the_border_rule(last):
-    before = disc(20)
-    after = disc(40)
-    out = bound_correction(logits_of(after), logits_of(before), [last])
+def test_a_box_is_not_bounded_by_the_border_rule():
+    before, after = disc(20), disc(40)
+    box = BoxPrompt(REF, (10.0, 10.0), (80.0, 80.0), True)
+    out = bound_correction(logits_of(after), logits_of(before), [box])
     assert np.array_equal(out > 0, after)
+
+
+def test_a_border_scribble_adds_what_lies_along_it_and_no_more():
+    before, after = disc(20), disc(40)
+    stroke = ScribblePrompt(REF, ((30.0, 70.0), (48.0, 72.0), (66.0, 70.0)), True)  # along the rim
+    out = bound_correction(logits_of(after), logits_of(before), [stroke]) > 0
+    assert out[48, 80], "8 px beyond the stroke is still within its reach"
+    assert not out[48, 86] and not out[10, 48], "the flood beyond the stroke's reach is dropped"
+    assert out[before].all()
 
 
 def test_first_answers_and_disabled_rules_are_left_alone():
