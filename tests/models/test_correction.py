@@ -13,6 +13,7 @@ SIZE = 96
 
 
 def disc(radius: float, centre=(48.0, 48.0)) -> np.ndarray:
+    rr, cc = np.indices((SIZE, SIZE))
     return np.hypot(rr - centre[0], cc - centre[1]) <= radius
 
 

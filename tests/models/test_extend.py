@@ -67,8 +67,9 @@ def test_firmly_rejected_pixels_stay_out():
 
 
 def test_nothing_joins_when_the_brightness_runs_far_beyond_the_mask():
-    """A same-brightness neighbour that would more than double the mask: a leak, not the organ."""
-    image, obj, fading = even_disc(radius=30.0, inside=0.6, outside=0.6)
+    """A same-brightness neighbour that would add more than max_growth (4) times the mask: a leak,
+    not the organ."""
+    image, obj, fading = even_disc(radius=30.0, size=160, inside=0.6, outside=0.6)
     out = extend_first_answer(np.maximum(fading, -2.0), image, CLICK, previous_given=False)
     assert out is not None and np.array_equal(out > 0, fading > 0)
 
