@@ -114,3 +114,29 @@ def test_the_model_applies_the_rules_to_its_corrections():
     second = model.decode(emb, [box, click], prev_logits=first) > 0
     grown = second & ~(first > 0)
     assert not (grown & (outside > CorrectionOptions().border_growth)).any()
+
+
+def test_a_negative_stroke_the_network_ignored_removes_what_looks_like_under_it():
+    rng = np.random.default_rng(0)
+    organ, vessel = disc(20), disc(8, centre=(48.0, 74.0))
+    image = np.where(vessel, 0.9, np.where(organ, 0.6, 0.2)) + rng.normal(0, 0.01, organ.shape)
+    image = np.clip(image, 0, 1).astype(np.float32)
+    before = organ | vessel  # the vessel was taken in, and the answer to the stroke still holds it
+    stroke = ScribblePrompt(REF, ((42.0, 74.0), (48.0, 74.0), (54.0, 74.0)), False)
+    logits = logits_of(before)
+    out = bound_correction(logits, logits, [stroke], image=image) > 0
+    inner_vessel = disc(6, centre=(48.0, 74.0))
+    assert not out[inner_vessel].any(), "the vessel went"
+    assert out[disc(18) & ~vessel].all(), "the organ stayed"
+    assert bound_correction(logits, logits, [stroke]) is logits, "without the slice nothing is judged"
+
+
+def test_a_negative_stroke_across_the_object_itself_takes_only_its_own_pixels():
+    image = np.where(disc(20), 0.6, 0.2).astype(np.float32)
+    before = disc(20)
+    stroke = ScribblePrompt(REF, ((48.0, 34.0), (48.0, 48.0), (48.0, 62.0)), False)
+    out = bound_correction(logits_of(before), logits_of(before), [stroke], image=image) > 0
+    removed = before & ~out
+    # the stroke (3 px wide) and a pixel either side, not the object it looks like
+    assert 0 < removed.sum() <= 6 * 29
+    assert removed.sum() < 0.2 * before.sum()

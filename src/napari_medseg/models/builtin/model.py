@@ -202,7 +202,8 @@ class BuiltinModel:
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
                 out = self._after_network(raw, embedding, prompts, prev is not None)  # the network's own
         if prev_logits is not None:
-            out = bound_correction(out, np.asarray(prev_logits, dtype=np.float32), prompts, self.correction)
+            out = bound_correction(out, np.asarray(prev_logits, dtype=np.float32), prompts, self.correction,
+                                   image=embedding["image"])
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
