@@ -140,3 +140,17 @@ def test_a_negative_stroke_across_the_object_itself_takes_only_its_own_pixels():
     # the stroke (3 px wide) and a pixel either side, not the object it looks like
     assert 0 < removed.sum() <= 6 * 29
     assert removed.sum() < 0.2 * before.sum()
+
+
+def test_a_border_negative_click_does_not_take_the_far_side():
+    before = disc(20)
+    sliver = before & ~disc(18)  # the rim, where the user clicked "no" on the left
+    far_side = disc(20) & ~disc(17) & (np.indices((SIZE, SIZE))[1] > 60)  # ... the network also took this
+    near = sliver & (np.indices((SIZE, SIZE))[1] < 33)
+    after = before & ~far_side & ~near
+    click = [PointPrompt(REF, (48.0, 29.0), False)]  # 1 px inside the left border
+    out = bound_correction(logits_of(after), logits_of(before), click) > 0
+    assert out[far_side].all(), "the far side came back"
+    assert not out[near].any(), "the trim at the click stays"
+    deep = [PointPrompt(REF, (48.0, 48.0), False)]  # a click deep inside: the network's answer stands
+    assert np.array_equal(bound_correction(logits_of(after), logits_of(before), deep) > 0, after)

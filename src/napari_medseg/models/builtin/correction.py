@@ -2,7 +2,7 @@
 
 A correction click or scribble says one thing about one place. The network answers it by redrawing
 the whole mask from the previous logits, and mends errors elsewhere that way too, so its answer is
-kept as a whole, except in two ways that no annotator asks for:
+kept as a whole, except in ways that no annotator asks for:
 
 * **against its own sign, next to itself**: after a positive click on a sliver at a kidney's hilum the
   network took out the medulla beside it (Dice 0.97 -> 0.90). Pixels a positive correction took out
@@ -14,7 +14,10 @@ kept as a whole, except in two ways that no annotator asks for:
   along a missed gyrus means the gyrus). A prompt farther out marks a new part, and the network's
   answer stands. A scribble along a lesion's missed rim had the network take in the whole liver
   around it (Dice 0.90 -> 0.22).
-
+* **a border trim elsewhere**: a negative click within ``adjacent`` px of the mask's border trims
+  that border; pixels it took out that do not reach it (``reach`` px around it) through other removed
+  pixels come back. On both dev phantoms a negative click on a sliver at one side of a vertebral
+  arch took out the arch's far side (0.97 -> 0.93, 0.98 -> 0.94).
 * **a negative stroke ignored**: the network sometimes keeps a false-positive region that a negative
   scribble was drawn right across (the answer holds more than half the stroke's pixels, at least
   ``MIN_JUDGED`` of them): then the mask's part connected to the stroke that looks like what lies
@@ -23,14 +26,14 @@ kept as a whole, except in two ways that no annotator asks for:
   only the stroke's own pixels. A bright vessel taken in beside a vertebra otherwise stayed through
   fifteen negative strokes drawn on it.
 
-Chosen on the development volumes (``bench --sets dev``, 2026-12-01): box Dice@5 (corrections are
-clicks) 0.948 -> 0.951 with the first rule, -> 0.954 with the border rule for clicks; clicks Dice@3
-0.934 -> 0.935; scribbles Dice@3 0.939 -> 0.942 and NoC@90 1.8 -> 1.7 with the scribble reach (4 px:
-0.941); first answers and propagation are untouched. The negative-stroke rule: scribbles Dice@3
-0.941 -> 0.944, NoC@90 1.7 -> 1.6 (with clicks too, clicks Dice@5 fell 0.953 -> 0.939: five pixels
-say too little about what to remove). On ``dev-mr`` (scribble reach 8 / 4 px): MR
-scribble Dice@5 0.971 -> 0.972 / 0.969; holding scribbles to the mask's border alone lowered their
-Dice@3 there 0.960 -> 0.913.
+Chosen on the development volumes (``bench --sets dev``, 2026-12-01/02): box Dice@5 (corrections
+are clicks) 0.948 -> 0.951 with the first rule, -> 0.954 with the border rule for clicks, -> 0.958
+with the border trim; clicks Dice@3 0.934 -> 0.936; scribbles Dice@3 0.939 -> 0.942 and NoC@90 1.8
+-> 1.7 with the scribble reach (4 px: 0.941), -> 0.944 and 1.6 with the negative-stroke rule (with
+clicks too, clicks Dice@5 fell 0.953 -> 0.939: five pixels say too little about what to remove).
+First answers and propagation are untouched. On ``dev-mr``: scribble Dice@5 0.971 -> 0.972 with the
+reach (0.969 with 4 px), boxes Dice@5 0.959 -> 0.958 with the trim; holding scribbles to the mask's
+border alone lowered their Dice@3 there 0.960 -> 0.913.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class CorrectionOptions:
     ignored_negative: bool = True
     negative_spread: float = 2.0  # "looks like": within this many standard deviations of it
     negative_max_share: float = 0.25  # ...and taking at most this share of the mask (else only the prompt's pixels)
+    # a negative click within ``adjacent`` px of the mask's border trims that border: what it took out
+    # away from itself (not reaching it within ``reach`` px through other removed pixels) comes back
+    border_trim: bool = True
     boost: float = 0.5  # |logit| a pixel kept or dropped by these rules gets (at least)
     enabled: bool = True
 
@@ -77,6 +83,8 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
     before = np.asarray(prev_logits) > 0
     if last.positive and opts.adjacent > 0 and (isinstance(last, PointPrompt) or opts.scribble_reach > 0):
         logits = _border_growth_only(logits, before, last, opts)
+    if not last.positive and isinstance(last, PointPrompt) and opts.border_trim:
+        logits = _border_trim_only(logits, before, last, opts)
     if opts.own_sign:
         logits = _own_sign_near_prompt(logits, before, last, opts)
     if not last.positive and last.kind == "scribble" and opts.ignored_negative and image is not None:
@@ -159,4 +167,29 @@ def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opt
     out = np.array(logits, dtype=np.float32, copy=True)
     region = out[rows, cols]
     region[drop] = np.minimum(region[drop], -opts.boost)
+    return out
+
+
+def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
+                      opts: CorrectionOptions) -> np.ndarray:
+    after = logits > 0
+    removed = before & ~after
+    if not removed.any():
+        return logits
+    click = rasterize_point(last.point, logits.shape, 1.0)
+    rows, cols = crop_around(before | click, int(np.ceil(opts.adjacent)) + 2)
+    inside = ndimage.distance_transform_edt(before[rows, cols])
+    at_click = click[rows, cols]
+    if not at_click.any() or inside[at_click].max() > opts.adjacent:
+        return logits  # deep inside the mask: a hole or a wrong part, the network's answer stands
+    sub = removed[rows, cols]
+    labels, _ = ndimage.label(sub, structure=_EIGHT)
+    seed = rasterize_point(last.point, logits.shape, opts.reach)[rows, cols]
+    touched = np.unique(labels[seed & sub])
+    far = sub & ~np.isin(labels, touched[touched > 0])
+    if not far.any():
+        return logits
+    out = np.array(logits, dtype=np.float32, copy=True)
+    region = out[rows, cols]
+    region[far] = np.maximum(region[far], opts.boost)
     return out
