@@ -98,6 +98,26 @@ def _marks(prompt: Prompt, shape: tuple[int, int], radius: float) -> np.ndarray:
     return rasterize(prompt, shape)
 
 
+def _reaching(change: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The pixels of ``change`` whose 8-connected piece touches ``seed``."""
+    labels, _ = ndimage.label(change, structure=_EIGHT)
+    touched = np.unique(labels[seed & change])
+    return np.isin(labels, touched[touched > 0])
+
+
+def _pushed(logits: np.ndarray, rows: slice, cols: slice, pixels: np.ndarray, to_object: bool,
+            boost: float) -> np.ndarray:
+    """A copy of ``logits`` with ``pixels`` (of the crop ``rows, cols``) raised to at least ``boost``
+    (``to_object``) or lowered to at most ``-boost``."""
+    out = np.array(logits, dtype=np.float32, copy=True)
+    region = out[rows, cols]
+    if to_object:
+        region[pixels] = np.maximum(region[pixels], boost)
+    else:
+        region[pixels] = np.minimum(region[pixels], -boost)
+    return out
+
+
 def _own_sign_near_prompt(logits: np.ndarray, before: np.ndarray, last: Prompt,
                           opts: CorrectionOptions) -> np.ndarray:
     after = logits > 0
@@ -108,16 +128,8 @@ def _own_sign_near_prompt(logits: np.ndarray, before: np.ndarray, last: Prompt,
     if not (seed & against).any():
         return logits
     rows, cols = crop_around(against, 1)
-    labels, _ = ndimage.label(against[rows, cols], structure=_EIGHT)
-    touched = np.unique(labels[seed[rows, cols] & against[rows, cols]])
-    undo = np.isin(labels, touched[touched > 0])
-    out = np.array(logits, dtype=np.float32, copy=True)
-    region = out[rows, cols]
-    if last.positive:
-        region[undo] = np.maximum(region[undo], opts.boost)
-    else:
-        region[undo] = np.minimum(region[undo], -opts.boost)
-    return out
+    undo = _reaching(against[rows, cols], seed[rows, cols])
+    return _pushed(logits, rows, cols, undo, last.positive, opts.boost)
 
 
 def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: Prompt,
@@ -141,10 +153,7 @@ def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: Prompt,
         far &= ndimage.distance_transform_edt(~at_click) > opts.scribble_reach
     if not far.any():
         return logits
-    out = np.array(logits, dtype=np.float32, copy=True)
-    region = out[rows, cols]
-    region[far] = np.minimum(region[far], -opts.boost)
-    return out
+    return _pushed(logits, rows, cols, far, False, opts.boost)
 
 
 def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opts: CorrectionOptions) -> np.ndarray:
@@ -159,15 +168,10 @@ def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opt
     values = smooth[at]
     centre, spread = float(np.median(values)), max(float(values.std()), 0.01)
     like = sub & (np.abs(smooth - centre) < opts.negative_spread * spread)
-    labels, _ = ndimage.label(like | at, structure=_EIGHT)
-    touched = np.unique(labels[at])
-    drop = np.isin(labels, touched[touched > 0])
+    drop = _reaching(like | at, at)
     if np.count_nonzero(drop) > opts.negative_max_share * np.count_nonzero(sub):
         drop = ndimage.binary_dilation(at) & sub  # it looks like the object itself: only where drawn
-    out = np.array(logits, dtype=np.float32, copy=True)
-    region = out[rows, cols]
-    region[drop] = np.minimum(region[drop], -opts.boost)
-    return out
+    return _pushed(logits, rows, cols, drop, False, opts.boost)
 
 
 def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
@@ -183,13 +187,7 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     if not at_click.any() or inside[at_click].max() > opts.adjacent:
         return logits  # deep inside the mask: a hole or a wrong part, the network's answer stands
     sub = removed[rows, cols]
-    labels, _ = ndimage.label(sub, structure=_EIGHT)
-    seed = rasterize_point(last.point, logits.shape, opts.reach)[rows, cols]
-    touched = np.unique(labels[seed & sub])
-    far = sub & ~np.isin(labels, touched[touched > 0])
+    far = sub & ~_reaching(sub, rasterize_point(last.point, logits.shape, opts.reach)[rows, cols])
     if not far.any():
         return logits
-    out = np.array(logits, dtype=np.float32, copy=True)
-    region = out[rows, cols]
-    region[far] = np.maximum(region[far], opts.boost)
-    return out
+    return _pushed(logits, rows, cols, far, True, opts.boost)
