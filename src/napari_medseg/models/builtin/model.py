@@ -174,12 +174,14 @@ class BuiltinModel:
         mh, mw = map_shape((hp, wp))
         maps = torch.from_numpy(build_prompt_maps(prompts, (mh, mw)))[None]
         given = torch.zeros(1)
+        previous: np.ndarray | None = None  # the previous logits on the slice, checked and finite
         if prev_logits is not None:
             pl = np.asarray(prev_logits, dtype=np.float32)
             if pl.shape != (h, w):
                 raise VolumeReadError(f"previous logits have shape {pl.shape}, the slice is {(h, w)}; pass logits of this slice")
             if not np.isfinite(pl).all():
                 pl = np.nan_to_num(pl, nan=0.0, posinf=PREV_CLIP, neginf=-PREV_CLIP)
+            previous = pl
             if (hp, wp) != (h, w):
                 pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
             prev = torch.from_numpy(pl)[None, None]
@@ -201,9 +203,8 @@ class BuiltinModel:
             anchors = prompt_anchors(prompts, (h, w))
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
                 out = self._after_network(raw, embedding, prompts, prev is not None)  # the network's own
-        if prev_logits is not None:
-            out = bound_correction(out, np.asarray(prev_logits, dtype=np.float32), prompts, self.correction,
-                                   image=embedding["image"])
+        if previous is not None:
+            out = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
