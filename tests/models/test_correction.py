@@ -4,6 +4,7 @@ model on a development phantom (seed 8, not an evaluation volume)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
@@ -154,3 +155,21 @@ def test_a_border_negative_click_does_not_take_the_far_side():
     assert not out[near].any(), "the trim at the click stays"
     deep = [PointPrompt(REF, (48.0, 48.0), False)]  # a click deep inside: the network's answer stands
     assert np.array_equal(bound_correction(logits_of(after), logits_of(before), deep) > 0, after)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (17, 9)])
+def test_corrections_on_degenerate_slices_and_previous_logits_stay_finite(shape):
+    """Tiny, constant, NaN and huge-valued slices, with NaN / inf / inverted previous logits: the
+    correction rules run on every decode with previous logits and must never raise."""
+    from napari_medseg.models.builtin.model import load_builtin
+
+    model = load_builtin()
+    centre = (shape[0] // 2, shape[1] // 2)
+    for image in (np.zeros(shape), np.full(shape, np.nan), np.random.default_rng(0).random(shape) * 1e6):
+        emb = model.encode(image)
+        first = model.decode(emb, [PointPrompt(REF, centre, True)])
+        for prev in (first, np.full(shape, np.nan), np.full(shape, np.inf), -first):
+            for last in (PointPrompt(REF, centre, False), PointPrompt(REF, (0.0, 0.0), True),
+                         ScribblePrompt(REF, ((0.0, 0.0), (shape[0] - 1.0, shape[1] - 1.0)), False)):
+                out = model.decode(emb, [PointPrompt(REF, centre, True), last], prev)
+                assert out.shape == shape and np.isfinite(out).all()
