@@ -59,8 +59,8 @@ class CorrectionOptions:
     border_growth: float = 4.0  # px: ...and adds nothing farther than this from the previous mask
     scribble_reach: float = 8.0  # px: a positive scribble next to the mask adds nothing farther than
     # border_growth from the mask and this from the scribble (0: scribbles are not bounded)
-    # a negative click/scribble whose pixels the answer still holds (more than half of them) was
-    # ignored by the network: the mask's part that looks like what lies under it goes
+    # a negative scribble whose pixels the answer still holds (more than half of them) was ignored by
+    # the network: the mask's part that looks like what lies under it goes
     ignored_negative: bool = True
     negative_spread: float = 2.0  # "looks like": within this many standard deviations of it
     negative_max_share: float = 0.25  # ...and taking at most this share of the mask (else only the prompt's pixels)
@@ -74,7 +74,8 @@ class CorrectionOptions:
 def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],
                      opts: CorrectionOptions = CorrectionOptions(), image: np.ndarray | None = None) -> np.ndarray:
     """The network's answer to a correction (``prev_logits`` given, the newest prompt last) with the
-    two rules above applied: a copy, or ``logits`` itself when neither applies."""
+    rules above applied: a copy, or ``logits`` itself when none applies. ``image`` (the slice as the
+    model sees it) is needed only to carry out an ignored negative stroke."""
     if not opts.enabled or prev_logits is None or not prompts:
         return logits
     last = prompts[-1]

@@ -5,8 +5,8 @@
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
 connected intensities (``extend.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
-keeps a correction from acting against its own sign beside itself or flooding from the border
-(``correction.py``), and returns float32 logits. Weights ship as float16 safetensors inside the package.
+bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
+the border, an ignored negative stroke: ``correction.py``), and returns float32 logits. Weights ship as float16 safetensors inside the package.
 """
 
 from __future__ import annotations
