@@ -135,6 +135,38 @@ def test_intensity_preset_is_fitted_once_per_volume_not_per_slice():
         s.set_preset("ct-nonsense")
 
 
+class ScaleAwareModel(BrightBlobModel):
+    """Records whether the session told it the intensities are relative (``ReadsIntensityScale``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.told: list[bool] = []
+
+    def decode_relative(self, embedding, prompts, prev_logits, relative):
+        self.told.append(relative)
+        return self.decode(embedding, prompts, prev_logits)
+
+
+@pytest.mark.parametrize(("preset", "offset", "relative"), [
+    ("mr", 0.0, True),  # MR: a percentile range, relative intensities
+    ("auto", 0.0, True),
+    ("auto", -1024.0, False),  # auto on a CT (air at -1024 HU): its values still mean tissues
+    ("mr", -1024.0, False),
+    ("ct-abdomen", 0.0, False),  # a CT window
+    ("window:40:400", 0.0, False),
+])
+def test_the_model_is_told_whether_intensities_are_relative(preset, offset, relative):
+    image, _, _ = two_balls()
+    model = ScaleAwareModel()
+    s = Session(image + offset, model=model, preset=preset)
+    assert s.relative_intensity is relative
+    s.add_prompts(point(6, 12, 12))
+    assert model.told == [relative]
+    s.commit(1)
+    s.propagate(1)  # propagation decodes through the same door
+    assert len(model.told) > 1 and set(model.told) == {relative}
+
+
 def test_commit_replaces_the_label_on_its_slice_with_undo_and_redo(session):
     _, a, b = two_balls()
     session.add_prompts(point(6, 12, 12))

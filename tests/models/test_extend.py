@@ -119,3 +119,58 @@ def test_the_features_keep_a_same_brightness_neighbour_out():
     guarded = extend_first_answer(logits, image, CLICK, previous_given=False, features=lambda: (feats, 4))
     assert (guarded > 0)[band].mean() < 0.2
     assert dice(guarded > 0, obj) > 0.85
+
+
+def drifting_disc(seed=0):
+    """A bright disc (white-matter-like) whose brightness drifts by a bias field across it, on a
+    darker surrounding, with a brighter band touching its right side; the answer fades from a click."""
+    rng = np.random.default_rng(seed)
+    rr, cc = np.indices((96, 96))
+    dist = np.hypot(rr - 48, cc - 48)
+    obj = dist <= 34
+    band = (np.abs(cc - 88) <= 3) & (np.abs(rr - 48) <= 14) & ~obj
+    bias = 1.0 - 0.12 * (cc - 48) / 48.0  # the tissue darkens by 12% from the centre to the right
+    image = np.where(obj, 0.75 * bias, 0.45)
+    image = np.where(band, 1.0, image) + rng.normal(0, 0.015, obj.shape)
+    # the network's answer: the left part, up to the object's border there; a weak rejection elsewhere
+    logits = np.where(obj & (cc < 44), 2.0, -5.0).astype(np.float32)
+    return np.clip(image, 0, 1).astype(np.float32), obj, band, logits
+
+
+def test_on_relative_intensities_the_window_reaches_toward_the_surroundings():
+    """MR: the core's own spread covers too little of a tissue whose brightness drifts; halfway to the
+    surroundings covers it, and a brighter neighbour on the far side stays out."""
+    from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
+
+    image, obj, band, logits = drifting_disc()
+    plain = extend_first_answer(logits, image, CLICK, previous_given=False)  # CT options: floor -4
+    widened = extend_first_answer(logits, image, CLICK, previous_given=False,
+                                  opts=dataclasses.replace(ExtendOptions(), floor=-6.0, max_growth=20.0))
+    relative = extend_first_answer(logits, image, CLICK, previous_given=False, opts=RELATIVE_EXTEND)
+    assert dice(plain > 0, obj) < 0.7 and dice(widened > 0, obj) < 0.75  # the symmetric window stops short
+    assert dice(relative > 0, obj) > 0.9
+    assert not (relative > 0)[band].any()
+    assert not (relative > 0)[~ndimage.binary_dilation(obj | band, iterations=2)].any()
+
+
+def test_the_builtin_model_covers_white_matter_from_one_click_on_an_mr_volume():
+    """On the MR development phantom (seed 4, not an evaluation volume) one click in the white
+    matter: the relative-intensity extension covers most of it, the CT one a patch."""
+    from napari_medseg.core.session import Session
+    from napari_medseg.evaluation.mr_phantom import brain_phantom
+    from napari_medseg.models.builtin.model import load_builtin
+
+    torch.set_num_threads(1)
+    image, labels, _ = brain_phantom(4)
+    ref3d = labels == 2
+    z = int(np.argmax(ref3d.sum(axis=(0, 1))))
+    ref = ref3d[..., z]
+    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
+    click = [PointPrompt(SliceRef(2, z), (float(r), float(c)), True)]
+    session = Session(image, load_builtin(), preset="mr")
+    assert session.relative_intensity
+    relative = dice(session.add_prompts(click).mask, ref)
+    session.clear_preview()
+    session.relative_intensity = False
+    absolute = dice(session.add_prompts(click).mask, ref)
+    assert relative > absolute + 0.15 and relative > 0.85, (absolute, relative)

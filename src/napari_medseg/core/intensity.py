@@ -13,6 +13,8 @@ import numpy as np
 
 from napari_medseg.errors import MedsegError
 
+CT_AIR_HU = -500.0  # below this a volume's lowest values are air in Hounsfield units: it is a CT
+
 
 @dataclass(frozen=True)
 class IntensityPreset:
@@ -29,6 +31,12 @@ class IntensityPreset:
             assert self.level is not None and self.width is not None
             return IntensityRange(self.level - self.width / 2, self.level + self.width / 2)
         return _percentile_range(volume, self.percentiles)
+
+    def is_relative(self, fitted: IntensityRange) -> bool:
+        """Whether intensities fitted this way are relative (MR: a percentile range) rather than
+        absolute (a CT window). A percentile range whose low end lies in air's Hounsfield units
+        (``auto`` on a CT volume) is a CT's: its values still mean tissues."""
+        return self.percentiles is not None and fitted.low > CT_AIR_HU
 
     @property
     def key(self) -> str:

@@ -36,6 +36,7 @@ from napari_medseg.models.protocol import (
     Embedding,
     OffersAppearanceFeatures,
     PromptableModel,
+    ReadsIntensityScale,
     logits_from_mask,
 )
 from napari_medseg.models.registry import DEFAULT_MODEL, load_model
@@ -102,6 +103,7 @@ class Session:
         fitted = chosen.fit(np.asarray(self.volume.data))
         with self._lock:
             self.preset, self.intensity = chosen, fitted
+            self.relative_intensity = chosen.is_relative(fitted)
             self._preview = None
 
     @property
@@ -393,7 +395,11 @@ class Session:
     def _decode(self, ref: SliceRef, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
         """Run the model on a slice (no lock held: decoding is the slow part)."""
         embedding = self.embedding(ref.index, ref.axis)
-        logits = np.asarray(self.model.decode(embedding, prompts, prev_logits), dtype=np.float32)
+        if isinstance(self.model, ReadsIntensityScale):
+            logits = np.asarray(self.model.decode_relative(embedding, prompts, prev_logits, self.relative_intensity),
+                                dtype=np.float32)
+        else:
+            logits = np.asarray(self.model.decode(embedding, prompts, prev_logits), dtype=np.float32)
         plane = ref.plane_shape(self.shape)
         if logits.shape != plane:
             raise MedsegError(

@@ -23,6 +23,12 @@ Optional: ``appearance_features(embedding)`` returns image features of the slice
 the object from its surroundings by those features as well as by intensity
 (``core/feature_appearance.py``). The built-in model offers them; the SAM family does not (its
 embedding lives on the resized, padded 1024 grid).
+
+Optional: ``decode_relative(embedding, prompts, prev_logits, relative)`` (:class:`ReadsIntensityScale`):
+the session tells such a model whether the volume's intensities are relative (a percentile range:
+MR, or ``auto``) rather than absolute (a CT window), where they mean different things: a tissue's
+brightness drifts across an MR slice with the bias field, while a CT neighbour of the same HU is
+a different organ. The built-in model grows a click's answer more freely on relative intensities.
 """
 
 from __future__ import annotations
@@ -68,6 +74,16 @@ class OffersAppearanceFeatures(Protocol):
 
     def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
         """``(features (h, w, C) float, stride)``: grid row ``i`` covers slice rows ``i*stride`` on."""
+        ...
+
+
+@runtime_checkable
+class ReadsIntensityScale(Protocol):
+    """A model whose decoding depends on whether the slice's intensities are relative or absolute."""
+
+    def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
+                        prev_logits: np.ndarray | None, relative: bool) -> np.ndarray:
+        """``decode``, told whether the intensities are relative (percentile range) or absolute (CT window)."""
         ...
 
 

@@ -26,7 +26,7 @@ from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
-from napari_medseg.models.builtin.extend import ExtendOptions, extend_first_answer
+from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
     ARCH,
@@ -106,13 +106,16 @@ class BuiltinModel:
     """The default model: a ~1M-parameter CNN, fast on a laptop CPU. Implements ``PromptableModel``."""
 
     name = "builtin"
-    TUNABLE = ("calibration", "refine", "extend", "evidence", "correction")  # the inference-time steps after the network
+    # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
+    # intensities (a percentile range: MR), see extend.py
+    TUNABLE = ("calibration", "refine", "extend", "extend_relative", "evidence", "correction")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
         self.calibration = CalibrationOptions()
         self.refine = RefineOptions()
         self.extend = ExtendOptions()
+        self.extend_relative = RELATIVE_EXTEND
         self.evidence = EvidenceOptions()
         self.correction = CorrectionOptions()
         self.device = torch.device(device)
@@ -164,6 +167,13 @@ class BuiltinModel:
 
     def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
                prev_logits: np.ndarray | None = None) -> np.ndarray:
+        """Mask logits for ``prompts`` on the slice; intensities taken as absolute (a CT window)."""
+        return self.decode_relative(embedding, prompts, prev_logits, relative=False)
+
+    def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
+                        prev_logits: np.ndarray | None, relative: bool) -> np.ndarray:
+        """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
+        scribbles is extended by ``extend_relative`` instead of ``extend``."""
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
@@ -198,23 +208,24 @@ class BuiltinModel:
             raw = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
         own_area = float((raw > 0).sum()) if prev is None else None  # only a first answer is calibrated
         offset = first_answer_offset(prompts, prev is not None, self.calibration, own_area)
-        out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None)
+        extend = self.extend_relative if relative else self.extend
+        out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None, extend)
         if offset < 0 and self.calibration.keep_prompted:  # a first answer from clicks/scribbles
             anchors = prompt_anchors(prompts, (h, w))
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
-                out = self._after_network(raw, embedding, prompts, prev is not None)  # the network's own
+                out = self._after_network(raw, embedding, prompts, prev is not None, extend)  # the network's own
         if previous is not None:
             out = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
-                       previous_given: bool) -> np.ndarray:
+                       previous_given: bool, extend: ExtendOptions) -> np.ndarray:
         """The inference-time steps on the (calibrated) full-resolution logits."""
         image = embedding["image"]
         with torch.inference_mode():
             logits = guided_refine(logits, torch.from_numpy(image), self.refine)
         out = logits.numpy().astype(np.float32, copy=False)
-        out = extend_first_answer(out, image, prompts, previous_given, self.extend,
+        out = extend_first_answer(out, image, prompts, previous_given, extend,
                                   features=lambda: self.appearance_features(embedding))
         return apply_prompt_evidence(out, prompts, self.evidence)
 
