@@ -44,6 +44,24 @@ def phantom_slice(size: int, seed: int = 0) -> np.ndarray:
     return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
 
 
+def mr_white_matter_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
+    """The MR development phantom's (seed 4) largest white-matter slice, scaled to ``size`` pixels,
+    with a click at the white matter's most interior point: the relative-intensity extension's
+    worst case (it joins most of the slice's white matter)."""
+    from scipy import ndimage
+
+    from napari_medseg.core.intensity import get_preset
+    from napari_medseg.evaluation.mr_phantom import brain_phantom
+
+    image, labels, _ = brain_phantom(4)
+    z = int(np.argmax((labels == 2).sum(axis=(0, 1))))
+    zoom = (size / image.shape[0], size / image.shape[1])
+    img = ndimage.zoom(get_preset("mr").fit(image).apply(image[..., z]), zoom, order=1)
+    ref = ndimage.zoom((labels[..., z] == 2).astype(np.float32), zoom, order=1) > 0.5
+    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
+    return img.astype(np.float32), [PointPrompt(REF, (float(r), float(c)))], ref
+
+
 def tube_volume(size: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """A bright tube of slowly varying radius and position through every slice, on noise."""
     rng = np.random.default_rng(1)
@@ -113,6 +131,13 @@ def main() -> None:
     one = median_ms(lambda: model.decode(emb, click), args.repeats)
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
+    mr, mr_click, mr_ref = mr_white_matter_slice(512)
+    mr_emb = model.encode(mr)
+    rel_abs = median_ms(lambda: model.decode(mr_emb, mr_click), args.repeats)
+    rel = median_ms(lambda: model.decode_relative(mr_emb, mr_click, None, True), args.repeats)
+    cover = float(((model.decode_relative(mr_emb, mr_click, None, True) > 0) & mr_ref).sum() / mr_ref.sum())
+    print(f"decoder 512x512 MR white-matter click: {rel_abs:.1f} ms as absolute intensities, {rel:.1f} ms as "
+          f"relative ({rel / ref_ms:.1f}x baseline; covers {cover:.0%} of the white matter)")
     first = model.decode(emb, click)
     rows, cols = np.nonzero(first > 0)
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row

@@ -48,7 +48,7 @@ def test_any_slice_size(model, shape):
     rng = np.random.default_rng(0)
     img = rng.random(shape).astype(np.float32)
     emb = model.encode(img)
-    assert all(v.dtype == np.float16 for k, v in emb.items() if k != "size")
+    assert all(v.dtype == np.float16 for k, v in emb.items() if k not in ("size", "scale"))
     prompts = [PointPrompt(REF, (shape[0] // 2, shape[1] // 2))]
     logits = model.decode(emb, prompts)
     assert logits.shape == shape and logits.dtype == np.float32 and np.isfinite(logits).all()
@@ -93,7 +93,7 @@ def test_bad_intensities_give_finite_logits(model, kind):
 def test_embedding_is_float16_and_small(model):
     emb = model.encode(np.random.default_rng(1).random((512, 512), dtype=np.float32))
     assert embedding_nbytes(emb) <= 6.5e6  # 512x512x300 cached in <= 2 GB
-    assert {v.dtype for k, v in emb.items() if k != "size"} == {np.dtype(np.float16)}
+    assert {v.dtype for k, v in emb.items() if k not in ("size", "scale")} == {np.dtype(np.float16)}
 
 
 def test_deterministic(model):

@@ -1,6 +1,7 @@
 """The built-in promptable model: the network behind the :class:`PromptableModel` protocol.
 
-``encode`` runs the CNN encoder once per slice and returns float16 feature maps for the cache;
+``encode`` runs the CNN encoder once per slice (on a slice longer than 256 px also on a coarser
+grid, for a first click: ``scale.py``) and returns float16 feature maps for the cache;
 ``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, calibrates a slice's
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
@@ -38,12 +39,22 @@ from napari_medseg.models.builtin.network import (
 from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, apply_prompt_evidence
 from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, build_prompt_maps, map_shape
 from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
+from napari_medseg.models.builtin.scale import (
+    ScaleOptions,
+    block_mean,
+    prompts_to_working,
+    upsample,
+    working_factor,
+    working_shape,
+)
 from napari_medseg.models.protocol import Embedding
 
-# p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C)
-PREPROCESSING_VERSION = "p3"
+# p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
+# p4: slices longer than ScaleOptions.max_side are also encoded at 1/k ("coarse_" maps; k in "scale")
+PREPROCESSING_VERSION = "p4"
 FEATURE_KEYS = ("e2", "e4", "s4", "e8", "e16", "e32")
-EMBEDDING_KEYS = (*FEATURE_KEYS, "image", "size")
+COARSE = "coarse_"  # key prefix of the coarse grid's maps (scale.py)
+EMBEDDING_KEYS = (*FEATURE_KEYS, "image", "size", "scale")
 WEIGHTS_NAME = "builtin.safetensors"
 
 
@@ -108,10 +119,11 @@ class BuiltinModel:
     name = "builtin"
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
-    TUNABLE = ("calibration", "refine", "extend", "extend_relative", "evidence", "correction")
+    TUNABLE = ("scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None) -> None:
+        self.scale = ScaleOptions()
         self.calibration = CalibrationOptions()
         self.refine = RefineOptions()
         self.extend = ExtendOptions()
@@ -141,22 +153,34 @@ class BuiltinModel:
 
     @property
     def identity(self) -> str:
-        return f"builtin:{self._sha[:12]}:{PREPROCESSING_VERSION}"
+        ident = f"builtin:{self._sha[:12]}:{PREPROCESSING_VERSION}"
+        if self.scale != ScaleOptions():  # another working scale encodes other features
+            ident += f":w{self.scale.max_side}"
+        return ident
 
     def encode(self, image: np.ndarray) -> Embedding:
         img = sanitize_slice(image)
         h, w = img.shape
+        out = self._features(img)
+        k = working_factor(h, w, self.scale.max_side)
+        if k > 1:  # a large slice: also on the coarser grid that a first click is answered on (scale.py)
+            out.update({COARSE + key: v for key, v in self._features(block_mean(img, k)).items()})
+        out["image"] = img.astype(np.float16)  # the guide of the full-resolution refinement
+        out["size"] = np.array([h, w], dtype=np.int64)
+        out["scale"] = np.array([k], dtype=np.int64)  # the coarse grid's pixels are k x k slice pixels
+        return out
+
+    def _features(self, img: np.ndarray) -> Embedding:
+        """The encoder's float16 maps of one (H, W) image, each stored (h, w, C)."""
+        h, w = img.shape
         hp, wp = padded_size(h, w)
-        x = torch.from_numpy(img)[None, None].to(self.device)
+        x = torch.from_numpy(np.ascontiguousarray(img))[None, None].to(self.device)
         with torch.inference_mode():
             x = torch.nn.functional.pad(x, (0, wp - w, 0, hp - h), mode="replicate")
             feats = self.net.encoder(x.contiguous(memory_format=torch.channels_last))
             # (H, W, C) per map: the decoder reads them back channels last without a transposing copy
-            out: Embedding = {k: feats[k][0].permute(1, 2, 0).to(torch.float16).contiguous().cpu().numpy()
-                              for k in FEATURE_KEYS}
-        out["image"] = img.astype(np.float16)  # the guide of the full-resolution refinement
-        out["size"] = np.array([h, w], dtype=np.int64)
-        return out
+            return {key: feats[key][0].permute(1, 2, 0).to(torch.float16).contiguous().cpu().numpy()
+                    for key in FEATURE_KEYS}
 
     def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
         """The 1/4-resolution encoder features (``e4``: (h, w, 16) float16, a view of the embedding) over
@@ -180,9 +204,18 @@ class BuiltinModel:
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
         h, w = (int(v) for v in embedding["size"])
-        hp, wp = padded_size(h, w)
+        # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py)
+        k = int(embedding["scale"][0])
+        if k == 1 or prev_logits is not None or not prompts or {p.kind for p in prompts} != {"point"}:
+            k, prefix = 1, ""
+        else:
+            k, prefix = k, COARSE
+        if prefix + FEATURE_KEYS[0] not in embedding:
+            raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
+        hw, ww = working_shape(h, w, k)
+        hp, wp = padded_size(hw, ww)
         mh, mw = map_shape((hp, wp))
-        maps = torch.from_numpy(build_prompt_maps(prompts, (mh, mw)))[None]
+        maps = torch.from_numpy(build_prompt_maps(prompts_to_working(prompts, k), (mh, mw)))[None]
         given = torch.zeros(1)
         previous: np.ndarray | None = None  # the previous logits on the slice, checked and finite
         if prev_logits is not None:
@@ -192,21 +225,24 @@ class BuiltinModel:
             if not np.isfinite(pl).all():
                 pl = np.nan_to_num(pl, nan=0.0, posinf=PREV_CLIP, neginf=-PREV_CLIP)
             previous = pl
-            if (hp, wp) != (h, w):
-                pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
+            pl = block_mean(np.clip(pl, -PREV_CLIP, PREV_CLIP), k)
+            if (hp, wp) != (hw, ww):
+                pl = np.pad(pl, ((0, hp - hw), (0, wp - ww)), constant_values=-PREV_CLIP)
             prev = torch.from_numpy(pl)[None, None]
             given[0] = 1.0
         else:
             prev = None
         with torch.inference_mode():
             # (H, W, C) float16 -> (1, C, H, W) float32 laid out channels last (the permuted strides are kept)
-            feats = {k: torch.from_numpy(embedding[k]).permute(2, 0, 1)[None].to(self.device, torch.float32)
-                     for k in FEATURE_KEYS}
+            feats = {key: torch.from_numpy(embedding[prefix + key]).permute(2, 0, 1)[None].to(self.device, torch.float32)
+                     for key in FEATURE_KEYS}
             pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
             inp = torch.cat([maps, pc], dim=1).to(self.device).contiguous(memory_format=torch.channels_last)
             logit2, _ = self.net.decoder(feats, inp)
-            raw = logits_to_full(logit2, (h, w))[0, 0].float().cpu()
-        own_area = float((raw > 0).sum()) if prev is None else None  # only a first answer is calibrated
+            raw = logits_to_full(logit2, (hw, ww))[0, 0].float().cpu()
+            # only a first answer is calibrated, by its area on the network's grid (the scale it knows)
+            own_area = float((raw > 0).sum()) if prev is None else None
+            raw = upsample(raw, k, (h, w))
         offset = first_answer_offset(prompts, prev is not None, self.calibration, own_area)
         extend = self.extend_relative if relative else self.extend
         out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None, extend)

@@ -1,0 +1,89 @@
+"""How the first answer holds up when objects span more pixels: prints numbers, asserts nothing.
+
+    .venv/bin/python benchmarks/bench_slice_scale.py [--set dev|sample] [--zoom 1,2.5] [--prompt-types point,box]
+
+The bench's volumes are small (the phantoms' slices are 192 x 160 pixels, their organs 30-100 px
+across); a real CT slice is 512 x 512, its organs two to three times larger in pixels. Here every
+structure's largest slice of the whole phantom (not a crop) is scaled up in plane by ``--zoom``
+(linear interpolation; 2.5 gives 480 x 400), and one simulated first interaction is answered by the
+built-in model as shipped, by the same model with the coarse grid switched off
+(``scale.max_side=0``: every answer at full resolution, as before 2026-12-02) and by the random
+walker. ``--set dev`` uses the development phantoms (seeds 7 and 8, for choices); ``--set sample``
+the bundled phantom (evaluation only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from napari_medseg.core.prompts import SliceRef
+from napari_medseg.core.sample import generate_phantom, load_sample
+from napari_medseg.core.session import Session
+from napari_medseg.evaluation.metrics import dice
+from napari_medseg.evaluation.run import make_model
+from napari_medseg.evaluation.simulate import SimulatedUser
+
+MODELS = {
+    "builtin": ("builtin", ()),
+    "builtin, full resolution only": ("builtin", (("scale.max_side", 0.0),)),
+    "random_walker": ("random_walker", ()),
+}
+
+
+def volumes(set_name: str) -> list[tuple[str, np.ndarray, np.ndarray, dict[int, str]]]:
+    if set_name == "sample":
+        volume, labels, names = load_sample()
+        return [("sample", np.asarray(volume.data), np.asarray(labels), names)]
+    out = []
+    for seed in (7, 8):
+        image, labels, _, names = generate_phantom(seed)
+        out.append((f"phantom-{seed}", image, labels, names))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", default="dev", choices=("dev", "sample"))
+    parser.add_argument("--zoom", default="1,2.5")
+    parser.add_argument("--prompt-types", default="point,scribble,box,lasso")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    zooms = [float(z) for z in args.zoom.split(",")]
+    ptypes = args.prompt_types.split(",")
+    models = {label: make_model(name, options=opts) for label, (name, opts) in MODELS.items()}
+    scores: dict[tuple[str, str, float], list[float]] = {}
+    start = time.perf_counter()
+    for vname, image, labels, names in volumes(args.set):
+        for lid, name in names.items():
+            ref3 = labels == lid
+            if not ref3.any():
+                continue
+            z = int(np.clip(np.argmax(ref3.sum(axis=(0, 1))), 1, ref3.shape[2] - 2))
+            for zoom in zooms:
+                img = ndimage.zoom(image[..., z - 1 : z + 2].astype(np.float32), (zoom, zoom, 1), order=1)
+                ref = ndimage.zoom(ref3[..., z].astype(np.float32), zoom, order=1) > 0.5
+                for pt in ptypes:
+                    for label, model in models.items():
+                        session = Session(img, model, preset="ct-abdomen", axis=2)
+                        user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
+                        mask = session.add_prompts(user.next_interaction(ref, None)).mask
+                        scores.setdefault((pt, label, zoom), []).append(dice(mask, ref))
+            print(f"{vname} {name}: done", flush=True)
+    shape = f"{image.shape[0]} x {image.shape[1]}"
+    print(f"\nFirst-answer Dice, mean over structures ({args.set}, slices of {shape} px scaled by "
+          f"{', '.join(f'{z:g}' for z in zooms)}; {time.perf_counter() - start:.0f} s)\n")
+    print("| prompt | model | " + " | ".join(f"x{z:g}" for z in zooms) + " |")
+    print("|---|---|" + "---:|" * len(zooms))
+    for pt in ptypes:
+        for label in models:
+            row = " | ".join(f"{np.mean(scores[(pt, label, z)]):.3f}" for z in zooms)
+            print(f"| {pt} | {label} | {row} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The coarse grid of large slices: a first click on a 512-pixel slice is answered at 1/k.
+
+The network was trained on 128- and 256-pixel slices whose objects span tens of pixels, and the
+answer to a click reaches a few dozen pixels from it. On a 512-pixel CT slice (0.7-0.9 mm pixels)
+an organ spans two to three times more pixels than on the bench's phantoms, and one click's answer
+stopped halfway: the development phantoms' whole slices scaled up 2.5x in plane (480 x 400 px,
+``benchmarks/bench_slice_scale.py``) gave clicks a first-answer Dice of 0.581 against 0.830 at their
+own size. Boxes, lassos and scribbles say how far the object reaches and held (0.885 / 0.958 /
+0.878 at 2.5x), and running them on a coarser grid lost detail: scribbles fell to 0.812 at 1/2 and
+0.679 at 1/3, a small liver lesion's click leaked into the liver.
+
+So a slice longer than ``max_side`` is also encoded averaged down by the smallest whole factor ``k``
+that brings it within it, and only a first answer from clicks alone is decoded there (clicks 0.581
+-> 0.747 at 2.5x; 0.738 with ``max_side`` 192, i.e. k = 3); prompts are mapped onto that grid and the
+logits interpolated back, and everything after the network (edge refinement, extension, evidence)
+runs at the slice's own resolution on the full-resolution slice. Corrections, boxes, lassos,
+scribbles and propagation use the full-resolution features. Slices up to ``max_side`` (every bench
+volume) are untouched. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
+pixels ``[i*k, (i+1)*k)``. The coarse maps add a quarter to a 512-pixel slice's embedding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from napari_medseg.core.prompts import BoxPrompt, Coord, LassoPrompt, PointPrompt, Prompt, ScribblePrompt
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    max_side: int = 256  # px: a first click on a slice longer than this runs at 1/k (0: never)
+
+
+def working_factor(h: int, w: int, max_side: int) -> int:
+    """The smallest whole ``k`` with ``max(h, w) / k <= max_side`` (1 when ``max_side`` is 0)."""
+    if max_side <= 0:
+        return 1
+    return max(1, math.ceil(max(h, w) / max_side))
+
+
+def working_shape(h: int, w: int, k: int) -> tuple[int, int]:
+    return -(-h // k), -(-w // k)
+
+
+def block_mean(array: np.ndarray, k: int) -> np.ndarray:
+    """``array`` averaged over k x k blocks (the last row/column of blocks padded by repetition)."""
+    if k == 1:
+        return array
+    h, w = array.shape
+    hw, ww = working_shape(h, w, k)
+    padded = np.pad(array, ((0, hw * k - h), (0, ww * k - w)), mode="edge")
+    return padded.reshape(hw, k, ww, k).mean(axis=(1, 3), dtype=np.float32)
+
+
+def upsample(logits: torch.Tensor, k: int, shape: tuple[int, int]) -> torch.Tensor:
+    """Working-grid logits (h', w') back to the slice's ``shape`` (bilinear, pixel centres aligned)."""
+    if k == 1:
+        return logits
+    hw, ww = logits.shape
+    full = torch.nn.functional.interpolate(logits[None, None], size=(hw * k, ww * k), mode="bilinear",
+                                           align_corners=False)
+    return full[0, 0, : shape[0], : shape[1]]
+
+
+def _to_working(rc: Coord, k: int) -> Coord:
+    """A slice pixel's (row, col) on the working grid: pixel centres map to pixel centres."""
+    return ((rc[0] + 0.5) / k - 0.5, (rc[1] + 0.5) / k - 0.5)
+
+
+def prompts_to_working(prompts: Sequence[Prompt], k: int) -> list[Prompt]:
+    """The prompts in working-grid coordinates (a scribble's width shrinks too, to at least 1 px)."""
+    if k == 1:
+        return list(prompts)
+    out: list[Prompt] = []
+    for p in prompts:
+        if isinstance(p, PointPrompt):
+            out.append(replace(p, point=_to_working(p.point, k)))
+        elif isinstance(p, BoxPrompt):
+            out.append(replace(p, corner_a=_to_working(p.corner_a, k), corner_b=_to_working(p.corner_b, k)))
+        elif isinstance(p, ScribblePrompt):
+            out.append(replace(p, points=tuple(_to_working(q, k) for q in p.points), width=max(1.0, p.width / k)))
+        elif isinstance(p, LassoPrompt):
+            out.append(replace(p, vertices=tuple(_to_working(q, k) for q in p.vertices)))
+        else:
+            raise TypeError(f"unknown prompt type {type(p).__name__}")
+    return out
