@@ -206,11 +206,9 @@ class BuiltinModel:
         h, w = (int(v) for v in embedding["size"])
         # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py)
         k = int(embedding["scale"][0])
-        if k == 1 or prev_logits is not None or not prompts or {p.kind for p in prompts} != {"point"}:
-            k, prefix = 1, ""
-        else:
-            k, prefix = k, COARSE
-        if prefix + FEATURE_KEYS[0] not in embedding:
+        coarse = k > 1 and prev_logits is None and bool(prompts) and all(p.kind == "point" for p in prompts)
+        k, prefix = (k, COARSE) if coarse else (1, "")
+        if coarse and COARSE + FEATURE_KEYS[0] not in embedding:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
         hw, ww = working_shape(h, w, k)
         hp, wp = padded_size(hw, ww)
@@ -224,10 +222,9 @@ class BuiltinModel:
                 raise VolumeReadError(f"previous logits have shape {pl.shape}, the slice is {(h, w)}; pass logits of this slice")
             if not np.isfinite(pl).all():
                 pl = np.nan_to_num(pl, nan=0.0, posinf=PREV_CLIP, neginf=-PREV_CLIP)
-            previous = pl
-            pl = block_mean(np.clip(pl, -PREV_CLIP, PREV_CLIP), k)
-            if (hp, wp) != (hw, ww):
-                pl = np.pad(pl, ((0, hp - hw), (0, wp - ww)), constant_values=-PREV_CLIP)
+            previous = pl  # (a correction or a walk: always on the full-resolution grid, k = 1)
+            if (hp, wp) != (h, w):
+                pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
             prev = torch.from_numpy(pl)[None, None]
             given[0] = 1.0
         else:

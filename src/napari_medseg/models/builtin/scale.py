@@ -16,7 +16,7 @@ logits interpolated back, and everything after the network (edge refinement, ext
 runs at the slice's own resolution on the full-resolution slice. Corrections, boxes, lassos,
 scribbles and propagation use the full-resolution features. Slices up to ``max_side`` (every bench
 volume) are untouched. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
-pixels ``[i*k, (i+1)*k)``. The coarse maps add a quarter to a 512-pixel slice's embedding.
+pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
 """
 
 from __future__ import annotations
