@@ -117,6 +117,23 @@ def test_the_model_applies_the_rules_to_its_corrections():
     assert not (grown & (outside > CorrectionOptions().border_growth)).any()
 
 
+def test_a_negative_stroke_adds_no_far_part():
+    """A negative stroke in the hole of a ring: the answer took the stroke's pixels out, mended the
+    ring's border a little and added a new part far away; the far part goes, the mended border stays."""
+    ring = disc(24) & ~disc(10)
+    mend = disc(26) & ~disc(24) & (np.indices((SIZE, SIZE))[1] < 30)  # 1-2 px onto the left border
+    far = disc(6, centre=(12.0, 84.0))  # 20 px from the ring
+    stroke = ScribblePrompt(REF, ((44.0, 48.0), (52.0, 48.0)), False)
+    after = ring | mend | far
+    out = bound_correction(logits_of(after), logits_of(ring), [stroke]) > 0
+    assert not out[far].any(), "the far part a negative stroke added went"
+    assert out[ring | mend].all(), "the ring and its mended border stayed"
+    off = CorrectionOptions(negative_adds_near=False)
+    assert (bound_correction(logits_of(after), logits_of(ring), [stroke], off) > 0)[far].all()
+    click = [PointPrompt(REF, (48.0, 48.0), False)]  # a negative click is not bounded this way
+    assert (bound_correction(logits_of(after), logits_of(ring), click) > 0)[far].all()
+
+
 def test_a_negative_stroke_the_network_ignored_removes_what_looks_like_under_it():
     rng = np.random.default_rng(0)
     organ, vessel = disc(20), disc(8, centre=(48.0, 74.0))
