@@ -43,7 +43,7 @@ def test_protocol_and_identity(model):
     assert isinstance(load_model("builtin"), BuiltinModel)
 
 
-@pytest.mark.parametrize("shape", [(8, 8), (1, 37), (37, 1), (1, 1), (33, 65), (130, 97)])
+@pytest.mark.parametrize("shape", [(8, 8), (1, 37), (37, 1), (1, 1), (33, 65), (130, 97), (1, 600), (600, 1), (300, 7), (513, 259)])
 def test_any_slice_size(model, shape):
     rng = np.random.default_rng(0)
     img = rng.random(shape).astype(np.float32)
