@@ -12,14 +12,7 @@ from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Scri
 from napari_medseg.training import prompt_sim as ps
 from napari_medseg.training.pairs import make_pair
 from napari_medseg.training.samples import KINDS, LabelPool, make_sample
-from napari_medseg.training.synth import (
-    SHAPES,
-    composite_parts,
-    make_slice,
-    pick_target,
-    random_label_map_with_parts,
-    random_shape,
-)
+from napari_medseg.training.synth import SHAPES, make_slice, pick_target, random_shape
 
 
 def test_slices_are_valid_and_reproducible():
@@ -52,48 +45,17 @@ def test_targets_are_connected_objects():
         assert t.sum() >= 12 and ndi.label(t)[1] == 1
 
 
-def test_composite_organs_are_parts_of_one_target():
-    """An organ of several parts: each part is its own label, the parts table joins them, and a target
-    picked from a part is mostly the whole organ (a click in a medulla still means the kidney)."""
-    rng = np.random.default_rng(11)
-    parts = [composite_parts(rng, (96, 96)) for _ in range(12)]
-    assert sum(len(p) >= 2 for p in parts) >= 8
-    for p in parts:
-        for a in range(len(p)):
-            for b in range(a + 1, len(p)):
-                assert not (p[a] & p[b]).any()
-    found = 0
-    for _ in range(40):
-        labels, parent = random_label_map_with_parts(rng, (96, 96))
-        assert parent.shape == (labels.max() + 1,) and np.all(parent <= np.arange(len(parent)))
-        groups = [g for g in np.unique(parent) if (parent == g).sum() > 1]
-        if not groups:
-            continue
-        members = np.flatnonzero(parent == groups[0])
-        organ = np.isin(labels, members)
-        if organ.sum() < 200:
-            continue
-        found += 1
-        only = np.where(organ, labels, 0)  # one label map in which only the organ's parts are objects
-        picks = [pick_target(rng, only, parent=parent) for _ in range(20)]
-        whole = sum(t is not None and not (t & ~organ).any() and
-                    len(np.unique(labels[t])) > 1 for t in picks)
-        assert whole >= 8  # WHOLE_ORGAN_P = 0.75 of the picks that fall on a part
-    assert found >= 3
-
-
 def test_propagation_pairs():
     rng = np.random.default_rng(5)
-    pairs = [p for p in (make_pair(rng, 64) for _ in range(40)) if p is not None]
-    assert len(pairs) >= 30
+    pairs = [p for p in (make_pair(rng, 64) for _ in range(12)) if p is not None]
+    assert len(pairs) >= 8
     for p in pairs:
         assert p.image_a.shape == p.image_b.shape == p.target_b.shape == (64, 64)
         assert p.target_a.sum() > 0
     # neighbouring slices overlap where the object goes on
     going_on = [p for p in pairs if p.target_b.sum() > 0]
     ious = [(p.target_a & p.target_b).sum() / (p.target_a | p.target_b).sum() for p in going_on]
-    assert np.median(ious) > 0.3  # seeds 0-5: medians 0.33-0.57 (uneven changes of several px on 64-px slices)
-    assert np.mean(np.array(ious) == 0) < 0.15
+    assert np.median(ious) > 0.4
 
 
 def test_propagation_pairs_change_like_real_neighbours():

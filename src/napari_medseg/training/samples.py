@@ -18,7 +18,7 @@ from napari_medseg.training.synth import (
     boundary_contrast,
     pick_target,
     random_appearance,
-    random_label_map_with_parts,
+    random_label_map,
     render,
     smooth_noise,
 )
@@ -44,20 +44,18 @@ class LabelPool:
 
     def __init__(self, rng: np.random.Generator, size: int, n: int = 256, refresh: int = 3) -> None:
         self.rng, self.size, self.refresh = rng, size, refresh
-        self.maps = [random_label_map_with_parts(rng, (size, size)) for _ in range(n)]
+        self.maps = [random_label_map(rng, (size, size)) for _ in range(n)]
 
     def step(self) -> None:
         for _ in range(self.refresh):
-            self.maps[int(self.rng.integers(len(self.maps)))] = random_label_map_with_parts(
-                self.rng, (self.size, self.size))
+            self.maps[int(self.rng.integers(len(self.maps)))] = random_label_map(self.rng, (self.size, self.size))
 
-    def draw(self) -> tuple[np.ndarray, np.ndarray]:
-        """A label map, randomly turned and flipped, and its parts table (see ``pick_target``)."""
-        m, parent = self.maps[int(self.rng.integers(len(self.maps)))]
+    def draw(self) -> np.ndarray:
+        m = self.maps[int(self.rng.integers(len(self.maps)))]
         m = np.rot90(m, int(self.rng.integers(4)))
         if self.rng.random() < 0.5:
             m = m[:, ::-1]
-        return np.ascontiguousarray(m), parent
+        return np.ascontiguousarray(m)
 
 
 def _render_slice(rng: np.random.Generator, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,15 +123,14 @@ def make_sample(rng: np.random.Generator, pool: LabelPool, kind: str | None = No
     """One training sample of the given (or a random) prompt kind."""
     kind = kind or str(rng.choice(KINDS, p=KIND_P))
     for try_ in range(20):
-        labels, parent = pool.draw()
+        labels = pool.draw()
         if kind == "propagation":
             s = propagation_sample(rng, labels, strict=try_ < 15)
             if s is not None:
                 return s
             continue
         image, labels = _render_slice(rng, labels)
-        target = pick_target(rng, labels, whole_label_p=0.15 if kind in ("box", "lasso") else 0.0,
-                             parent=parent)
+        target = pick_target(rng, labels, whole_label_p=0.15 if kind in ("box", "lasso") else 0.0)
         if target is None:
             continue
         # Mostly targets one can see: a click cannot say where an invisible border lies.

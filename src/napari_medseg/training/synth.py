@@ -145,74 +145,22 @@ def random_shape(rng: np.random.Generator, shape: tuple[int, int], kind: str | N
     return folded_region(rng, shape, max(scale, 0.25 * size))
 
 
-COMPOSITE_P = 0.35  # label maps that hold one organ made of parts of different brightness
-
-
-def composite_parts(rng: np.random.Generator, shape: tuple[int, int]) -> list[np.ndarray]:
-    """An organ made of parts that differ in brightness: its outer part first, then inner ones.
-
-    Kidney-like (a cortex around a medulla, sometimes split into pyramids), brain-like (folded inner
-    matter under a rim) or patchy (an organ that enhances unevenly). A click in one part should
-    still give the whole organ, which the single-label objects never teach.
-    """
-    size = float(min(shape))
-    kind = rng.choice(("cortex", "folded", "patchy"))
-    scale = size * rng.uniform(0.12, 0.4)
-    outer = deformed_blob(rng, shape, scale) if rng.random() < 0.6 else superellipse(rng, shape, scale)
-    if outer.sum() < 60:
-        return []
-    if kind == "cortex":
-        inner = ndi.binary_erosion(outer, iterations=int(rng.integers(2, 9)))
-        parts = [outer & ~inner, inner]
-        if inner.any() and rng.random() < 0.5:
-            spots = inner & (smooth_noise(rng, shape, rng.uniform(2, 6)) > rng.uniform(-0.2, 0.6))
-            parts = [outer & ~inner, inner & ~spots, spots]
-    elif kind == "folded":
-        core = ndi.binary_erosion(outer, iterations=int(rng.integers(3, 8)))
-        band = smooth_noise(rng, shape, rng.uniform(2.5, 5.0)) - 0.6 * smooth_noise(rng, shape, 10.0)
-        inner = core & ((band > rng.uniform(-0.4, 0.3)) | ndi.binary_erosion(core, iterations=6))
-        parts = [outer & ~inner, inner]
-    else:
-        field = smooth_noise(rng, shape, rng.uniform(4, 12))
-        cut = np.quantile(field[outer], rng.uniform(0.3, 0.7))
-        parts = [outer & (field <= cut), outer & (field > cut)]
-    return [p for p in parts if p.sum() >= 4]
-
-
-def random_label_map_with_parts(rng: np.random.Generator, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Background split into 1-4 tissue regions, sometimes an organ of several parts, then 2-7
-    objects painted in a random order. Also returns ``parent``: for each label id, the id of the
-    organ it is a part of (itself for a label that is not a part)."""
+def random_label_map(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Background split into 1-4 tissue regions, then 2-7 objects painted in a random order."""
     labels = np.zeros(shape, dtype=np.int32)
     n_regions = int(rng.integers(1, 5))
     if n_regions > 1:
         field = smooth_noise(rng, shape, rng.uniform(8, 30))
         cuts = np.quantile(field, np.sort(rng.uniform(0.1, 0.9, n_regions - 1)))
         labels = np.digitize(field, cuts).astype(np.int32)
-    shapes = [random_shape(rng, shape) for _ in range(int(rng.integers(2, 8)))]
-    parts = composite_parts(rng, shape) if rng.random() < COMPOSITE_P else []
-    at = int(rng.integers(0, len(shapes) + 1))  # the organ's place in the painting order
     next_id = n_regions
-    parent: dict[int, int] = {}
-    for i in range(len(shapes) + 1):
-        if i == at and len(parts) > 1:
-            first = next_id
-            for part in parts:
-                labels[part] = next_id
-                parent[next_id] = first
-                next_id += 1
-        if i < len(shapes) and shapes[i].sum() >= 4:
-            labels[shapes[i]] = next_id
-            next_id += 1
-    table = np.arange(next_id, dtype=np.int32)
-    for k, v in parent.items():
-        table[k] = v
-    return labels, table
-
-
-def random_label_map(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """A label map as ``random_label_map_with_parts`` draws it, without the parts table."""
-    return random_label_map_with_parts(rng, shape)[0]
+    for _ in range(int(rng.integers(2, 8))):
+        m = random_shape(rng, shape)
+        if m.sum() < 4:
+            continue
+        labels[m] = next_id
+        next_id += 1
+    return labels
 
 
 @dataclass
@@ -307,13 +255,9 @@ def make_slice(rng: np.random.Generator, size: int = 128) -> SynthSlice:
     return SynthSlice(image=image, labels=labels)
 
 
-WHOLE_ORGAN_P = 0.75  # a part of a composite organ: how often the target is the whole organ
-
-
 def pick_target(rng: np.random.Generator, labels: np.ndarray, min_area: int = 12,
-                whole_label_p: float = 0.0, parent: np.ndarray | None = None) -> np.ndarray | None:
-    """One object: a connected component of a random label (sometimes the whole label). With
-    ``parent``, a part of a composite organ mostly stands for the whole organ."""
+                whole_label_p: float = 0.0) -> np.ndarray | None:
+    """One object: a connected component of a random label (sometimes the whole label)."""
     ids, counts = np.unique(labels, return_counts=True)
     total = labels.size
     ok = ids[(counts >= min_area) & (counts <= 0.9 * total)]
@@ -321,10 +265,6 @@ def pick_target(rng: np.random.Generator, labels: np.ndarray, min_area: int = 12
         return None
     lid = rng.choice(ok)
     mask = labels == lid
-    if parent is not None and lid < len(parent):
-        members = np.flatnonzero(parent == parent[lid])
-        if len(members) > 1 and rng.random() < WHOLE_ORGAN_P:
-            mask = np.isin(labels, members)
     if rng.random() < whole_label_p:
         return mask
     comp, n = ndi.label(mask)
