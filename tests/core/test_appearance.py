@@ -40,6 +40,25 @@ def test_key_share_is_high_and_a_mask_over_the_surroundings_is_not_the_object():
     assert look.judge(region(background_only), obj, 0.5, trim=True) is None
 
 
+def test_an_object_brighter_than_the_window_is_told_from_a_bright_neighbour():
+    """Bone under an abdomen window: clipped, it and a touching contrast-filled vessel are both 1.0;
+    unclipped (the preset's scale), the bins reach the bone's own values and the vessel is not bone."""
+    rng = np.random.default_rng(7)
+    bone = disc((64, 64), (32, 26), 12)
+    vessel = disc((64, 64), (32, 45), 8) & ~bone
+    raw = np.where(bone, 2.0, np.where(vessel, 0.95, 0.3)) + rng.normal(0, 0.03, (64, 64))
+    raw = raw.astype(np.float32)
+    leaked = bone | vessel
+    look = AppearanceModel.from_key(region(raw), bone)
+    assert look is not None and look.hi > 1.8
+    kept = look.judge(region(raw), leaked, 0.5, trim=True)
+    assert kept is not None and (kept & vessel).sum() < 0.1 * vessel.sum() and (kept & bone).sum() > 0.95 * bone.sum()
+    clipped = AppearanceModel.from_key(region(np.clip(raw, 0, 1)), bone)
+    if clipped is not None:  # within the window the two look alike: the leak stays
+        still = clipped.judge(region(np.clip(raw, 0, 1)), leaked, 0.5, trim=True)
+        assert still is not None and (still & vessel).sum() > 0.5 * vessel.sum()
+
+
 def test_an_intensity_the_object_never_showed_is_not_object_like():
     rng = np.random.default_rng(1)
     obj = disc((64, 64), (32, 32), 12)

@@ -135,6 +135,23 @@ def test_intensity_preset_is_fitted_once_per_volume_not_per_slice():
         s.set_preset("ct-nonsense")
 
 
+def test_an_unclipped_region_keeps_what_the_window_saturates():
+    """The propagation's appearance rule reads regions unclipped: bone at 650 HU and a vessel at
+    205 HU are both 1.0 under the abdomen window, 2.03 and 0.91 on its scale."""
+    image = np.full((8, 8, 2), 50.0, dtype=np.float32)
+    image[:4, :, 0] = 650.0
+    image[4:, :, 0] = 205.0
+    image[0, 0, 0], image[0, 1, 0], image[0, 2, 0] = np.nan, np.inf, -np.inf
+    s = Session(image, model=BrightBlobModel(), preset="ct-abdomen")
+    rows, cols = slice(0, 8), slice(0, 8)
+    clipped = s.slice_region(0, rows, cols)
+    assert clipped[2, 3] == clipped[6, 3] == 1.0 or clipped[6, 3] > 0.9
+    raw = s.slice_region(0, rows, cols, clip=False)
+    assert raw[2, 3] == pytest.approx(810 / 400) and raw[6, 3] == pytest.approx(365 / 400)
+    assert np.isfinite(raw).all() and raw[0, 0] == 0.0 and raw[0, 1] == 1.0 and raw[0, 2] == 0.0
+    np.testing.assert_array_equal(np.clip(raw, 0, 1), clipped)
+
+
 class ScaleAwareModel(BrightBlobModel):
     """Records whether the session told it the intensities are relative (``ReadsIntensityScale``)."""
 

@@ -7,9 +7,15 @@ histograms (inside the key mask, and in a ring around it) and scores a new slice
 of its pixels that look more like the object than like its surroundings. When that share falls far
 below the key slice's own share, the walk stops: the mask now covers something else.
 
-Only the model's view of the image is used (the [0, 1] slice after the intensity preset), lightly
-smoothed (3x3 binomial) so that noise does not decide. It costs about 1.5-2.5 ms per 512x512 slice
-(a crop, a blur, a lookup table and one labelling).
+Only the model's view of the image is used (the slice after the intensity preset), lightly
+smoothed (3x3 binomial) so that noise does not decide, but not clipped to the preset's window: an
+object brighter than the window (bone under an abdomen window) would otherwise look like every
+other bright tissue it touches. The bins cover [0, 1] and, beyond it, the key object's own values
+(5th to 95th percentile): on the bundled phantom the vertebrae (280-650 HU, all white under the
+abdomen window) no longer let the walk into the touching aorta (205 HU): its 3D Dice from a box
+0.851 -> 0.956; the development volumes did not change (criterion 1.8085 -> 1.8086; with the 1st
+to 99th percentile a dev liver walk that had taken in some body wall leaked more, 1.8081).
+It costs about 1.5-2.5 ms per 512x512 slice (a crop, a blur, a lookup table and one labelling).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-# the slice as the model sees it ([0, 1] after the intensity preset), read only where it is needed
+# the slice as the model sees it (after the intensity preset, 0 and 1 at the ends of its window, not
+# clipped there), read only where it is needed
 ImageRegion = Callable[[slice, slice], np.ndarray]
 
 BINS = 32
@@ -30,6 +37,7 @@ MIN_PATCH = 5  # pixels: smaller patches of surroundings-like intensity are nois
 _SQUARE3 = np.ones((3, 3), dtype=bool)
 MARGIN = 3  # pixels of context around a mask for the smoothing
 MIN_KEY_SHARE = 0.5  # below this, most of the key object itself would count as surroundings
+RANGE_PERCENTILE = 5.0  # the bins reach the key object's values from this percentile to 100 minus it
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class AppearanceModel:
 
     object_like: np.ndarray  # bool (BINS,): the bins where the object is the likelier explanation
     key_share: float  # share of the key mask's own pixels that fall in object-like bins
+    lo: float = 0.0  # the intensities the bins cover: [0, 1] and the key object's own range
+    hi: float = 1.0
 
     @classmethod
     def from_key(
@@ -55,7 +65,9 @@ class AppearanceModel:
         ring_mask &= ~crop_mask
         if np.count_nonzero(ring_mask) < 8:
             return None
-        bins = _bins(image(rows, cols))
+        smooth = _smooth(image(rows, cols))
+        lo, hi = _value_range(smooth[crop_mask])
+        bins = _to_bins(smooth, lo, hi)
         p_obj = _density(bins[crop_mask])
         p_bg = _density(bins[ring_mask])
         # an intensity the key object never showed is not object-like, whatever the ring says
@@ -63,7 +75,7 @@ class AppearanceModel:
         key_share = float(object_like[bins[crop_mask]].mean())
         if key_share < MIN_KEY_SHARE:
             return None  # intensity does not tell this object from its ring: it cannot judge (or trim)
-        return cls(object_like, key_share)
+        return cls(object_like, key_share, lo, hi)
 
     def share(self, image: ImageRegion, mask: np.ndarray) -> float:
         """Share of ``mask``'s pixels whose (smoothed) intensity is object-like."""
@@ -71,7 +83,7 @@ class AppearanceModel:
         if not mask.any():
             return 0.0
         rows, cols = crop_around(mask, MARGIN)
-        like = self.object_like[_bins(image(rows, cols))]
+        like = self.object_like[_to_bins(_smooth(image(rows, cols)), self.lo, self.hi)]
         return float(like[mask[rows, cols]].mean())
 
     def judge(self, image: ImageRegion, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
@@ -86,7 +98,7 @@ class AppearanceModel:
             return mask
         rows, cols = crop_around(mask, MARGIN)
         inside = mask[rows, cols]
-        like = self.object_like[_bins(image(rows, cols))]
+        like = self.object_like[_to_bins(_smooth(image(rows, cols)), self.lo, self.hi)]
         if float(like[inside].mean()) < ratio * self.key_share:
             return None
         if not trim:
@@ -141,14 +153,29 @@ def _density(bins: np.ndarray) -> np.ndarray:
     return hist / max(hist.sum(), 1.0)
 
 
-def _bins(image: np.ndarray) -> np.ndarray:
-    """Intensity bins of the image after a 3x3 binomial blur (about a 0.7 px gaussian)."""
+def _value_range(values: np.ndarray) -> tuple[float, float]:
+    """[0, 1] widened to the key object's values (percentiles): the preset's window may clip them."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    low, high = np.percentile(values, [RANGE_PERCENTILE, 100.0 - RANGE_PERCENTILE])
+    return min(0.0, float(low)), max(1.0, float(high))
+
+
+def _smooth(image: np.ndarray) -> np.ndarray:
+    """The image after a 3x3 binomial blur (about a 0.7 px gaussian), float32."""
     pad = np.pad(np.asarray(image, dtype=np.float32), 1, mode="edge")
     rows = pad[:-2] + pad[2:]
     rows += 2 * pad[1:-1]
     smooth = rows[:, :-2] + rows[:, 2:]
     smooth += 2 * rows[:, 1:-1]
-    smooth *= BINS / 16.0  # the kernel's weights sum to 16
-    np.clip(smooth, 0, BINS - 1, out=smooth)
+    smooth *= 1.0 / 16.0  # the kernel's weights sum to 16
+    return smooth
+
+
+def _to_bins(smooth: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Bins of equal width over [lo, hi]; values beyond fall in the end bins."""
+    out = (smooth - np.float32(lo)) * np.float32(BINS / (hi - lo))
+    np.clip(out, 0, BINS - 1, out=out)
     with np.errstate(invalid="ignore"):  # NaN (not from a preset, which cleans them) falls in bin 0
-        return smooth.astype(np.uint8)
+        return out.astype(np.uint8)

@@ -164,7 +164,7 @@ def propagate(
     index)``). ``on_slice(index, mask)`` is called as each slice finishes, ``progress(done,
     total_estimate)`` after it; ``cancel()`` returning True raises :class:`CancelledError` between
     slices, after everything finished so far went through ``on_slice``. With ``slice_image(index,
-    rows, cols)`` (a region of the slice as the model sees it) the appearance rule applies
+    rows, cols)`` (a region of the slice after the intensity preset, unclipped) the appearance rule applies
     (``options.appearance_ratio``, ``options.appearance_trim``); with ``slice_features(index)`` (the
     model's features of the slice, see ``core/feature_appearance.py``) it judges those too.
     """

@@ -128,13 +128,16 @@ class Session:
         check_index(index, axis, self.shape)
         return self.intensity.apply(np.asarray(self.volume.data[plane_index(axis, index)]))
 
-    def slice_region(self, index: int, rows: slice, cols: slice, axis: int | None = None) -> np.ndarray:
-        """A region of slice ``index`` as the model sees it (reads only that region of the volume)."""
+    def slice_region(self, index: int, rows: slice, cols: slice, axis: int | None = None,
+                     clip: bool = True) -> np.ndarray:
+        """A region of slice ``index`` as the model sees it (reads only that region of the volume);
+        with ``clip=False`` values beyond the preset's window are kept (below 0, above 1)."""
         axis = self._axis if axis is None else check_axis(axis)
         check_index(index, axis, self.shape)
         where: list = [rows, cols]
         where.insert(axis, int(index))
-        return self.intensity.apply(np.asarray(self.volume.data[tuple(where)]))
+        data = np.asarray(self.volume.data[tuple(where)])
+        return self.intensity.apply(data) if clip else self.intensity.scale(data)
 
     def embedding(self, index: int, axis: int | None = None) -> Embedding:
         """The slice's embedding, encoded once and then served from the cache."""
@@ -307,7 +310,7 @@ class Session:
         try:
             _propagation.propagate(
                 decode_slice, key_masks, self.shape[axis], options, progress, cancel, write, axis=axis,
-                slice_image=lambda index, rows, cols: self.slice_region(index, rows, cols, axis),
+                slice_image=lambda index, rows, cols: self.slice_region(index, rows, cols, axis, clip=False),
                 slice_features=features if isinstance(self.model, OffersAppearanceFeatures) else None,
             )
         finally:
