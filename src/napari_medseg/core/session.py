@@ -16,6 +16,7 @@ import numpy as np
 
 from napari_medseg.core import components as _components
 from napari_medseg.core import propagation as _propagation
+from napari_medseg.core.beyond_window import trim_within_window
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
 from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
@@ -71,6 +72,8 @@ class Session:
         self.volume = as_volume(image)
         # previews keep only the pieces a positive prompt touches (see core/components.py)
         self.keep_prompted = keep_prompted
+        # a first answer on an object beyond the window loses what lies inside it (core/beyond_window.py)
+        self.trim_beyond_window = True
         self.labels = as_labels(labels, self.volume.shape)
         self.model: PromptableModel = load_model(model) if isinstance(model, str) else model
         self.cache = cache if cache is not None else EmbeddingCache()
@@ -208,6 +211,12 @@ class Session:
                     start, start_mask = logits_from_mask(existing), existing
         logits = self._decode(ref, list(accumulated), start)
         mask = logits > 0
+        if start is None and self.trim_beyond_window:
+            trimmed = trim_within_window(
+                mask, accumulated, lambda rows, cols: self.slice_region(ref.index, rows, cols, ref.axis, clip=False))
+            if trimmed is not mask:
+                logits = np.where(mask & ~trimmed, -np.abs(logits), logits)
+                mask = trimmed
         if self.keep_prompted:
             kept = _components.keep_prompted(mask, accumulated, start_mask)
             if kept is not mask:  # the dropped pieces leave the logits too, so a refinement keeps them out

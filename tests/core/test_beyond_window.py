@@ -1,0 +1,82 @@
+"""A first answer on an object the window saturates keeps out the touching tissue inside the window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from propagation_doubles import disc
+from test_session import BrightBlobModel
+
+from napari_medseg.core.beyond_window import trim_within_window
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.core.session import Session
+
+REF = SliceRef(2, 0)
+
+
+def region(image: np.ndarray):
+    return lambda rows, cols: image[rows, cols]
+
+
+def bone_and_vessel(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """On the preset's scale: bone at 2.0 (beyond the window), a touching vessel at 0.9, fat at 0.15."""
+    bone = disc((64, 64), (32, 24), 12)
+    vessel = disc((64, 64), (32, 43), 8) & ~bone
+    image = np.where(bone, 2.0, np.where(vessel, 0.9, 0.15)) + rng.normal(0, 0.03, (64, 64))
+    return image.astype(np.float32), bone, vessel
+
+
+def test_a_click_on_bone_drops_the_touching_vessel():
+    image, bone, vessel = bone_and_vessel(np.random.default_rng(0))
+    kept = trim_within_window(bone | vessel, [PointPrompt(REF, (32.0, 24.0), True)], region(image))
+    assert (kept & vessel).sum() < 0.15 * vessel.sum() and np.array_equal(kept & bone, bone)  # a contact rim may stay
+
+
+@pytest.mark.parametrize("prompt", [
+    PointPrompt(REF, (32.0, 45.0), True),  # the vessel itself lies inside the window
+    ScribblePrompt(REF, ((30.0, 40.0), (34.0, 46.0)), True, 3.0),
+])
+def test_an_object_inside_the_window_is_left_alone(prompt):
+    image, bone, vessel = bone_and_vessel(np.random.default_rng(1))
+    union = bone | vessel
+    assert trim_within_window(union, [prompt], region(image)) is union
+
+
+def test_a_box_is_judged_by_what_it_holds_and_enclosed_tissue_stays():
+    image, bone, vessel = bone_and_vessel(np.random.default_rng(2))
+    canal = disc((64, 64), (32, 24), 4)  # enclosed by the bone: not reached from outside
+    image[canal] = 0.1
+    union = bone | vessel
+    kept = trim_within_window(union, [BoxPrompt(REF, (20.0, 12.0), (44.0, 51.0))], region(image))
+    assert (kept & vessel).sum() < 0.15 * vessel.sum() and kept[canal].all()
+
+
+def test_darker_than_the_window_mirrors_it():
+    rng = np.random.default_rng(3)
+    lung = disc((64, 64), (32, 24), 14)
+    wall = disc((64, 64), (32, 44), 8) & ~lung
+    image = (np.where(lung, -1.5, np.where(wall, 0.5, 0.3)) + rng.normal(0, 0.03, (64, 64))).astype(np.float32)
+    kept = trim_within_window(lung | wall, [PointPrompt(REF, (32.0, 24.0), True)], region(image))
+    assert (kept & wall).sum() < 0.15 * wall.sum() and np.array_equal(kept & lung, lung)
+
+
+def test_the_session_trims_first_answers_on_a_ct_window():
+    """A real Session: bone (650 HU) touching an aorta (205 HU) under the abdomen window, where the
+    test model's answer joins both (everything above the window's middle, connected)."""
+    rng = np.random.default_rng(4)
+    bone = disc((64, 64), (32, 24), 12)
+    aorta = disc((64, 64), (32, 43), 8) & ~bone
+    hu = np.where(bone, 650.0, np.where(aorta, 205.0, -100.0)) + rng.normal(0, 10, (64, 64))
+    volume = np.repeat(hu[:, :, None], 3, axis=2).astype(np.float32)
+    session = Session(volume, model=BrightBlobModel(), preset="ct-abdomen")
+    click = PointPrompt(SliceRef(2, 1), (32.0, 24.0), True)
+    preview = session.add_prompts(click)
+    dropped = aorta & ~preview.mask
+    assert dropped.sum() > 0.85 * aorta.sum() and (preview.mask & bone).sum() == bone.sum()
+    assert (preview.logits[dropped] < 0).all()  # a refinement starts without the aorta
+    session.clear_preview()
+    on_aorta = session.add_prompts(PointPrompt(SliceRef(2, 1), (32.0, 45.0), True))
+    assert on_aorta.mask[aorta].all() and on_aorta.mask[bone].all()  # the aorta lies inside the window
+    session.clear_preview()
+    session.trim_beyond_window = False
+    assert session.add_prompts(click).mask[aorta].all()
