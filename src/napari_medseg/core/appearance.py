@@ -65,7 +65,7 @@ class AppearanceModel:
         ring_mask &= ~crop_mask
         if np.count_nonzero(ring_mask) < 8:
             return None
-        smooth = _smooth(image(rows, cols))
+        smooth = smooth3(image(rows, cols))
         lo, hi = _value_range(smooth[crop_mask])
         bins = _to_bins(smooth, lo, hi)
         p_obj = _density(bins[crop_mask])
@@ -83,7 +83,7 @@ class AppearanceModel:
         if not mask.any():
             return 0.0
         rows, cols = crop_around(mask, MARGIN)
-        like = self.object_like[_to_bins(_smooth(image(rows, cols)), self.lo, self.hi)]
+        like = self.object_like[_to_bins(smooth3(image(rows, cols)), self.lo, self.hi)]
         return float(like[mask[rows, cols]].mean())
 
     def judge(self, image: ImageRegion, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
@@ -98,7 +98,7 @@ class AppearanceModel:
             return mask
         rows, cols = crop_around(mask, MARGIN)
         inside = mask[rows, cols]
-        like = self.object_like[_to_bins(_smooth(image(rows, cols)), self.lo, self.hi)]
+        like = self.object_like[_to_bins(smooth3(image(rows, cols)), self.lo, self.hi)]
         if float(like[inside].mean()) < ratio * self.key_share:
             return None
         if not trim:
@@ -162,7 +162,7 @@ def _value_range(values: np.ndarray) -> tuple[float, float]:
     return min(0.0, float(low)), max(1.0, float(high))
 
 
-def _smooth(image: np.ndarray) -> np.ndarray:
+def smooth3(image: np.ndarray) -> np.ndarray:
     """The image after a 3x3 binomial blur (about a 0.7 px gaussian), float32."""
     pad = np.pad(np.asarray(image, dtype=np.float32), 1, mode="edge")
     rows = pad[:-2] + pad[2:]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage
 
-from napari_medseg.core.appearance import crop_around, drop_reached_patches
+from napari_medseg.core.appearance import crop_around, drop_reached_patches, smooth3
 from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
 
@@ -43,7 +43,7 @@ def trim_within_window(mask: np.ndarray, prompts: Sequence[Prompt], region: Scal
         anchors = ndimage.binary_erosion(inside, structure=_SQUARE3, iterations=2)
         if np.count_nonzero(anchors) < MIN_ANCHORS:
             return mask
-    smooth = ndimage.uniform_filter(np.asarray(region(rows, cols), dtype=np.float32), 3, mode="nearest")
+    smooth = smooth3(region(rows, cols))
     level = float(np.median(smooth[anchors]))
     if level > 1.0 + MARGIN:
         within = smooth < 1.0 - MARGIN
