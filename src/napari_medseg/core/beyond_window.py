@@ -24,7 +24,7 @@ from napari_medseg.core.prompts import Prompt
 # a region of the slice on the preset's scale (0 and 1 at the window's ends), not clipped
 ScaledRegion = Callable[[slice, slice], np.ndarray]
 
-MARGIN = 0.05  # how far beyond the window (in windows) the object must lie, and its leak inside it
+MARGIN = 0.05  # how far beyond the window (in windows) the prompted object must lie
 MIN_ANCHORS = 3  # pixels under the positive prompts needed to say where the object lies
 _SQUARE3 = np.ones((3, 3), dtype=bool)
 
@@ -46,9 +46,9 @@ def trim_within_window(mask: np.ndarray, prompts: Sequence[Prompt], region: Scal
     smooth = smooth3(region(rows, cols))
     level = float(np.median(smooth[anchors]))
     if level > 1.0 + MARGIN:
-        within = smooth < 1.0 - MARGIN
+        within = smooth < 1.0
     elif level < -MARGIN:
-        within = smooth > MARGIN
+        within = smooth > 0.0
     else:
         return mask
     unlike = ndimage.binary_opening(inside & within, structure=_SQUARE3)
