@@ -53,18 +53,24 @@ class IntensityRange:
     high: float
 
     def apply(self, data: np.ndarray) -> np.ndarray:
-        return np.clip(self.scale(data), 0.0, 1.0)
+        out = self._mapped(data)
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def scale(self, data: np.ndarray, limit: float = 8.0) -> np.ndarray:
         """The same mapping without the clip to [0, 1] (values beyond the window kept, up to
         ``limit`` windows out): for rules that must tell apart what the window saturates."""
+        out = self._mapped(data)
+        return np.clip(out, -limit, 1.0 + limit, out=out)
+
+    def _mapped(self, data: np.ndarray) -> np.ndarray:
+        """A new float32 array: 0 and 1 at the range's ends, NaN to 0, +-inf to 1 / 0, not clipped."""
         span = self.high - self.low
         if not np.isfinite(span) or span <= 0:
             span = 1.0
         out = np.subtract(data, np.float32(self.low), dtype=np.float32)
         out *= np.float32(1.0 / span)
         np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-        return np.clip(out, -limit, 1.0 + limit, out=out)
+        return out
 
 
 def _percentile_range(volume: np.ndarray, pct: tuple[float, float]) -> IntensityRange:
