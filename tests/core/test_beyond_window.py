@@ -33,13 +33,23 @@ def test_a_click_on_bone_drops_the_touching_vessel():
 
 
 @pytest.mark.parametrize("prompt", [
-    PointPrompt(REF, (32.0, 45.0), True),  # the vessel itself lies inside the window
+    PointPrompt(REF, (32.0, 45.0), True),  # the vessel lies inside the window: the bone it took goes
     ScribblePrompt(REF, ((30.0, 40.0), (34.0, 46.0)), True, 3.0),
 ])
-def test_an_object_inside_the_window_is_left_alone(prompt):
+def test_an_object_inside_the_window_drops_what_lies_far_beyond_it(prompt):
     image, bone, vessel = bone_and_vessel(np.random.default_rng(1))
-    union = bone | vessel
-    assert trim_within_window(union, [prompt], region(image)) is union
+    kept = trim_within_window(bone | vessel, [prompt], region(image))
+    assert (kept & bone).sum() < 0.05 * bone.sum() and (kept & vessel).sum() > 0.9 * vessel.sum()
+
+
+def test_an_object_inside_the_window_keeps_what_it_encloses_and_mild_values():
+    rng = np.random.default_rng(4)
+    organ = disc((64, 64), (32, 32), 16)
+    stone = disc((64, 64), (32, 32), 3)  # a calcification enclosed by the organ stays
+    rim = organ & ~disc((64, 64), (32, 32), 14) & (np.indices((64, 64))[1] > 40)  # 0.2 windows beyond: kept
+    image = np.where(stone, 2.5, np.where(rim, 1.2, np.where(organ, 0.6, 0.3))) + rng.normal(0, 0.02, (64, 64))
+    kept = trim_within_window(organ, [PointPrompt(REF, (26.0, 32.0), True)], region(image.astype(np.float32)))
+    assert kept is organ
 
 
 def test_a_box_is_judged_by_what_it_holds_and_enclosed_tissue_stays():
@@ -76,7 +86,8 @@ def test_the_session_trims_first_answers_on_a_ct_window():
     assert (preview.logits[dropped] < 0).all()  # a refinement starts without the aorta
     session.clear_preview()
     on_aorta = session.add_prompts(PointPrompt(SliceRef(2, 1), (32.0, 45.0), True))
-    assert on_aorta.mask[aorta].all() and on_aorta.mask[bone].all()  # the aorta lies inside the window
+    # the aorta lies inside the window: the bone (1.3 windows beyond it) leaves its answer
+    assert on_aorta.mask[aorta].sum() > 0.95 * aorta.sum() and (on_aorta.mask & bone).sum() < 0.05 * bone.sum()
     session.clear_preview()
     session.trim_beyond_window = False
     assert session.add_prompts(click).mask[aorta].all()

@@ -7,7 +7,10 @@ a vertebra: a click on the vertebral body took the aorta in (dev phantom: Dice 0
 beyond the window (its median above 1 or below 0 on the preset's scale), the first answer loses the
 patches that lie inside the window, are at least ``MIN_PATCH`` pixels after a 3x3 opening (a border's
 partial-volume rim is not a leak) and reach the answer's outside (a vessel enclosed by the object
-stays). Objects inside the window, and every answer after the first, are left as they are.
+stays). The mirror holds for an object inside the window: a contrast-filled aorta touching a
+vertebra took the bone's cortex in as a strip beside it (dev Dice from a click 0.90 / 0.91); patches
+lying more than ``INSIDE_MARGIN`` windows beyond the window (no opening) that reach the outside go.
+Every answer after the first is left as it is.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from napari_medseg.core.prompts import Prompt
 ScaledRegion = Callable[[slice, slice], np.ndarray]
 
 MARGIN = 0.05  # how far beyond the window (in windows) the prompted object must lie
+INSIDE_MARGIN = 0.3  # for an object inside the window: how far beyond it a patch must lie to go
 MIN_ANCHORS = 3  # pixels under the positive prompts needed to say where the object lies
 _SQUARE3 = np.ones((3, 3), dtype=bool)
 
@@ -49,9 +53,19 @@ def trim_within_window(mask: np.ndarray, prompts: Sequence[Prompt], region: Scal
         within = smooth < 1.0
     elif level < -MARGIN:
         within = smooth > 0.0
+    elif 0.0 <= level <= 1.0:
+        # the mirror: an object inside the window loses patches clearly beyond it (no opening: the
+        # vertebral cortex beside an aorta is a strip two pixels wide)
+        beyond = inside & ((smooth > 1.0 + INSIDE_MARGIN) | (smooth < -INSIDE_MARGIN))
+        return _without(mask, rows, cols, inside, beyond)
     else:
         return mask
     unlike = ndimage.binary_opening(inside & within, structure=_SQUARE3)
+    return _without(mask, rows, cols, inside, unlike)
+
+
+def _without(mask: np.ndarray, rows: slice, cols: slice, inside: np.ndarray, unlike: np.ndarray) -> np.ndarray:
+    """``mask`` without the ``unlike`` patches of its crop that reach its outside; ``mask`` itself if none."""
     kept = drop_reached_patches(inside, unlike)
     if kept is inside or not kept.any():
         return mask
