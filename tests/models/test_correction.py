@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
-from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
+from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
 
 REF = SliceRef(2, 0)
 SIZE = 96
@@ -190,3 +190,72 @@ def test_corrections_on_degenerate_slices_and_previous_logits_stay_finite(shape)
                          ScribblePrompt(REF, ((0.0, 0.0), (shape[0] - 1.0, shape[1] - 1.0)), False)):
                 out = model.decode(emb, [PointPrompt(REF, centre, True), last], prev)
                 assert out.shape == shape and np.isfinite(out).all()
+
+
+def _counting(answer: np.ndarray):
+    calls = []
+
+    def fresh():
+        calls.append(1)
+        return answer
+    return fresh, calls
+
+
+def test_a_click_away_from_a_part_joins_the_whole_answered_afresh():
+    part, whole = disc(12), disc(30)
+    click = PointPrompt(REF, (48.0, 72.0), True)  # 12 px outside the part, inside the whole
+    prompts = [PointPrompt(REF, (48.0, 48.0), True), click]
+    fresh, calls = _counting(logits_of(whole))
+    out = whole_from_fresh(logits_of(part), logits_of(part), prompts, fresh) > 0
+    assert calls and np.array_equal(out, whole)
+    # the fresh answer must hold most of the previous mask, the click and no negative prompt
+    shifted = disc(30, centre=(48.0, 80.0))
+    assert np.array_equal(whole_from_fresh(logits_of(part), logits_of(part), prompts, lambda: logits_of(shifted)) > 0, part)
+    lost = disc(30) & ~disc(8, centre=(56.0, 48.0))
+    assert np.array_equal(whole_from_fresh(logits_of(part), logits_of(part), prompts, lambda: logits_of(lost)) > 0, part)
+    said_no = [*prompts[:1], PointPrompt(REF, (48.0, 24.0), False), click]
+    assert np.array_equal(whole_from_fresh(logits_of(part), logits_of(part), said_no, lambda: logits_of(whole)) > 0, part)
+
+
+def test_border_clicks_boxes_and_negatives_are_not_answered_afresh():
+    part, whole = disc(12), disc(30)
+    fresh, calls = _counting(logits_of(whole))
+    border = [PointPrompt(REF, (48.0, 48.0), True), PointPrompt(REF, (48.0, 62.0), True)]  # 2 px out
+    negative = [PointPrompt(REF, (48.0, 48.0), True), PointPrompt(REF, (48.0, 72.0), False)]
+    boxed = [BoxPrompt(REF, (30.0, 30.0), (66.0, 66.0), True), PointPrompt(REF, (48.0, 72.0), True)]
+    inside = [PointPrompt(REF, (48.0, 48.0), True), PointPrompt(REF, (50.0, 50.0), True)]
+    for prompts in (border, negative, boxed, inside):
+        answer = logits_of(part)
+        assert whole_from_fresh(answer, logits_of(part), prompts, fresh) is answer
+    assert not calls, "no fresh decode for a border click, a negative one, a boxed sequence or a click inside"
+    off = CorrectionOptions(whole_distance=0)
+    far = [PointPrompt(REF, (48.0, 48.0), True), PointPrompt(REF, (48.0, 72.0), True)]
+    assert np.array_equal(whole_from_fresh(logits_of(part), logits_of(part), far, fresh, off) > 0, part)
+    assert not calls
+
+
+def test_the_model_takes_the_brain_when_a_second_click_lands_beyond_the_white_matter():
+    """A development MR phantom (seed 3, not an evaluation volume): the first click, deep in the brain,
+    gets the white matter; the second, on the cortex beyond it, now gets the brain."""
+    from napari_medseg.core.session import Session
+    from napari_medseg.evaluation.datasets import load_cases
+    from napari_medseg.evaluation.metrics import dice
+    from napari_medseg.evaluation.run import user_seed
+    from napari_medseg.evaluation.simulate import SimulatedUser
+    from napari_medseg.models.builtin.model import load_builtin
+
+    case = next(c for c in load_cases("dev-mr") if c.name.endswith("3-crop/brain"))
+    idx = case.key_slice()
+    ref = np.take(case.reference, idx, axis=case.axis)
+    scores = {}
+    for distance in (0.0, CorrectionOptions().whole_distance):
+        model = load_builtin()
+        model.configure({"correction.whole_distance": distance})
+        session = Session(case.image, model, preset=case.preset, axis=case.axis)
+        user = SimulatedUser("point", SliceRef(case.axis, idx), seed=user_seed(case, "point"))
+        first = session.add_prompts(user.next_interaction(ref, None)).mask
+        second = session.add_prompts(user.next_interaction(ref, first)).mask
+        scores[distance] = (dice(first, ref), dice(second, ref))
+    (first_off, off), (first_on, on) = scores.values()
+    assert first_off == first_on < 0.8, "the first click is answered as before (a part)"
+    assert off < 0.8 and on > 0.95, scores

@@ -46,7 +46,7 @@ border alone lowered their Dice@3 there 0.960 -> 0.913.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +79,10 @@ class CorrectionOptions:
     negative_adds_near: bool = True
     boost: float = 0.5  # |logit| a pixel kept or dropped by these rules gets (at least)
     enabled: bool = True
+    # a positive click farther than this (px) outside the mask, or a positive scribble outside it, in
+    # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)
+    whole_distance: float = 3.0
+    whole_cover: float = 0.9  # the fresh answer joins only when it holds this share of the previous mask
 
 
 def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],
@@ -216,3 +220,47 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     if not far.any():
         return logits
     return _pushed(logits, rows, cols, far, True, opts.boost)
+
+
+def wants_whole(prev_logits: np.ndarray | None, prompts: Sequence[Prompt], opts: CorrectionOptions) -> bool:
+    """Whether the newest prompt may mark a part beyond a whole the mask is only a part of: a positive
+    click farther than ``whole_distance`` px outside the previous mask, or a positive scribble wholly
+    outside it, with only clicks and scribbles given on the slice."""
+    if not opts.enabled or opts.whole_distance <= 0 or prev_logits is None or not prompts:
+        return False
+    last = prompts[-1]
+    if not last.positive or last.kind not in ("point", "scribble"):
+        return False
+    if any(p.kind not in ("point", "scribble") for p in prompts):
+        return False  # a box or a lasso gave the object's extent
+    before = np.asarray(prev_logits) > 0
+    marks = _marks(last, before.shape, 1.0)
+    if not before.any() or not marks.any() or (before & marks).any():
+        return False
+    if not isinstance(last, PointPrompt):
+        return True
+    rows, cols = crop_around(marks, int(np.ceil(opts.whole_distance)) + 2)
+    sub = before[rows, cols]
+    if not sub.any():
+        return True  # nothing of the mask within the crop: farther than the limit
+    return bool(ndimage.distance_transform_edt(~sub)[marks[rows, cols]].min() > opts.whole_distance)
+
+
+def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Sequence[Prompt],
+                     fresh: Callable[[], np.ndarray], opts: CorrectionOptions = CorrectionOptions()) -> np.ndarray:
+    """The correction's answer ``logits`` joined (pixel-wise maximum) with ``fresh()``, the answer to
+    all ``prompts`` without the previous logits, when ``wants_whole`` and that answer holds the
+    newest prompt, at least ``whole_cover`` of the previous mask and no negative prompt; else
+    ``logits`` itself."""
+    if not wants_whole(prev_logits, prompts, opts):
+        return logits
+    whole = np.asarray(fresh(), dtype=np.float32)
+    inside = whole > 0
+    before = np.asarray(prev_logits) > 0
+    if not (inside & _marks(prompts[-1], inside.shape, 1.0)).any():
+        return logits
+    if np.count_nonzero(inside & before) < opts.whole_cover * np.count_nonzero(before):
+        return logits
+    if any((inside & _marks(p, inside.shape, 1.0)).any() for p in prompts if not p.positive):
+        return logits
+    return np.maximum(np.asarray(logits, dtype=np.float32), whole)

@@ -7,7 +7,8 @@ first answer by prompt kind (``calibration.py``), refines the logits at slice re
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
 connected intensities (``extend.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
 bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
-the border, an ignored negative stroke: ``correction.py``), and returns float32 logits. Weights ship as float16 safetensors inside the package.
+the border, an ignored negative stroke), joins a fresh answer to a positive click or stroke away from
+the mask (the whole it may be part of: ``correction.py``), and returns float32 logits. Weights ship as float16 safetensors inside the package.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
-from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
+from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -249,6 +250,8 @@ class BuiltinModel:
                 out = self._after_network(raw, embedding, prompts, prev is not None, extend)  # the network's own
         if previous is not None:
             out = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
+            out = whole_from_fresh(out, previous, prompts,
+                                   lambda: self.decode_relative(embedding, prompts, None, relative), self.correction)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
