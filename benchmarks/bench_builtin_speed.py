@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.models.builtin.correction import CorrectionOptions
 from napari_medseg.models.builtin.model import load_builtin
 from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
 from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
@@ -143,6 +144,15 @@ def main() -> None:
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row
     fix = median_ms(lambda: model.decode(emb, [*click, PointPrompt(REF, rim)], first), args.repeats)
     print(f"decoder 512x512, a correction click on the mask's border: {fix:.1f} ms ({fix / ref_ms:.1f}x baseline)")
+    # 10 px below the mask: answered afresh too when the network kept to its part (whole_from_fresh);
+    # whole_gain=1 forces that second decode (the worst case of a click)
+    beyond = [*click, PointPrompt(REF, (rim[0] + 10.0, rim[1]))]
+    far = median_ms(lambda: model.decode(emb, beyond, first), args.repeats)
+    model.configure({"correction.whole_gain": 1.0})
+    twice = median_ms(lambda: model.decode(emb, beyond, first), args.repeats)
+    model.configure({"correction.whole_gain": CorrectionOptions().whole_gain})
+    print(f"decoder 512x512, a positive click 10 px beyond the mask: {far:.1f} ms; answered afresh too "
+          f"(two decodes): {twice:.1f} ms ({twice / ref_ms:.1f}x baseline)")
     print(f"decoder 512x512, all prompt types + previous logits: {allp:.1f} ms ({allp / ref_ms:.1f}x baseline)")
     print(f"  of which prompt maps (all types): {median_ms(lambda: build_prompt_maps(every, (128, 128)), args.repeats):.2f} ms")
     nbytes = embedding_nbytes(emb)

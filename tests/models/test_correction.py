@@ -228,6 +228,10 @@ def test_border_clicks_boxes_and_negatives_are_not_answered_afresh():
         answer = logits_of(part)
         assert whole_from_fresh(answer, logits_of(part), prompts, fresh) is answer
     assert not calls, "no fresh decode for a border click, a negative one, a boxed sequence or a click inside"
+    took_part = disc(12) | disc(10, centre=(48.0, 80.0))  # the network already took a new part there
+    far_click = [PointPrompt(REF, (48.0, 48.0), True), PointPrompt(REF, (48.0, 78.0), True)]
+    answer = logits_of(took_part)
+    assert whole_from_fresh(answer, logits_of(part), far_click, fresh) is answer
     off = CorrectionOptions(whole_distance=0)
     far = [PointPrompt(REF, (48.0, 48.0), True), PointPrompt(REF, (48.0, 72.0), True)]
     assert np.array_equal(whole_from_fresh(logits_of(part), logits_of(part), far, fresh, off) > 0, part)

@@ -83,6 +83,7 @@ class CorrectionOptions:
     # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)
     whole_distance: float = 3.0
     whole_cover: float = 0.9  # the fresh answer joins only when it holds this share of the previous mask
+    whole_gain: float = 0.1  # ...and only when the correction added less than this share of it at the click
 
 
 def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],
@@ -249,14 +250,19 @@ def wants_whole(prev_logits: np.ndarray | None, prompts: Sequence[Prompt], opts:
 def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Sequence[Prompt],
                      fresh: Callable[[], np.ndarray], opts: CorrectionOptions = CorrectionOptions()) -> np.ndarray:
     """The correction's answer ``logits`` joined (pixel-wise maximum) with ``fresh()``, the answer to
-    all ``prompts`` without the previous logits, when ``wants_whole`` and that answer holds the
-    newest prompt, at least ``whole_cover`` of the previous mask and no negative prompt; else
-    ``logits`` itself."""
+    all ``prompts`` without the previous logits, when ``wants_whole``, the correction added less than
+    ``whole_gain`` of the previous mask's area at the newest prompt (the network kept to its part),
+    and the fresh answer holds that prompt, at least ``whole_cover`` of the previous mask and no
+    negative prompt; else ``logits`` itself. ``fresh`` is called only when it may be used."""
     if not wants_whole(prev_logits, prompts, opts):
         return logits
+    before = np.asarray(prev_logits) > 0
+    grown = (np.asarray(logits) > 0) & ~before
+    if grown.any() and np.count_nonzero(_reaching(grown, _marks(prompts[-1], grown.shape, 1.0))) >= \
+            opts.whole_gain * np.count_nonzero(before):
+        return logits  # the network took a new part at the prompt: its answer stands, one decode
     whole = np.asarray(fresh(), dtype=np.float32)
     inside = whole > 0
-    before = np.asarray(prev_logits) > 0
     if not (inside & _marks(prompts[-1], inside.shape, 1.0)).any():
         return logits
     if np.count_nonzero(inside & before) < opts.whole_cover * np.count_nonzero(before):
