@@ -174,3 +174,58 @@ def test_the_builtin_model_covers_white_matter_from_one_click_on_an_mr_volume():
     session.relative_intensity = False
     absolute = dice(session.add_prompts(click).mask, ref)
     assert relative > absolute + 0.15 and relative > 0.85, (absolute, relative)
+
+
+def layered_organ(seed=0):
+    """A brain-like organ: a bright core with two dark slits in it, a ring of middle brightness around
+    it, on a black surrounding; the answer holds the core (slits included), the ring is weakly rejected."""
+    rng = np.random.default_rng(seed)
+    rr, cc = np.indices((96, 96))
+    dist = np.hypot(rr - 48, cc - 48)
+    organ, core = dist <= 38, dist <= 26
+    slits = ((np.abs(cc - 40) <= 2) | (np.abs(cc - 56) <= 2)) & (np.abs(rr - 48) <= 12)
+    image = np.where(slits, 0.25, np.where(core, 0.8, np.where(organ, 0.5, 0.03)))
+    image = np.clip(image + rng.normal(0, 0.015, organ.shape), 0, 1).astype(np.float32)
+    logits = np.where(core, 2.0, np.where(organ, -3.0, -8.0)).astype(np.float32)
+    return image, organ, logits
+
+
+def test_a_stroke_across_tissues_widens_the_window_to_them():
+    """MR: a stroke over the bright core and both dark slits asks for the whole organ: the ring, whose
+    brightness lies between the two, joins; a stroke within the core alone does not widen anything."""
+    from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
+
+    image, organ, logits = layered_organ()
+    across = [ScribblePrompt(REF, ((48.0, 30.0), (48.0, 66.0)), True, 3.0)]
+    within = [ScribblePrompt(REF, ((30.0, 44.0), (30.0, 52.0)), True, 3.0)]
+    narrow = dataclasses.replace(RELATIVE_EXTEND, stroke_range=0.0)
+    assert dice(extend_first_answer(logits, image, across, False, opts=narrow) > 0, organ) < 0.7
+    whole = extend_first_answer(logits, image, across, False, opts=RELATIVE_EXTEND) > 0
+    assert dice(whole, organ) > 0.95
+    assert not whole[~ndimage.binary_dilation(organ, iterations=2)].any(), "the black surrounding stays out"
+    one = extend_first_answer(logits, image, within, False, opts=RELATIVE_EXTEND)
+    assert np.array_equal(one > 0, extend_first_answer(logits, image, within, False, opts=narrow) > 0)
+    assert dice(one > 0, organ) < 0.7
+
+
+def test_the_builtin_model_takes_the_brain_from_a_stroke_across_it():
+    """The MR development phantom (seed 3, not an evaluation volume): the simulated user's stroke along
+    the brain's skeleton crosses white matter and the ventricles; the answer is the brain."""
+    from napari_medseg.core.session import Session
+    from napari_medseg.evaluation.datasets import load_cases
+    from napari_medseg.evaluation.run import user_seed
+    from napari_medseg.evaluation.simulate import SimulatedUser
+    from napari_medseg.models.builtin.model import load_builtin
+
+    torch.set_num_threads(1)
+    case = next(c for c in load_cases("dev-mr") if c.name.endswith("3-crop/brain"))
+    idx = case.key_slice()
+    ref = np.take(case.reference, idx, axis=case.axis)
+    stroke = SimulatedUser("scribble", SliceRef(case.axis, idx), seed=user_seed(case, "scribble")).next_interaction(ref, None)
+    scores = []
+    for stroke_range in (0.0, 10.0):
+        model = load_builtin()
+        model.configure({"extend_relative.stroke_range": stroke_range})
+        session = Session(case.image, model, preset=case.preset, axis=case.axis)
+        scores.append(dice(session.add_prompts(stroke).mask, ref))
+    assert scores[0] < 0.8 and scores[1] > 0.95, scores

@@ -36,6 +36,19 @@ and not adopted: smoothing sigma 2 / 3 px, re-estimating the window on what join
 8-connectivity, a window of 1.5 / 2 standard deviations (CT 3D leaks); and gating the rule by how few
 of the slice's pixels lie beyond the core on the far side (no threshold kept the phantom aorta out
 and let the white matter in).
+
+A stroke across tissues (``stroke_range``, MR only, 2026-12-05): a scribble along a dev MR brain's
+skeleton crosses white matter and both ventricles, and the answer was the white matter with the
+ventricles (brain Dice@1 0.68): the window, built around the confident core's median, left out the
+grey matter whose brightness lies between the two tissues the stroke crossed. Now, when the 10th to
+90th percentiles of the smoothed intensities under the positive scribbles reach beyond the window,
+the window widens to them, and the feature guard (fitted on the answer, i.e. on one of the tissues)
+is not applied: the stroke said the object holds several looks. MR dev scribbles Dice@1 0.780 ->
+0.856, 3D 0.727 -> 0.842 (brains 0.68 -> 0.98; percentile 5 the same), Dice@5 0.970 -> 0.969;
+criterion 1.5614 -> 1.6091. Without the guard exception the brains reached only 0.80 / 0.75; the
+guard off for every MR first answer cost 1.5614 -> 1.5576. On the CT dev set the rule lowered
+scribbles Dice@1 0.919 -> 0.914 (percentile 10) / 0.909 (5) and 3D 0.905 -> 0.885 / 0.881 (a spleen
+and a lesion leaked), so absolute intensities leave it off.
 """
 
 from __future__ import annotations
@@ -49,7 +62,7 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes
 from napari_medseg.core.feature_appearance import TRIM_MARGIN, FeatureAppearance, FeatureSource
-from napari_medseg.core.prompts import Prompt
+from napari_medseg.core.prompts import Prompt, rasterize
 from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
 
 MIN_CORE = 9  # pixels: a smaller core says too little about the object's intensities
@@ -70,14 +83,18 @@ class ExtendOptions:
     contrast: float = 0.0
     far_side: float = 2.0
     ring: float = 3.0
+    # > 0: a positive scribble's intensities between these percentiles (this and 100 - this) widen
+    # the window when they reach beyond it, and then the feature guard is not applied
+    stroke_range: float = 0.0
     enabled: bool = True
 
 
 # On relative intensities (a percentile range: MR) a tissue's brightness drifts across the slice with
 # the bias field, and the answer's confident core covers too little of it for a window of its own
 # spread: the window reaches halfway to the surroundings instead, and the network's weaker rejections
-# (down to -6) and growth up to twenty times the mask are let through (numbers in the module docstring).
-RELATIVE_EXTEND = ExtendOptions(contrast=0.5, far_side=2.0, floor=-6.0, max_growth=20.0)
+# (down to -6) and growth up to twenty times the mask are let through, and a stroke drawn across
+# tissues of other brightness widens the window to what it crossed (numbers in the module docstring).
+RELATIVE_EXTEND = ExtendOptions(contrast=0.5, far_side=2.0, floor=-6.0, max_growth=20.0, stroke_range=10.0)
 
 
 def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence[Prompt],
@@ -102,6 +119,10 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     values = smooth[core]
     centre, spread = float(np.median(values)), float(values.std()) + 1e-4
     low, high = _window(smooth, sub > 0, centre, spread, opts)
+    stroke = _stroke_range(smooth, prompts, logits.shape, (rows, cols), opts)
+    widened = stroke is not None and (centre - stroke[0] > low or stroke[1] - centre > high)
+    if widened:  # a stroke across tissues of other brightness: the whole they form
+        low, high = max(low, centre - stroke[0]), max(high, stroke[1] - centre)
     candidate = (smooth > centre - low) & (smooth < centre + high) & (sub > opts.floor)
     labels, _ = ndimage.label(candidate | core)
     reached = np.zeros(int(labels.max()) + 1, dtype=bool)
@@ -112,7 +133,7 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     count = np.count_nonzero(join)
     if count == 0 or count > opts.max_growth * np.count_nonzero(sub > 0):
         return logits
-    source = features() if opts.feature_guard and features is not None else None
+    source = features() if opts.feature_guard and features is not None and not widened else None
     look = FeatureAppearance.from_key(source, logits > 0)
     if look is not None and source is not None:
         join &= look.score(source, rows, cols) >= -TRIM_MARGIN
@@ -120,6 +141,24 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     region = out[rows, cols]
     region[join] = np.maximum(region[join], opts.boost)
     return out
+
+
+def _stroke_range(smooth: np.ndarray, prompts: Sequence[Prompt], shape: tuple[int, int],
+                  crop: tuple[slice, slice], opts: ExtendOptions) -> tuple[float, float] | None:
+    """The ``stroke_range`` and 100 - ``stroke_range`` percentiles of the smoothed intensities under
+    the positive scribbles (in the crop), or None when off or when fewer than ``MIN_CORE`` pixels lie
+    under them."""
+    if opts.stroke_range <= 0 or not any(p.positive and p.kind == "scribble" for p in prompts):
+        return None
+    drawn = np.zeros(shape, dtype=bool)
+    for prompt in prompts:
+        if prompt.positive and prompt.kind == "scribble":
+            drawn |= rasterize(prompt, shape)
+    values = smooth[drawn[crop]]
+    if values.size < MIN_CORE:
+        return None
+    lo, hi = np.percentile(values, [opts.stroke_range, 100 - opts.stroke_range])
+    return float(lo), float(hi)
 
 
 def _window(smooth: np.ndarray, inside: np.ndarray, centre: float, spread: float,
