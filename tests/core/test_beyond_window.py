@@ -7,7 +7,7 @@ import pytest
 from propagation_doubles import disc
 from test_session import BrightBlobModel
 
-from napari_medseg.core.beyond_window import trim_within_window
+from napari_medseg.core.beyond_window import trim_added, trim_within_window
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.core.session import Session
 
@@ -91,3 +91,40 @@ def test_the_session_trims_first_answers_on_a_ct_window():
     session.clear_preview()
     session.trim_beyond_window = False
     assert session.add_prompts(click).mask[aorta].all()
+
+
+def test_a_correction_loses_only_what_it_added_beyond_the_window():
+    image, bone, vessel = bone_and_vessel(np.random.default_rng(5))
+    click = PointPrompt(REF, (32.0, 45.0), True)  # on the vessel: the bone lies far beyond it
+    before = vessel & (np.indices((64, 64))[0] < 38)  # the previous mask: most of the vessel
+    border = PointPrompt(REF, (39.0, 43.0), True)  # a correction on the vessel's lower border
+    answer = vessel | bone  # ...whose answer took the bone back in
+    kept = trim_added(answer, before, [click, border], [border], region(image))
+    assert (kept & bone).sum() < 0.05 * bone.sum(), "the bone it added went"
+    assert kept[vessel].all(), "the vessel it mended stayed"
+    held = before | bone  # the previous mask held the bone: the correction does not take it away
+    assert trim_added(answer, held, [click, border], [border], region(image)) is answer
+    # the newest click is on the bone (the prompts as a whole still say "the vessel"): the user wants it
+    stroke = ScribblePrompt(REF, ((28.0, 42.0), (36.0, 44.0)), True, 3.0)
+    asked = PointPrompt(REF, (32.0, 24.0), True)
+    assert trim_added(answer, before, [stroke, asked], [asked], region(image))[bone].all()
+    assert (trim_added(answer, before, [stroke, asked], [], region(image)) & bone).sum() < 0.05 * bone.sum()
+
+
+def test_the_session_trims_what_a_correction_added_beyond_the_window():
+    """The test model answers everything above the window's middle that is connected to a positive
+    prompt: a border click on the aorta brings the bone back, and the session takes it out again."""
+    rng = np.random.default_rng(6)
+    bone = disc((64, 64), (32, 24), 12)
+    aorta = disc((64, 64), (32, 43), 8) & ~bone
+    hu = np.where(bone, 650.0, np.where(aorta, 205.0, -100.0)) + rng.normal(0, 10, (64, 64))
+    volume = np.repeat(hu[:, :, None], 3, axis=2).astype(np.float32)
+    session = Session(volume, model=BrightBlobModel(), preset="ct-abdomen")
+    first = session.add_prompts(PointPrompt(SliceRef(2, 1), (32.0, 45.0), True))
+    assert (first.mask & bone).sum() < 0.05 * bone.sum()
+    second = session.add_prompts(PointPrompt(SliceRef(2, 1), (38.0, 43.0), True))
+    assert second.mask[aorta].sum() > 0.95 * aorta.sum() and (second.mask & bone).sum() < 0.05 * bone.sum()
+    session.clear_preview()
+    session.trim_beyond_window = False
+    session.add_prompts(PointPrompt(SliceRef(2, 1), (32.0, 45.0), True))
+    assert (session.add_prompts(PointPrompt(SliceRef(2, 1), (38.0, 43.0), True)).mask & bone).sum() > 0.9 * bone.sum()

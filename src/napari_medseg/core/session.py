@@ -16,7 +16,7 @@ import numpy as np
 
 from napari_medseg.core import components as _components
 from napari_medseg.core import propagation as _propagation
-from napari_medseg.core.beyond_window import trim_within_window
+from napari_medseg.core.beyond_window import trim_added, trim_within_window
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
 from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
@@ -72,7 +72,7 @@ class Session:
         self.volume = as_volume(image)
         # previews keep only the pieces a positive prompt touches (see core/components.py)
         self.keep_prompted = keep_prompted
-        # a first answer on an object beyond the window loses what lies inside it (core/beyond_window.py)
+        # an answer on an object beyond the window loses what lies inside it, and the mirror (core/beyond_window.py)
         self.trim_beyond_window = True
         self.labels = as_labels(labels, self.volume.shape)
         self.model: PromptableModel = load_model(model) if isinstance(model, str) else model
@@ -211,9 +211,13 @@ class Session:
                     start, start_mask = logits_from_mask(existing), existing
         logits = self._decode(ref, list(accumulated), start)
         mask = logits > 0
-        if start is None and self.trim_beyond_window:
-            trimmed = trim_within_window(
-                mask, accumulated, lambda rows, cols: self.slice_region(ref.index, rows, cols, ref.axis, clip=False))
+        if self.trim_beyond_window:
+            def region(rows: slice, cols: slice) -> np.ndarray:
+                return self.slice_region(ref.index, rows, cols, ref.axis, clip=False)
+            if start_mask is None:
+                trimmed = trim_within_window(mask, accumulated, region)
+            else:  # a correction: only what it added may go
+                trimmed = trim_added(mask, start_mask, accumulated, batch, region)
             if trimmed is not mask:
                 logits = np.where(mask & ~trimmed, -np.abs(logits), logits)
                 mask = trimmed
