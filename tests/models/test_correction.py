@@ -55,6 +55,18 @@ def test_a_border_click_mends_the_border_but_does_not_flood():
     assert not (kept & ~ring).any(), "nothing farther than border_growth (4 px) from the old mask"
 
 
+def test_a_border_stroke_on_a_small_object_does_not_grow_its_far_side():
+    before = disc(10)
+    ring = disc(14) & ~before  # the answer grew the whole lesion by 4 px all round
+    stroke = ScribblePrompt(REF, ((42.0, 37.0), (48.0, 36.0), (54.0, 37.0)), True)  # along the left rim
+    out = bound_correction(logits_of(before | ring), logits_of(before), [stroke]) > 0
+    rr, cc = np.indices((SIZE, SIZE))
+    assert out[48, 35], "beside the stroke the border is mended"
+    assert not (out & ~disc(11.5))[cc > 58].any(), "the far side grows by at most one pixel"
+    off = CorrectionOptions(far_from_prompt=0)
+    assert (bound_correction(logits_of(before | ring), logits_of(before), [stroke], off) > 0)[48, 61]
+
+
 def test_a_click_away_from_the_mask_may_add_a_new_part():
     before = disc(12)
     part = disc(10, centre=(48.0, 80.0))
