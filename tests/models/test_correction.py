@@ -67,6 +67,20 @@ def test_a_border_stroke_on_a_small_object_does_not_grow_its_far_side():
     assert (bound_correction(logits_of(before | ring), logits_of(before), [stroke], off) > 0)[48, 61]
 
 
+def test_a_prompt_in_a_hole_fills_it_and_takes_nothing_else():
+    ring = disc(24) & ~disc(8)
+    cut = disc(24) & (np.indices((SIZE, SIZE))[1] > 66)  # the answer lost the ring's far right side...
+    after = disc(24) & ~cut  # ...while filling the hole
+    stroke = ScribblePrompt(REF, ((42.0, 48.0), (54.0, 48.0)), True)  # along the hole
+    out = bound_correction(logits_of(after), logits_of(ring), [stroke]) > 0
+    assert out[disc(8)].all() and out[cut].all()
+    on_ring = [PointPrompt(REF, (48.0, 30.0), True)]  # on the mask itself, not in its hole
+    assert not (bound_correction(logits_of(after), logits_of(ring), on_ring) > 0)[cut].any(), \
+        "a prompt that is not in a hole is not held to it"
+    off = CorrectionOptions(hole_reach=0)
+    assert not (bound_correction(logits_of(after), logits_of(ring), [stroke], off) > 0)[cut].any()
+
+
 def test_a_click_away_from_the_mask_may_add_a_new_part():
     before = disc(12)
     part = disc(10, centre=(48.0, 80.0))
