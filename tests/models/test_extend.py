@@ -229,3 +229,18 @@ def test_the_builtin_model_takes_the_brain_from_a_stroke_across_it():
         session = Session(case.image, model, preset=case.preset, axis=case.axis)
         scores.append(dice(session.add_prompts(stroke).mask, ref))
     assert scores[0] < 0.8 and scores[1] > 0.95, scores
+
+
+def test_an_unprompted_piece_elsewhere_neither_sets_the_window_nor_seeds_joins():
+    """The answer also holds a confident patch of background-like tissue far from the click (the
+    session drops it later): it must not decide what the clicked object looks like."""
+    image, obj, fading = even_disc(radius=30.0, size=128)
+    patch = np.zeros_like(obj)
+    patch[94:126, 94:126] = True  # 1,024 px of background (0.3) the network was sure of, apart from the disc
+    logits = np.where(patch, 3.0, fading).astype(np.float32)
+    with_patch = extend_first_answer(logits, image, CLICK, previous_given=False) > 0
+    assert dice(with_patch & ~patch, obj) > 0.85
+    assert not (with_patch & ~patch & ~ndimage.binary_dilation(obj, iterations=2)).any()
+    off = dataclasses.replace(ExtendOptions(), prompted_only=False)
+    plain = extend_first_answer(logits, image, CLICK, previous_given=False, opts=off) > 0
+    assert dice(plain & ~patch, obj) < 0.8, "with the patch in the statistics the disc did not grow"
