@@ -70,15 +70,21 @@ def test_darker_than_the_window_mirrors_it():
     assert (kept & wall).sum() < 0.15 * wall.sum() and np.array_equal(kept & lung, lung)
 
 
-def test_the_session_trims_first_answers_on_a_ct_window():
-    """A real Session: bone (650 HU) touching an aorta (205 HU) under the abdomen window, where the
-    test model's answer joins both (everything above the window's middle, connected)."""
-    rng = np.random.default_rng(4)
+def aorta_beside_bone(seed: int) -> tuple[Session, np.ndarray, np.ndarray]:
+    """A Session with the test model on three equal slices (HU, abdomen window): bone (650 HU)
+    touching an aorta (205 HU) in fat (-100 HU)."""
+    rng = np.random.default_rng(seed)
     bone = disc((64, 64), (32, 24), 12)
     aorta = disc((64, 64), (32, 43), 8) & ~bone
     hu = np.where(bone, 650.0, np.where(aorta, 205.0, -100.0)) + rng.normal(0, 10, (64, 64))
     volume = np.repeat(hu[:, :, None], 3, axis=2).astype(np.float32)
-    session = Session(volume, model=BrightBlobModel(), preset="ct-abdomen")
+    return Session(volume, model=BrightBlobModel(), preset="ct-abdomen"), bone, aorta
+
+
+def test_the_session_trims_first_answers_on_a_ct_window():
+    """A real Session: bone (650 HU) touching an aorta (205 HU) under the abdomen window, where the
+    test model's answer joins both (everything above the window's middle, connected)."""
+    session, bone, aorta = aorta_beside_bone(4)
     click = PointPrompt(SliceRef(2, 1), (32.0, 24.0), True)
     preview = session.add_prompts(click)
     dropped = aorta & ~preview.mask
@@ -114,12 +120,7 @@ def test_a_correction_loses_only_what_it_added_beyond_the_window():
 def test_the_session_trims_what_a_correction_added_beyond_the_window():
     """The test model answers everything above the window's middle that is connected to a positive
     prompt: a border click on the aorta brings the bone back, and the session takes it out again."""
-    rng = np.random.default_rng(6)
-    bone = disc((64, 64), (32, 24), 12)
-    aorta = disc((64, 64), (32, 43), 8) & ~bone
-    hu = np.where(bone, 650.0, np.where(aorta, 205.0, -100.0)) + rng.normal(0, 10, (64, 64))
-    volume = np.repeat(hu[:, :, None], 3, axis=2).astype(np.float32)
-    session = Session(volume, model=BrightBlobModel(), preset="ct-abdomen")
+    session, bone, aorta = aorta_beside_bone(6)
     first = session.add_prompts(PointPrompt(SliceRef(2, 1), (32.0, 45.0), True))
     assert (first.mask & bone).sum() < 0.05 * bone.sum()
     second = session.add_prompts(PointPrompt(SliceRef(2, 1), (38.0, 43.0), True))
