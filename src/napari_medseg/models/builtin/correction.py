@@ -11,11 +11,12 @@ kept as a whole, except in ways that no annotator asks for:
 * **a border correction that floods**: a positive click within ``adjacent`` px of the mask mends its
   border; pixels it added farther than ``border_growth`` px from the previous mask are dropped. A
   scribble next to the mask may also add what lies within ``scribble_reach`` px of itself (a stroke
-  along a missed gyrus means the gyrus). Farther from the prompt than the mask's equivalent radius
-  (``far_from_prompt``; at least ``scribble_reach`` px) it adds at most ``far_growth`` px: a stroke on
-  a small lesion's missed rim had the network grow the whole lesion by 4 px all round (Dice 0.90 ->
-  0.59). A prompt farther out marks a new part, and the network's answer stands. A scribble along a lesion's missed rim had the network take in the whole liver
-  around it (Dice 0.90 -> 0.22).
+  along a missed gyrus means the gyrus). A prompt farther out marks a new part, and the network's
+  answer stands. A scribble along a lesion's missed rim had the network take in the whole liver
+  around it (Dice 0.90 -> 0.22). Farther from the prompt than the mask's equivalent radius
+  (``far_from_prompt``; at least ``scribble_reach`` px) a border correction adds at most
+  ``far_growth`` px: a stroke on a small lesion's missed rim had the network grow the whole lesion by
+  4 px all round (Dice 0.90 -> 0.59).
 * **a hole filled, nothing else taken**: a positive prompt in a hole of the mask takes out nothing
   farther than ``hole_reach`` px from itself. A stroke along a dev MR brain's missed ventricle (a hole
   in the brain mask) had the network drop a band of cortex on the far side (Dice 0.98 -> 0.90).
@@ -80,6 +81,12 @@ class CorrectionOptions:
     border_growth: float = 4.0  # px: ...and adds nothing farther than this from the previous mask
     scribble_reach: float = 8.0  # px: a positive scribble next to the mask adds nothing farther than
     # border_growth from the mask and this from the scribble (0: scribbles are not bounded)
+    # ...and, farther from the prompt than this many times the mask's equivalent radius (at least
+    # scribble_reach px), nothing farther than far_growth px from the mask (0: off)
+    far_from_prompt: float = 1.0
+    far_growth: float = 1.0
+    # a positive prompt in a hole of the mask takes out nothing farther than this (px) from itself
+    hole_reach: float = 8.0
     # a negative scribble whose pixels the answer still holds (more than half of them) was ignored by
     # the network: the mask's part that looks like what lies under it goes
     ignored_negative: bool = True
@@ -93,16 +100,10 @@ class CorrectionOptions:
     boost: float = 0.5  # |logit| a pixel kept or dropped by these rules gets (at least)
     enabled: bool = True
     # a positive click farther than this (px) outside the mask, or a positive scribble outside it, in
-    # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)
+    # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)...
     whole_distance: float = 3.0
+    whole_gain: float = 0.1  # ...when the correction added less than this share of the mask at the click
     whole_cover: float = 0.9  # the fresh answer joins only when it holds this share of the previous mask
-    # ...and, farther from the prompt than this many times the mask's equivalent radius (at least
-    # scribble_reach px), nothing farther than far_growth px from the mask (0: off)
-    far_from_prompt: float = 1.0
-    far_growth: float = 1.0
-    # a positive prompt in a hole of the mask takes out nothing farther than this (px) from itself
-    hole_reach: float = 8.0
-    whole_gain: float = 0.1  # ...and only when the correction added less than this share of it at the click
 
 
 def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],
@@ -264,19 +265,10 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     return _pushed(logits, rows, cols, far, True, opts.boost)
 
 
-def wants_whole(prev_logits: np.ndarray | None, prompts: Sequence[Prompt], opts: CorrectionOptions) -> bool:
-    """Whether the newest prompt may mark a part beyond a whole the mask is only a part of: a positive
-    click farther than ``whole_distance`` px outside the previous mask, or a positive scribble wholly
-    outside it, with only clicks and scribbles given on the slice."""
-    if not opts.enabled or opts.whole_distance <= 0 or prev_logits is None or not prompts:
-        return False
-    last = prompts[-1]
-    if not last.positive or last.kind not in ("point", "scribble"):
-        return False
-    if any(p.kind not in ("point", "scribble") for p in prompts):
-        return False  # a box or a lasso gave the object's extent
-    before = np.asarray(prev_logits) > 0
-    marks = _marks(last, before.shape, 1.0)
+def _wants_whole(before: np.ndarray, marks: np.ndarray, last: Prompt, opts: CorrectionOptions) -> bool:
+    """Whether the newest prompt ``last`` (its pixels ``marks``) may mark a part beyond a whole that
+    the previous mask ``before`` is only a part of: a positive click farther than ``whole_distance``
+    px outside it, or a positive scribble wholly outside it."""
     if not before.any() or not marks.any() or (before & marks).any():
         return False
     if not isinstance(last, PointPrompt):
@@ -291,20 +283,27 @@ def wants_whole(prev_logits: np.ndarray | None, prompts: Sequence[Prompt], opts:
 def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Sequence[Prompt],
                      fresh: Callable[[], np.ndarray], opts: CorrectionOptions = CorrectionOptions()) -> np.ndarray:
     """The correction's answer ``logits`` joined (pixel-wise maximum) with ``fresh()``, the answer to
-    all ``prompts`` without the previous logits, when ``wants_whole``, the correction added less than
+    all ``prompts`` without the previous logits, when the newest prompt lies beyond the mask (see
+    ``_wants_whole``), the correction added less than
     ``whole_gain`` of the previous mask's area at the newest prompt (the network kept to its part),
     and the fresh answer holds that prompt, at least ``whole_cover`` of the previous mask and no
-    negative prompt; else ``logits`` itself. ``fresh`` is called only when it may be used."""
-    if not wants_whole(prev_logits, prompts, opts):
+    negative prompt; else ``logits`` itself. Only clicks and scribbles on the slice qualify (a box or
+    lasso gave the object's extent). ``fresh`` is called only when its answer may be used."""
+    if not opts.enabled or opts.whole_distance <= 0 or not prompts:
+        return logits
+    last = prompts[-1]
+    if not last.positive or any(p.kind not in ("point", "scribble") for p in prompts):
         return logits
     before = np.asarray(prev_logits) > 0
+    marks = _marks(last, before.shape, 1.0)
+    if not _wants_whole(before, marks, last, opts):
+        return logits
     grown = (np.asarray(logits) > 0) & ~before
-    if grown.any() and np.count_nonzero(_reaching(grown, _marks(prompts[-1], grown.shape, 1.0))) >= \
-            opts.whole_gain * np.count_nonzero(before):
+    if grown.any() and np.count_nonzero(_reaching(grown, marks)) >= opts.whole_gain * np.count_nonzero(before):
         return logits  # the network took a new part at the prompt: its answer stands, one decode
     whole = np.asarray(fresh(), dtype=np.float32)
     inside = whole > 0
-    if not (inside & _marks(prompts[-1], inside.shape, 1.0)).any():
+    if not (inside & marks).any():
         return logits
     if np.count_nonzero(inside & before) < opts.whole_cover * np.count_nonzero(before):
         return logits

@@ -8,7 +8,8 @@ slice's own edges (``refine.py``), extends a first answer from clicks/scribbles 
 connected intensities (``extend.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
 bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
 the border, an ignored negative stroke), joins a fresh answer to a positive click or stroke away from
-the mask (the whole it may be part of: ``correction.py``), and returns float32 logits. Weights ship as float16 safetensors inside the package.
+the mask (the whole it may be part of: ``correction.py``), and returns float32 logits. Weights ship
+as float16 safetensors inside the package.
 """
 
 from __future__ import annotations
