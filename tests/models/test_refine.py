@@ -132,6 +132,19 @@ def test_lasso_bias_is_the_union_of_positive_lassos_and_negative_regions_are_bac
     assert (apply_prompt_evidence(np.full((10, 10), 3.0, np.float32), [neg_box])[:6, :6] <= -1).all()
 
 
+def test_in_a_correction_the_lasso_pushes_only_deeper_inside():
+    """A first answer gets the push over the lasso's whole inside; a correction only more than 1.5 px in:
+    the hand-drawn outline's own ring is left to the network and the image."""
+    logits = np.full((40, 40), -0.5, dtype=np.float32)  # the network slightly against, everywhere
+    lasso = LassoPrompt(REF, ((5, 5), (5, 34), (34, 34), (34, 5)))
+    first = apply_prompt_evidence(logits, [lasso]) > 0
+    later = apply_prompt_evidence(logits, [lasso], correcting=True) > 0
+    assert first[5, 20] and first[20, 20]  # the outline's own row and the middle
+    assert not later[5, 20] and not later[34, 20] and later[6, 20] and later[20, 20]
+    off = EvidenceOptions(correction_depth=0)
+    assert np.array_equal(apply_prompt_evidence(logits, [lasso], off, correcting=True) > 0, first)
+
+
 def test_a_later_positive_prompt_wins_over_an_earlier_negative_region():
     """A negative lasso drawn too eagerly takes part of the object; a positive lasso or click drawn
     back over that part afterwards must be able to return it (the negative region no longer clears

@@ -264,7 +264,7 @@ class BuiltinModel:
         out = logits.numpy().astype(np.float32, copy=False)
         out = extend_first_answer(out, image, prompts, previous_given, extend,
                                   features=lambda: self.appearance_features(embedding))
-        return apply_prompt_evidence(out, prompts, self.evidence)
+        return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 
 def load_builtin(checkpoint: Path | None = None, device: str = "cpu") -> BuiltinModel:
