@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around, drop_reached_patches, smooth3
-from napari_medseg.core.components import prompt_anchors
+from napari_medseg.core.components import pieces_touching, prompt_anchors
 from napari_medseg.core.prompts import Prompt
 
 # a region of the slice on the preset's scale (0 and 1 at the window's ends), not clipped
@@ -79,9 +79,7 @@ def trim_added(mask: np.ndarray, before: np.ndarray, prompts: Sequence[Prompt], 
     lost = mask & ~trimmed & ~np.asarray(before, dtype=bool)
     if not lost.any():
         return mask
-    labels, _ = ndimage.label(lost, structure=_SQUARE3)
-    asked = np.unique(labels[prompt_anchors(newest, mask.shape) & lost])
-    lost &= ~np.isin(labels, asked[asked > 0])
+    lost &= ~pieces_touching(lost, prompt_anchors(newest, mask.shape))
     return mask & ~lost if lost.any() else mask
 
 

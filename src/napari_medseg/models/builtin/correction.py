@@ -66,10 +66,9 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
-from napari_medseg.core.components import fill_holes
+from napari_medseg.core.components import fill_holes, pieces_touching
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 
-_EIGHT = np.ones((3, 3), dtype=bool)
 MIN_JUDGED = 9  # pixels: a shorter stroke says too little about what it should remove
 
 
@@ -138,13 +137,6 @@ def _marks(prompt: Prompt, shape: tuple[int, int], radius: float) -> np.ndarray:
     return rasterize(prompt, shape)
 
 
-def _reaching(change: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """The pixels of ``change`` whose 8-connected piece touches ``seed``."""
-    labels, _ = ndimage.label(change, structure=_EIGHT)
-    touched = np.unique(labels[seed & change])
-    return np.isin(labels, touched[touched > 0])
-
-
 def _pushed(logits: np.ndarray, rows: slice, cols: slice, pixels: np.ndarray, to_object: bool,
             boost: float) -> np.ndarray:
     """A copy of ``logits`` with ``pixels`` (of the crop ``rows, cols``) raised to at least ``boost``
@@ -168,7 +160,7 @@ def _own_sign_near_prompt(logits: np.ndarray, before: np.ndarray, last: Prompt,
     if not (seed & against).any():
         return logits
     rows, cols = crop_around(against, 1)
-    undo = _reaching(against[rows, cols], seed[rows, cols])
+    undo = pieces_touching(against[rows, cols], seed[rows, cols])
     return _pushed(logits, rows, cols, undo, last.positive, opts.boost)
 
 
@@ -225,7 +217,7 @@ def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opt
     values = smooth[at]
     centre, spread = float(np.median(values)), max(float(values.std()), 0.01)
     like = sub & (np.abs(smooth - centre) < opts.negative_spread * spread)
-    drop = _reaching(like | at, at)
+    drop = pieces_touching(like | at, at)
     if np.count_nonzero(drop) > opts.negative_max_share * np.count_nonzero(sub):
         drop = ndimage.binary_dilation(at) & sub  # it looks like the object itself: only where drawn
     return _pushed(logits, rows, cols, drop, False, opts.boost)
@@ -259,7 +251,7 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     if not at_click.any() or inside[at_click].max() > opts.adjacent:
         return logits  # deep inside the mask: a hole or a wrong part, the network's answer stands
     sub = removed[rows, cols]
-    far = sub & ~_reaching(sub, rasterize_point(last.point, logits.shape, opts.reach)[rows, cols])
+    far = sub & ~pieces_touching(sub, rasterize_point(last.point, logits.shape, opts.reach)[rows, cols])
     if not far.any():
         return logits
     return _pushed(logits, rows, cols, far, True, opts.boost)
@@ -299,7 +291,7 @@ def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Seque
     if not _wants_whole(before, marks, last, opts):
         return logits
     grown = (np.asarray(logits) > 0) & ~before
-    if grown.any() and np.count_nonzero(_reaching(grown, marks)) >= opts.whole_gain * np.count_nonzero(before):
+    if grown.any() and np.count_nonzero(pieces_touching(grown, marks)) >= opts.whole_gain * np.count_nonzero(before):
         return logits  # the network took a new part at the prompt: its answer stands, one decode
     whole = np.asarray(fresh(), dtype=np.float32)
     inside = whole > 0
