@@ -208,6 +208,26 @@ def test_a_stroke_across_tissues_widens_the_window_to_them():
     assert dice(one > 0, organ) < 0.7
 
 
+def test_clicks_on_several_tissues_widen_the_window_to_them():
+    """MR: a click on a dark slit and one on the bright core ask for the whole organ, the ring of
+    middle brightness included; two clicks on the core widen nothing, and one click never does."""
+    from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
+
+    image, organ, logits = layered_organ()
+    slit_and_core = [PointPrompt(REF, (48.0, 40.0), True), PointPrompt(REF, (30.0, 48.0), True)]
+    core_twice = [PointPrompt(REF, (30.0, 48.0), True), PointPrompt(REF, (66.0, 48.0), True)]
+    narrow = dataclasses.replace(RELATIVE_EXTEND, click_range=False)
+    assert dice(extend_first_answer(logits, image, slit_and_core, False, opts=narrow) > 0, organ) < 0.7
+    whole = extend_first_answer(logits, image, slit_and_core, False, opts=RELATIVE_EXTEND) > 0
+    assert dice(whole, organ) > 0.95
+    assert not whole[~ndimage.binary_dilation(organ, iterations=2)].any(), "the black surrounding stays out"
+    same = extend_first_answer(logits, image, core_twice, False, opts=RELATIVE_EXTEND)
+    assert np.array_equal(same > 0, extend_first_answer(logits, image, core_twice, False, opts=narrow) > 0)
+    one = [slit_and_core[0]]
+    assert np.array_equal(extend_first_answer(logits, image, one, False, opts=RELATIVE_EXTEND) > 0,
+                          extend_first_answer(logits, image, one, False, opts=narrow) > 0)
+
+
 def test_the_builtin_model_takes_the_brain_from_a_stroke_across_it():
     """The MR development phantom (seed 3, not an evaluation volume): the simulated user's stroke along
     the brain's skeleton crosses white matter and the ventricles; the answer is the brain."""
@@ -229,6 +249,35 @@ def test_the_builtin_model_takes_the_brain_from_a_stroke_across_it():
         session = Session(case.image, model, preset=case.preset, axis=case.axis)
         scores.append(dice(session.add_prompts(stroke).mask, ref))
     assert scores[0] < 0.8 and scores[1] > 0.95, scores
+
+
+def test_the_builtin_model_takes_the_brain_from_a_ventricle_click_and_a_second_click():
+    """The MR development phantom (seed 3): a first click on the ventricles gets the ventricles; the
+    simulated user's next click, in the missed white matter, asks for the brain they both lie in."""
+    from napari_medseg.core.session import Session
+    from napari_medseg.evaluation.datasets import load_cases
+    from napari_medseg.evaluation.run import user_seed
+    from napari_medseg.evaluation.simulate import SimulatedUser, interior_point
+    from napari_medseg.models.builtin.model import load_builtin
+
+    torch.set_num_threads(1)
+    cases = load_cases("dev-mr")
+    brain = next(c for c in cases if c.name.endswith("3-crop/brain"))
+    ventricles = next(c for c in cases if c.name.endswith("3-crop/ventricles"))
+    idx = brain.key_slice()
+    ref = SliceRef(brain.axis, idx)
+    reference = np.take(brain.reference, idx, axis=brain.axis)
+    first = PointPrompt(ref, interior_point(np.take(ventricles.reference, idx, axis=brain.axis)), True)
+    scores = []
+    for click_range in (0.0, 1.0):
+        model = load_builtin()
+        model.configure({"extend_relative.click_range": click_range})
+        session = Session(brain.image, model, preset=brain.preset, axis=brain.axis)
+        mask = session.add_prompts([first]).mask
+        assert dice(mask, reference) < 0.2  # the ventricles
+        second = SimulatedUser("point", ref, seed=user_seed(brain, "point")).next_interaction(reference, mask)
+        scores.append(dice(session.add_prompts(second).mask, reference))
+    assert scores[0] < 0.8 and scores[1] > 0.9, scores
 
 
 def test_an_unprompted_piece_elsewhere_neither_sets_the_window_nor_seeds_joins():
