@@ -25,7 +25,7 @@ def logits_of(mask: np.ndarray) -> np.ndarray:
 def test_a_positive_click_does_not_take_out_the_part_beside_it():
     before = disc(30)
     notch = disc(9, centre=(48.0, 24.0)) & before  # the answer lost a part right next to the click
-    far = disc(5, centre=(48.0, 74.0))  # ... and a part far from it
+    far = disc(5, centre=(48.0, 79.0)) & before  # ... and a border part far from it
     after = before & ~notch & ~far
     click = [PointPrompt(REF, (48.0, 14.0), True)]  # inside the object, 4 px from the notch
     out = bound_correction(logits_of(after), logits_of(before), click) > 0
@@ -75,10 +75,32 @@ def test_a_prompt_in_a_hole_fills_it_and_takes_nothing_else():
     out = bound_correction(logits_of(after), logits_of(ring), [stroke]) > 0
     assert out[disc(8)].all() and out[cut].all()
     on_ring = [PointPrompt(REF, (48.0, 30.0), True)]  # on the mask itself, not in its hole
-    assert not (bound_correction(logits_of(after), logits_of(ring), on_ring) > 0)[cut].any(), \
+    alone = CorrectionOptions(interior_depth=0)  # (the cut reaches 6 px deep: the interior rule gives it back)
+    assert not (bound_correction(logits_of(after), logits_of(ring), on_ring, alone) > 0)[cut].any(), \
         "a prompt that is not in a hole is not held to it"
-    off = CorrectionOptions(hole_reach=0)
+    off = CorrectionOptions(hole_reach=0, interior_depth=0)
     assert not (bound_correction(logits_of(after), logits_of(ring), [stroke], off) > 0)[cut].any()
+
+
+def test_a_positive_prompt_takes_out_nothing_deep_inside_away_from_itself():
+    """A positive click on a kidney's border sliver had the network punch a hole in its middle: a
+    removed piece that reaches deeper than ``interior_depth`` px into the mask, away from the click,
+    comes back; a shallow trim of the border elsewhere stays the network's to make."""
+    before = disc(30)
+    hole = disc(8)  # the middle, taken out
+    bite = disc(5, centre=(48.0, 79.0)) & before  # the far border, trimmed (at most 4 px deep)
+    after = before & ~hole & ~bite
+    click = [PointPrompt(REF, (48.0, 19.0), True)]  # on the near border
+    on = CorrectionOptions()
+    out = bound_correction(logits_of(after), logits_of(before), click, on) > 0
+    assert out[hole].all(), "the middle came back"
+    assert not out[bite].any(), "a border trim away from the click stays"
+    off = CorrectionOptions(interior_depth=0.0)
+    assert not (bound_correction(logits_of(after), logits_of(before), click, off) > 0)[hole].any()
+    negative = [PointPrompt(REF, (48.0, 19.0), False)]
+    no_trim = CorrectionOptions(border_trim=False)  # (the trim rule gives it back)
+    assert not (bound_correction(logits_of(after), logits_of(before), negative, no_trim) > 0)[hole].any(), \
+        "a negative prompt is not held to it"
 
 
 def test_a_click_away_from_the_mask_may_add_a_new_part():
