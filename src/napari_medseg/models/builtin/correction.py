@@ -242,7 +242,8 @@ def _no_interior_taken(logits: np.ndarray, before: np.ndarray, last: Prompt, opt
     removed = before & ~(logits > 0)
     if not removed.any():
         return logits
-    rows, cols = crop_around(before, 1)
+    # depths up to the limit are exact in a crop that far around the removed pixels
+    rows, cols = crop_around(removed, int(np.ceil(opts.interior_depth)) + 2)
     sub = removed[rows, cols]
     near = pieces_touching(sub, _marks(last, logits.shape, opts.reach)[rows, cols])
     deep = sub & ~near & (ndimage.distance_transform_edt(before[rows, cols]) > opts.interior_depth)
