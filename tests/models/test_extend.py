@@ -195,17 +195,25 @@ def test_a_stroke_across_tissues_widens_the_window_to_them():
     brightness lies between the two, joins; a stroke within the core alone does not widen anything."""
     from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
 
-    image, organ, logits = layered_organ()
     across = [ScribblePrompt(REF, ((48.0, 30.0), (48.0, 66.0)), True, 3.0)]
     within = [ScribblePrompt(REF, ((30.0, 44.0), (30.0, 52.0)), True, 3.0)]
-    narrow = dataclasses.replace(RELATIVE_EXTEND, stroke_range=0.0)
+    assert_widened_only_across(across, [within], dataclasses.replace(RELATIVE_EXTEND, stroke_range=0.0))
+
+
+def assert_widened_only_across(across, others, narrow):
+    """On the layered organ, ``across`` gets the whole organ (and ``narrow``, the options without the
+    rule, does not); each of ``others`` gets what ``narrow`` gets, short of the organ."""
+    from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
+
+    image, organ, logits = layered_organ()
     assert dice(extend_first_answer(logits, image, across, False, opts=narrow) > 0, organ) < 0.7
     whole = extend_first_answer(logits, image, across, False, opts=RELATIVE_EXTEND) > 0
     assert dice(whole, organ) > 0.95
     assert not whole[~ndimage.binary_dilation(organ, iterations=2)].any(), "the black surrounding stays out"
-    one = extend_first_answer(logits, image, within, False, opts=RELATIVE_EXTEND)
-    assert np.array_equal(one > 0, extend_first_answer(logits, image, within, False, opts=narrow) > 0)
-    assert dice(one > 0, organ) < 0.7
+    for prompts in others:
+        one = extend_first_answer(logits, image, prompts, False, opts=RELATIVE_EXTEND) > 0
+        assert np.array_equal(one, extend_first_answer(logits, image, prompts, False, opts=narrow) > 0)
+        assert dice(one, organ) < 0.7
 
 
 def test_clicks_on_several_tissues_widen_the_window_to_them():
@@ -213,19 +221,10 @@ def test_clicks_on_several_tissues_widen_the_window_to_them():
     middle brightness included; two clicks on the core widen nothing, and one click never does."""
     from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
 
-    image, organ, logits = layered_organ()
     slit_and_core = [PointPrompt(REF, (48.0, 40.0), True), PointPrompt(REF, (30.0, 48.0), True)]
     core_twice = [PointPrompt(REF, (30.0, 48.0), True), PointPrompt(REF, (66.0, 48.0), True)]
-    narrow = dataclasses.replace(RELATIVE_EXTEND, click_range=False)
-    assert dice(extend_first_answer(logits, image, slit_and_core, False, opts=narrow) > 0, organ) < 0.7
-    whole = extend_first_answer(logits, image, slit_and_core, False, opts=RELATIVE_EXTEND) > 0
-    assert dice(whole, organ) > 0.95
-    assert not whole[~ndimage.binary_dilation(organ, iterations=2)].any(), "the black surrounding stays out"
-    same = extend_first_answer(logits, image, core_twice, False, opts=RELATIVE_EXTEND)
-    assert np.array_equal(same > 0, extend_first_answer(logits, image, core_twice, False, opts=narrow) > 0)
-    one = [slit_and_core[0]]
-    assert np.array_equal(extend_first_answer(logits, image, one, False, opts=RELATIVE_EXTEND) > 0,
-                          extend_first_answer(logits, image, one, False, opts=narrow) > 0)
+    assert_widened_only_across(slit_and_core, [core_twice, slit_and_core[:1]],
+                               dataclasses.replace(RELATIVE_EXTEND, click_range=False))
 
 
 def test_the_builtin_model_takes_the_brain_from_a_stroke_across_it():
