@@ -23,7 +23,7 @@ import numpy as np
 
 from napari_medseg.cli.bench import parse_options
 from napari_medseg.core.prompts import PointPrompt, SliceRef
-from napari_medseg.evaluation.datasets import load_cases
+from napari_medseg.evaluation.datasets import Case, load_cases
 from napari_medseg.evaluation.metrics import dice
 from napari_medseg.evaluation.run import Bench, BenchConfig, make_model, user_seed
 from napari_medseg.evaluation.simulate import SimulatedUser, interior_point
@@ -33,8 +33,7 @@ CLICKS = 8
 AT = (1, 2, 3, 5)
 
 
-def curve(options: tuple[tuple[str, float], ...], seed: str, part: str) -> list[float]:
-    cases = load_cases("dev-mr")
+def curve(cases: list[Case], options: tuple[tuple[str, float], ...], seed: str, part: str) -> list[float]:
     brain = next(c for c in cases if c.name.endswith(f"phantom-{seed}-crop/brain"))
     other = next(c for c in cases if c.name.endswith(f"phantom-{seed}-crop/{part}"))
     session = Bench(BenchConfig(sets=("dev-mr",), models=("builtin",))).session(brain, make_model("builtin", options=options))
@@ -61,10 +60,11 @@ def main() -> None:
     parser.add_argument("--builtin-option", action="append", default=[], metavar="GROUP.NAME=VALUE")
     args = parser.parse_args()
     options = parse_options(args.builtin_option)
+    cases = load_cases("dev-mr")
     curves = []
     for seed in ("3", "4"):
         for part in PARTS:
-            c = curve(options, seed, part)
+            c = curve(cases, options, seed, part)
             curves.append(c)
             print(f"mr-phantom-{seed} brain, first click in the {part:11s}", " ".join(f"{v:.3f}" for v in c))
     mean = np.mean(curves, axis=0)

@@ -179,7 +179,8 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
 def _stroke_range(smooth: np.ndarray, prompts: Sequence[Prompt], shape: tuple[int, int],
                   crop: tuple[slice, slice], opts: ExtendOptions) -> tuple[float, float] | None:
     """The ``stroke_range`` and 100 - ``stroke_range`` percentiles of the smoothed intensities under
-    the positive scribbles (in the crop), or None when off or when fewer than ``MIN_CORE`` pixels lie
+    the positive scribbles (with ``click_range`` and two or more positive prompts, also under the
+    positive clicks' discs) in the crop, or None when off or when fewer than ``MIN_CORE`` pixels lie
     under them."""
     if opts.stroke_range <= 0:
         return None
