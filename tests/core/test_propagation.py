@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from propagation_doubles import disc
 from scipy import ndimage
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, rasterize
@@ -316,3 +317,20 @@ def test_a_short_gap_is_skipped_and_left_empty_a_longer_one_ends_the_walk():
     assert set(propagate(TruthDecoder(truth), {2: truth[2]}, 14, PropagationOptions(max_gap=0))) == {0, 1, 3, 4}
     with pytest.raises(MedsegError, match="max_gap"):
         PropagationOptions(max_gap=-1).validate()
+
+
+def test_a_tapered_object_is_not_looked_for_past_a_gap():
+    truth = np.zeros((14, 40, 40), dtype=bool)
+    for z, radius in enumerate((12, 11, 9, 7, 5, 3)):  # an object tapering to its end at slice 5
+        truth[z] = disc((40, 40), (20, 20), radius)
+    truth[8:12] = disc((40, 40), (20, 21), 2)  # after a two-slice gap, a small stray blob
+    out = propagate(TruthDecoder(truth), {0: truth[0]}, depth=14)
+    assert set(out) == {1, 2, 3, 4, 5}, "the walk ended with the object: 29 px < 10% of the key's 441"
+    anyway = propagate(TruthDecoder(truth), {0: truth[0]}, 14, PropagationOptions(gap_min_share=0.0))
+    assert set(anyway) == {1, 2, 3, 4, 5, 8, 9, 10, 11}, "without the rule the blob was taken for the object"
+    blunt = truth.copy()
+    blunt[1:6] = truth[0]
+    blunt[8:12] = truth[0]  # an object that stays large up to the gap (a vertebra before a disc)
+    assert set(propagate(TruthDecoder(blunt), {0: truth[0]}, 14)) == {1, 2, 3, 4, 5, 8, 9, 10, 11}
+    with pytest.raises(MedsegError, match="gap_min_share"):
+        PropagationOptions(gap_min_share=1.5).validate()

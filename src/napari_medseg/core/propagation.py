@@ -57,6 +57,9 @@ class PropagationOptions:
     raw_logits: bool = False  # "mask" mode: pass the previous slice's own logits, not the mask
     fill_gaps: bool = True  # between key slices, a walk that stopped early is made up by the other
     max_gap: int = 2  # where the object is missing on a slice, look this many slices further on
+    # ...but only while the mask holds at least this share of the key slice's area: an object that
+    # tapered to its end is not looked for past a gap (a stray blob there was taken for it)
+    gap_min_share: float = 0.1
     mask_scale: float = 8.0  # confidence of the mask-as-logits prompt
     # stop when the share of object-like pixels in the mask falls below this fraction of the key
     # slice's share (the mask has left the object; needs the slice images); 0 turns the rule off
@@ -94,6 +97,8 @@ class PropagationOptions:
             raise MedsegError(f"appearance_ratio must lie in [0, 1], got {self.appearance_ratio}")
         if self.max_gap < 0:
             raise MedsegError(f"max_gap must be >= 0, got {self.max_gap}")
+        if not 0.0 <= self.gap_min_share <= 1.0:
+            raise MedsegError(f"gap_min_share must lie in [0, 1], got {self.gap_min_share}")
         if self.n_points < 1:
             raise MedsegError(f"n_points must be >= 1, got {self.n_points}")
 
@@ -184,6 +189,7 @@ def propagate(
         if start.area == 0:
             walker.total -= walk.length
             continue
+        walker.key_areas[walk.key] = start.area
         ends[(walk.key, walk.step)] = walker.run(start, walk)
     if options.direction == "both" and options.fill_gaps:
         for a, b in zip(keys[:-1], keys[1:], strict=True):
@@ -200,19 +206,24 @@ class _Walker:
         self.slice_image, self.slice_features = slice_image, slice_features
         self.progress, self.cancel, self.on_slice = progress, cancel, on_slice
         self.results: dict[int, np.ndarray] = {}
+        self.key_areas: dict[int, int] = {}  # key slice -> its mask's area (the gap rule's yardstick)
         self.done = self.total = 0
 
-    def run(self, state: _State, walk: Walk) -> _State | None:
+    def run(self, state: _State, walk: Walk, key_area: int | None = None) -> _State | None:
         """Walk from ``state`` (the mask on ``walk.key``); the last state if it got to ``walk.last``.
 
         Where a stop rule fires, up to ``options.max_gap`` slices further on are tried with the same
-        prompt; if the object is there again the walk goes on from it and the skipped slices stay empty.
+        prompt (while the mask holds ``options.gap_min_share`` of ``key_area``, by default the area
+        of ``state``); if the object is there again the walk goes on from it and the skipped slices
+        stay empty.
         """
-        index, walked, gap = walk.key + walk.step, 0, self.options.max_gap
+        index, walked = walk.key + walk.step, 0
+        tapered = self.options.gap_min_share * (state.area if key_area is None else key_area)  # it is ending
         while (walk.last - index) * walk.step >= 0:
             self._check_cancel()
             nxt = _next_slice(self, state, index)
             skipped = 0
+            gap = self.options.max_gap if state.area >= tapered else 0
             while (
                 nxt is None
                 and skipped < gap
@@ -264,7 +275,7 @@ def _fill_gap(walker: _Walker, a: int, b: int, ends: dict, options: PropagationO
         rest = Walk(frm, step, walk.last)
         if rest.length > 0:
             walker.total += rest.length
-            walker.run(state, rest)
+            walker.run(state, rest, walker.key_areas.get(key))
         return
 
 
