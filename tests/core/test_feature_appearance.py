@@ -149,3 +149,34 @@ def test_a_mask_mostly_off_a_shrunken_object_is_cut_back_not_stopped():
     dice = 2 * (out & shrunk).sum() / (out.sum() + shrunk.sum())
     assert dice > 0.85
     assert look.judge(features_of(shrunk, rng), key, 0.5, trim=False) is None  # no trim: a stop
+
+
+def test_a_separate_part_that_looks_like_the_surroundings_goes_as_a_whole():
+    rng = np.random.default_rng(5)
+    key = disc((96, 96), (56, 48), 24)
+    look = FeatureAppearance.from_key(features_of(key, rng), key)
+    strip = np.zeros_like(key)
+    strip[4:16, 8:88] = True  # a separate part (960 px, a third of the mask), aligned to grid cells
+    feats, stride = features_of(key, rng)
+    cells = (slice(1, 4), slice(2, 22))
+
+    def judged(level: float) -> np.ndarray:
+        f = feats.copy()
+        f[cells] = 0.0
+        f[cells[0], cells[1], 0] = level  # "object" is 2.0, the ring 0.0: below 1.0 looks like the ring
+        out = look.judge((f, stride), key | strip, 0.5, trim=True)
+        assert out is not None
+        return out
+
+    unlike = judged(0.85)  # its pixels score only a little below 0: the pixel trim alone keeps them
+    assert not (unlike & strip).any(), "the part went as a whole"
+    assert (unlike & key).sum() >= 0.95 * key.sum()
+    like = judged(1.6)
+    assert (like & strip).sum() >= 0.8 * strip.sum(), "a part that looks like the object stays"
+    small = np.zeros_like(key)
+    small[4:12, 8:20] = True  # 96 px: under a tenth of the mask, left to the pixel trim
+    f = feats.copy()
+    f[1:3, 2:5] = 0.0
+    f[1:3, 2:5, 0] = 0.85
+    out = look.judge((f, stride), key | small, 0.5, trim=True)
+    assert out is not None and (out & small).sum() >= 0.5 * small.sum()

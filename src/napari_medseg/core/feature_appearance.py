@@ -37,6 +37,7 @@ RING = 0.5  # ring width: this fraction of sqrt(key area) (dev volumes, 2026-12-
 SHRINKAGE = 0.01  # covariance + this fraction of its mean variance on the diagonal
 MIN_SAMPLES_PER_DIM = 4  # object and ring each need this many grid cells per feature channel
 TRIM_MARGIN = 1.0  # trim only pixels at least this many within-class spreads on the ring's side
+PART_SHARE = 0.1  # a separate part of the mask this large is judged as a whole (drop_unlike_parts)
 CORE, OUTSIDE = 0.75, 0.25  # a grid cell is object if the key mask covers > 75 % of it, ring if < 25 %
 
 
@@ -120,12 +121,32 @@ class FeatureAppearance:
             return out
         if not trim:
             return mask
-        kept = drop_reached_patches(inside, inside & (score < -TRIM_MARGIN))
+        kept = drop_unlike_parts(drop_reached_patches(inside, inside & (score < -TRIM_MARGIN)), score)
         if kept is inside:
             return mask
         out = mask.copy()
         out[rows, cols] = kept
         return out
+
+
+def drop_unlike_parts(mask: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``mask`` without its separate parts (all but the largest) that hold at least ``PART_SHARE`` of
+    it and look, on average, more like the surroundings than the object (mean score < 0); ``mask``
+    itself when none does. A strip of abdominal wall that a key mask took in with the liver stays
+    on every slice after the liver has ended, and its pixels score only a little below 0, so the
+    pixel trim keeps it; as a part of its own it goes (dev phantom liver from a box: the walk ran 20
+    slices past the liver's end, 3D Dice 0.850 -> 0.880). Small parts stay: a grey-matter ribbon
+    falls apart into many, and judging those cost a dev MR case 0.864 -> 0.842."""
+    labels, count = ndimage.label(mask)
+    if count < 2:
+        return mask
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    means = np.asarray(ndimage.mean(score, labels, index=np.arange(1, count + 1)))
+    unlike = (means < 0) & (sizes >= PART_SHARE * sizes.sum())
+    unlike[int(np.argmax(sizes))] = False
+    if not unlike.any():
+        return mask
+    return mask & ~np.isin(labels, np.flatnonzero(unlike) + 1)
 
 
 def _lerp(cells: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
