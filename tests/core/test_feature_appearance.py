@@ -180,3 +180,18 @@ def test_a_separate_part_that_looks_like_the_surroundings_goes_as_a_whole():
     f[1:3, 2:5, 0] = 0.85
     out = look.judge((f, stride), key | small, 0.5, trim=True)
     assert out is not None and (out & small).sum() >= 0.5 * small.sum()
+
+
+def test_growth_must_look_like_the_object_when_the_previous_mask_is_given():
+    rng = np.random.default_rng(6)
+    key = disc((96, 96), (48, 48), 20)
+    look = FeatureAppearance.from_key(features_of(key, rng), key)
+    grown = disc((96, 96), (48, 48), 28)  # the model grew the mask by an 8-px band
+    feats, stride = features_of(key, rng, noise=0.05)
+    band = (features_of(grown, rng)[0][..., 0] > 1.0) & (feats[..., 0] < 1.0)
+    feats[band, 0] = 0.85  # the band looks a little more like the ring than the object
+    loose = look.judge((feats, stride), grown, 0.5, trim=True)
+    assert loose is not None and loose.sum() > 0.9 * grown.sum(), "one spread of margin keeps the band"
+    held = look.judge((feats, stride), grown, 0.5, trim=True, previous=key)
+    assert held is not None
+    assert held.sum() < 0.75 * grown.sum() and (held & key).sum() > 0.9 * key.sum(), "the band went, the object stayed"

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.cache import EmbeddingCache
 from napari_medseg.core.prompts import (
     BoxPrompt,
@@ -172,7 +173,7 @@ class ScaleAwareModel(BrightBlobModel):
     ("ct-abdomen", 0.0, False),  # a CT window
     ("window:40:400", 0.0, False),
 ])
-def test_the_model_is_told_whether_intensities_are_relative(preset, offset, relative):
+def test_the_model_is_told_whether_intensities_are_relative(preset, offset, relative, monkeypatch):
     image, _, _ = two_balls()
     model = ScaleAwareModel()
     s = Session(image + offset, model=model, preset=preset)
@@ -180,8 +181,14 @@ def test_the_model_is_told_whether_intensities_are_relative(preset, offset, rela
     s.add_prompts(point(6, 12, 12))
     assert model.told == [relative]
     s.commit(1)
+    walks = []
+    real = _propagation.propagate
+    monkeypatch.setattr(_propagation, "propagate", lambda *a, **k: walks.append(a[3]) or real(*a, **k))
     s.propagate(1)  # propagation decodes through the same door
     assert len(model.told) > 1 and set(model.told) == {relative}
+    assert walks[-1].growth_look is (not relative), "the growth rule is on for absolute intensities only"
+    s.propagate(1, PropagationOptions(growth_look=True))
+    assert walks[-1].growth_look is True, "an explicit choice is kept"
 
 
 def test_commit_replaces_the_label_on_its_slice_with_undo_and_redo(session):

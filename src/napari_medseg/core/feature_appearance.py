@@ -97,12 +97,15 @@ class FeatureAppearance:
         c = (np.arange(cols.start, cols.stop) + 0.5) / stride - 0.5 - h0
         return _lerp(_lerp(cells, r, 0), c, 1)
 
-    def judge(self, source: SliceFeatures | None, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
+    def judge(self, source: SliceFeatures | None, mask: np.ndarray, ratio: float, trim: bool,
+              previous: np.ndarray | None = None) -> np.ndarray | None:
         """The mask to keep (trimmed if asked), or None when it no longer looks like the object.
 
         Below ``ratio`` of the key's share, and with ``trim``, the mask first loses every surroundings-
         side patch reached from outside (score < 0): where what is left looks like the object again,
         the object has shrunk under a mask the model carried on, and the walk goes on with the rest.
+        With ``previous`` (the previous slice's mask) the trim holds the pixels the mask grew by to
+        more: they go from a score below 0, not below ``-TRIM_MARGIN`` (see ``propagation.py``).
         """
         mask = np.asarray(mask, dtype=bool)
         if source is None or np.count_nonzero(mask) < MIN_JUDGED:
@@ -121,7 +124,10 @@ class FeatureAppearance:
             return out
         if not trim:
             return mask
-        kept = drop_unlike_parts(drop_reached_patches(inside, inside & (score < -TRIM_MARGIN)), score)
+        unlike = score < -TRIM_MARGIN
+        if previous is not None:
+            unlike |= (score < 0) & ~np.asarray(previous, dtype=bool)[rows, cols]
+        kept = drop_unlike_parts(drop_reached_patches(inside, inside & unlike), score)
         if kept is inside:
             return mask
         out = mask.copy()

@@ -68,6 +68,10 @@ class PropagationOptions:
     # judge by the model's image features too (when the model offers them), with the same ratio and
     # trim: tells an organ from a touching tissue of the same brightness (dev volumes, 2026-12-01)
     feature_appearance: bool = True
+    # the feature trim holds what the mask grew by (pixels outside the previous slice's mask) to the
+    # object's side (score >= 0) rather than one spread beyond it; None: on for absolute intensities
+    # (CT), off for relative ones (MR), decided by the session (dev volumes, 2026-12-05)
+    growth_look: bool | None = None
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -348,7 +352,8 @@ def _next_slice(walker: _Walker, prev: _State, index: int) -> _State | None:
         if judged is not mask:
             mask, box = judged, bounding_box(judged)
     if box is not None and prev.feature_look is not None and walker.slice_features is not None and ratio > 0:
-        judged = prev.feature_look.judge(walker.slice_features(index), mask, ratio, trim)
+        previous = prev.mask if options.growth_look is not False else None
+        judged = prev.feature_look.judge(walker.slice_features(index), mask, ratio, trim, previous)
         if judged is None:
             return None
         if judged is not mask:

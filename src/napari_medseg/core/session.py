@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -304,6 +304,9 @@ class Session:
         if not keys:
             raise PromptError(f"label {label_id} is on no slice along axis {axis}; commit a mask first")
         key_masks = {index: self._plane(axis, index) == label_id for index in keys}
+        options = options or PropagationOptions()
+        if options.growth_look is None:  # absolute intensities (CT) only: see PropagationOptions
+            options = replace(options, growth_look=not self.relative_intensity)
         edits: list[SliceEdit] = []
 
         def decode_slice(index: int, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
