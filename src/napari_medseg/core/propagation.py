@@ -70,7 +70,8 @@ class PropagationOptions:
     feature_appearance: bool = True
     # the feature trim holds what the mask grew by (pixels outside the previous slice's mask) to the
     # object's side (score >= 0) rather than one spread beyond it; None: on for absolute intensities
-    # (CT), off for relative ones (MR), decided by the session (dev volumes, 2026-12-05)
+    # (CT), off for relative ones (MR), decided by the session; ``propagate`` alone takes None as on
+    # (dev volumes, 2026-12-05)
     growth_look: bool | None = None
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
