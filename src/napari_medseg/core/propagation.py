@@ -194,7 +194,7 @@ def propagate(
         if start.area == 0:
             walker.total -= walk.length
             continue
-        walker.key_areas[walk.key] = start.area
+        start.key_area = start.area
         ends[(walk.key, walk.step)] = walker.run(start, walk)
     if options.direction == "both" and options.fill_gaps:
         for a, b in zip(keys[:-1], keys[1:], strict=True):
@@ -211,19 +211,17 @@ class _Walker:
         self.slice_image, self.slice_features = slice_image, slice_features
         self.progress, self.cancel, self.on_slice = progress, cancel, on_slice
         self.results: dict[int, np.ndarray] = {}
-        self.key_areas: dict[int, int] = {}  # key slice -> its mask's area (the gap rule's yardstick)
         self.done = self.total = 0
 
-    def run(self, state: _State, walk: Walk, key_area: int | None = None) -> _State | None:
+    def run(self, state: _State, walk: Walk) -> _State | None:
         """Walk from ``state`` (the mask on ``walk.key``); the last state if it got to ``walk.last``.
 
         Where a stop rule fires, up to ``options.max_gap`` slices further on are tried with the same
-        prompt (while the mask holds ``options.gap_min_share`` of ``key_area``, by default the area
-        of ``state``); if the object is there again the walk goes on from it and the skipped slices
-        stay empty.
+        prompt (while the mask holds ``options.gap_min_share`` of its key slice's area); if the object
+        is there again the walk goes on from it and the skipped slices stay empty.
         """
         index, walked = walk.key + walk.step, 0
-        tapered = self.options.gap_min_share * (state.area if key_area is None else key_area)  # it is ending
+        tapered = self.options.gap_min_share * state.key_area  # below this area the object is ending
         while (walk.last - index) * walk.step >= 0:
             self._check_cancel()
             nxt = _next_slice(self, state, index)
@@ -280,7 +278,7 @@ def _fill_gap(walker: _Walker, a: int, b: int, ends: dict, options: PropagationO
         rest = Walk(frm, step, walk.last)
         if rest.length > 0:
             walker.total += rest.length
-            walker.run(state, rest, walker.key_areas.get(key))
+            walker.run(state, rest)
         return
 
 
@@ -306,6 +304,7 @@ class _State:
     logits: np.ndarray | None
     look: AppearanceModel | None = None  # the key slice's appearance, carried along the walk
     feature_look: FeatureAppearance | None = None  # the same in the model's features
+    key_area: int = 0  # the key slice's area, carried along too (the gap rule's yardstick)
 
     @classmethod
     def of(cls, mask: np.ndarray, logits: np.ndarray | None) -> _State:
@@ -359,7 +358,7 @@ def _next_slice(walker: _Walker, prev: _State, index: int) -> _State | None:
             return None
         if judged is not mask:
             mask, box = judged, bounding_box(judged)
-    state = _State(mask, box, 0, None, prev.look, prev.feature_look)
+    state = _State(mask, box, 0, None, prev.look, prev.feature_look, prev.key_area)
     if box is not None:
         state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
     if state.area < max(options.min_area, 1):
