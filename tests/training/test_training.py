@@ -206,3 +206,44 @@ def test_average_of_two_checkpoints_is_their_mean(tmp_path):
     assert set(meta["val_dice"]) >= {"click", "propagation"}
     with pytest.raises(ValueError, match="weights must be"):
         average_states([a, b], [1.0, -1.0])
+
+
+def test_near_pairs_change_less_than_wide_ones():
+    """The propagation decoder's pairs (NEAR) are nearer neighbours than the shared decoder's (WIDE)."""
+    from napari_medseg.training.pairs import NEAR, WIDE
+
+    def median_change(profile, seed):
+        rng = np.random.default_rng(seed)
+        pairs = [p for p in (make_pair(rng, 96, profile=profile) for _ in range(50)) if p is not None]
+        going_on = [p for p in pairs if p.target_b.any()]
+        return np.median([1 - (p.target_a & p.target_b).sum() / (p.target_a | p.target_b).sum() for p in going_on])
+
+    near, wide = median_change(NEAR, 2), median_change(WIDE, 2)
+    assert near < 0.8 * wide, (near, wide)
+
+
+def test_tiny_propagation_decoder_run_writes_a_decoder_the_model_loads(tmp_path):
+    import hashlib
+    import shutil
+
+    from napari_medseg.models.builtin.model import STEP_WEIGHTS_NAME, default_weights_path, load_builtin
+    from napari_medseg.training.train_propagation import main
+
+    weights = tmp_path / "builtin.safetensors"
+    shutil.copy(default_weights_path(), weights)
+    out = tmp_path / STEP_WEIGHTS_NAME
+    torch.set_num_threads(1)
+    rc = main(["--init", str(weights), "--out", str(out), "--steps", "3", "--batch", "2", "--size", "64",
+               "--val-per-kind", "2", "--pool", "4", "--val-every", "3", "--threads", "1", "--seed", "4"])
+    assert rc == 0 and out.is_file()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["steps"] == 3 and meta["encoder_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert set(meta["val_dice"]) == {"near", "near_copy", "wide", "wide_copy"}
+    model = load_builtin(weights)
+    assert model.step_decoder is not None
+    from napari_medseg.core.prompts import BoxPrompt
+
+    emb = model.encode(np.zeros((40, 40), np.float32))
+    prev = np.where(np.pad(np.ones((10, 10), bool), 15), 8.0, -8.0).astype(np.float32)
+    logits = model.decode_step(emb, [BoxPrompt(ps.REF, (12.0, 12.0), (27.0, 27.0))], prev, relative=False)
+    assert logits.shape == (40, 40) and np.isfinite(logits).all()

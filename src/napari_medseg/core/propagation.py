@@ -19,6 +19,7 @@ from functools import partial
 import numpy as np
 
 from napari_medseg.core.appearance import AppearanceModel
+from napari_medseg.core.between_slices import fill_between
 from napari_medseg.core.feature_appearance import FeatureAppearance, SliceFeatures
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
 from napari_medseg.core.slice_prompts import (
@@ -73,6 +74,9 @@ class PropagationOptions:
     # (CT), off for relative ones (MR), decided by the session; ``propagate`` alone takes None as on
     # (dev volumes, 2026-12-05)
     growth_look: bool | None = None
+    # after the walks, a slice gains the object-like pixels inside the shape its two neighbours agree
+    # on (shape-based interpolation; needs the slice images; ``core/between_slices.py``)
+    fill_between: bool = True
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -199,6 +203,11 @@ def propagate(
     if options.direction == "both" and options.fill_gaps:
         for a, b in zip(keys[:-1], keys[1:], strict=True):
             _fill_gap(walker, a, b, ends, options)
+    if options.fill_between and slice_image is not None and walker.results:
+        for index, mask in sorted(fill_between(walker.results, key_masks, walker.looks, slice_image).items()):
+            walker.results[index] = mask
+            if on_slice is not None:
+                on_slice(index, mask)
     return walker.results
 
 
@@ -211,6 +220,7 @@ class _Walker:
         self.slice_image, self.slice_features = slice_image, slice_features
         self.progress, self.cancel, self.on_slice = progress, cancel, on_slice
         self.results: dict[int, np.ndarray] = {}
+        self.looks: dict[int, AppearanceModel | None] = {}  # each result's key look (fill_between)
         self.done = self.total = 0
 
     def run(self, state: _State, walk: Walk) -> _State | None:
@@ -246,6 +256,7 @@ class _Walker:
             self.total -= skipped  # the skipped slices stay empty
             state = nxt
             self.results[index] = state.mask
+            self.looks[index] = state.look
             self.done += 1
             if self.on_slice is not None:
                 self.on_slice(index, state.mask)

@@ -34,6 +34,7 @@ from napari_medseg.core.session_inputs import as_labels, as_volume, check_axis, 
 from napari_medseg.core.volume_io import Volume
 from napari_medseg.errors import MedsegError, PromptError
 from napari_medseg.models.protocol import (
+    DecodesPropagationSteps,
     Embedding,
     OffersAppearanceFeatures,
     PromptableModel,
@@ -310,7 +311,7 @@ class Session:
         edits: list[SliceEdit] = []
 
         def decode_slice(index: int, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
-            return self._decode(SliceRef(axis, index), prompts, prev_logits)
+            return self._decode(SliceRef(axis, index), prompts, prev_logits, step=True)
 
         def write(index: int, mask: np.ndarray) -> None:
             with self._lock:
@@ -411,10 +412,14 @@ class Session:
         """A writable view of one slice of the labels."""
         return self.labels[plane_index(axis, index)]
 
-    def _decode(self, ref: SliceRef, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
-        """Run the model on a slice (no lock held: decoding is the slow part)."""
+    def _decode(self, ref: SliceRef, prompts: list[Prompt], prev_logits: np.ndarray | None,
+                step: bool = False) -> np.ndarray:
+        """Run the model on a slice (no lock held: decoding is the slow part); ``step``: a propagation step."""
         embedding = self.embedding(ref.index, ref.axis)
-        if isinstance(self.model, ReadsIntensityScale):
+        if step and prev_logits is not None and isinstance(self.model, DecodesPropagationSteps):
+            logits = np.asarray(self.model.decode_step(embedding, prompts, prev_logits, self.relative_intensity),
+                                dtype=np.float32)
+        elif isinstance(self.model, ReadsIntensityScale):
             logits = np.asarray(self.model.decode_relative(embedding, prompts, prev_logits, self.relative_intensity),
                                 dtype=np.float32)
         else:

@@ -87,6 +87,16 @@ class ReadsIntensityScale(Protocol):
         ...
 
 
+@runtime_checkable
+class DecodesPropagationSteps(Protocol):
+    """A model with its own way to answer a propagation step (a decoder trained to carry masks)."""
+
+    def decode_step(self, embedding: Embedding, prompts: Sequence[Prompt],
+                    prev_logits: np.ndarray, relative: bool) -> np.ndarray:
+        """Logits for a slice from the prompts and the logits derived from its neighbour's mask."""
+        ...
+
+
 def logits_from_mask(mask: np.ndarray, scale: float = 8.0) -> np.ndarray:
     """A binary mask as confident logits (+scale inside, -scale outside), for ``prev_logits``."""
     return np.where(np.asarray(mask, dtype=bool), scale, -scale).astype(np.float32)

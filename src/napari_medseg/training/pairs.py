@@ -38,6 +38,28 @@ STILL_P = 0.12  # only the deformation (the shape barely changes)
 DISTRACTOR_P = 0.2  # a same-brightness neighbour touches it (independent of the event)
 
 
+@dataclass(frozen=True)
+class PairProfile:
+    """How different the two slices of a pair are (pixels; probabilities of the events)."""
+
+    deform: tuple[float, float] = (0.5, 4.5)  # amplitude of the smooth deformation
+    end_p: float = END_P
+    still_p: float = STILL_P
+    split_p: float = SPLIT_P
+    distractor_p: float = DISTRACTOR_P
+    mild_p: float = 0.5  # share of uneven changes drawn from ``mild_erode``, the rest from ``wide_erode``
+    mild_erode: tuple[float, float] = (-2.0, 2.5)
+    wide_erode: tuple[float, float] = (-4.0, 8.0)
+    amp: tuple[float, float] = (0.5, 3.5)  # how unevenly (the level field's amplitude)
+
+
+WIDE = PairProfile()
+# neighbours as thin slices of smooth organs are: small, uneven changes, and more often a neighbour
+# of the same brightness touching the object (the propagation decoder's pairs, train_propagation.py)
+NEAR = PairProfile(deform=(0.3, 2.0), still_p=0.2, distractor_p=0.35, mild_p=0.8, mild_erode=(-1.5, 2.0),
+                   wide_erode=(-3.0, 5.0), amp=(0.3, 2.0))
+
+
 @dataclass
 class SlicePair:
     image_a: np.ndarray
@@ -67,14 +89,14 @@ def fill_without(labels: np.ndarray, hole: np.ndarray, exclude: np.ndarray) -> n
     return out
 
 
-def uneven_change(rng: np.random.Generator, target: np.ndarray) -> np.ndarray:
+def uneven_change(rng: np.random.Generator, target: np.ndarray, profile: PairProfile = WIDE) -> np.ndarray:
     """The target eroded/dilated by a smoothly varying amount (a different one on each side)."""
     sdf = signed_distance(target)
     thick = float(sdf.max())
-    erode = rng.uniform(-2.0, 2.5) if rng.random() < 0.5 else rng.uniform(-4.0, 8.0)
+    erode = rng.uniform(*profile.mild_erode) if rng.random() < profile.mild_p else rng.uniform(*profile.wide_erode)
     if rng.random() < 0.8:  # mostly keep something: ends have their own event
         erode = min(erode, 0.8 * thick)
-    amp = rng.uniform(0.5, 3.5)
+    amp = rng.uniform(*profile.amp)
     level = erode + amp * smooth_noise(rng, target.shape, rng.uniform(4.0, 16.0))
     return sdf > level
 
@@ -109,7 +131,8 @@ def touching_distractor(rng: np.random.Generator, target: np.ndarray) -> np.ndar
     return blob if blob.sum() >= 6 else None
 
 
-def make_pair(rng: np.random.Generator, size: int = 128, labels: np.ndarray | None = None) -> SlicePair | None:
+def make_pair(rng: np.random.Generator, size: int = 128, labels: np.ndarray | None = None,
+              profile: PairProfile = WIDE) -> SlicePair | None:
     """Two neighbouring slices of one object, for learning to follow it (and to stop at its end)."""
     shape = (size, size)
     labels = random_label_map(rng, shape) if labels is None else labels.copy()
@@ -127,22 +150,22 @@ def make_pair(rng: np.random.Generator, size: int = 128, labels: np.ndarray | No
     bias = smooth_noise(rng, shape, 0.4 * min(shape))
     image_a = render(rng, labels, app, bias)
 
-    coords = random_deformation(rng, shape, rng.uniform(0.5, 4.5))
+    coords = random_deformation(rng, shape, rng.uniform(*profile.deform))
     labels_b = ndi.map_coordinates(labels, coords, order=0, mode="nearest").astype(np.int32)
     tb = labels_b == tid
     event = rng.random()
-    if event < END_P:
+    if event < profile.end_p:
         new = np.zeros_like(tb)
-    elif event < END_P + STILL_P:
+    elif event < profile.end_p + profile.still_p:
         new = tb
     else:
-        new = uneven_change(rng, tb)
-        if rng.random() < SPLIT_P / (1 - END_P - STILL_P):
+        new = uneven_change(rng, tb, profile)
+        if rng.random() < profile.split_p / (1 - profile.end_p - profile.still_p):
             new = split(rng, new)
     if new is not tb:
         labels_b = fill_without(labels_b, tb, tb)  # the old region gets its neighbours' labels
         labels_b[new] = tid
-    if rng.random() < DISTRACTOR_P:
+    if rng.random() < profile.distractor_p:
         blob = touching_distractor(rng, new if new.any() else tb)
         if blob is not None:
             did = tid + 1

@@ -12,7 +12,7 @@ import numpy as np
 
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.training import prompt_sim as ps
-from napari_medseg.training.pairs import make_pair
+from napari_medseg.training.pairs import WIDE, PairProfile, make_pair
 from napari_medseg.training.synth import (
     anisotropic,
     boundary_contrast,
@@ -84,14 +84,15 @@ def propagation_prev(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, scale, -scale).astype(np.float32)
 
 
-def propagation_sample(rng: np.random.Generator, labels: np.ndarray, strict: bool = True) -> Sample | None:
+def propagation_sample(rng: np.random.Generator, labels: np.ndarray, strict: bool = True,
+                       profile: PairProfile = WIDE, visible_p: float = 0.9) -> Sample | None:
     """The next slice, the previous slice's mask as ``prev`` and (mostly) its enlarged box. Mostly a
     target one can see on the previous slice (as one a user segmented): then the image, not the
     previous mask alone, tells whether and where the object goes on (else copying is the best bet)."""
-    pair = make_pair(rng, labels.shape[0], labels)
+    pair = make_pair(rng, labels.shape[0], labels, profile)
     if pair is None or pair.target_a.sum() < 8:
         return None
-    if strict and rng.random() < 0.9 and boundary_contrast(pair.image_a, pair.target_a) < PROP_MIN_CONTRAST:
+    if strict and rng.random() < visible_p and boundary_contrast(pair.image_a, pair.target_a) < PROP_MIN_CONTRAST:
         return None
     prompts: list[Prompt] = []
     u = rng.random()

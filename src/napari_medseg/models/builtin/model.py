@@ -18,7 +18,7 @@ import hashlib
 import importlib.resources
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
+from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -58,6 +59,14 @@ FEATURE_KEYS = ("e2", "e4", "s4", "e8", "e16", "e32")
 COARSE = "coarse_"  # key prefix of the coarse grid's maps (scale.py)
 EMBEDDING_KEYS = (*FEATURE_KEYS, "image", "size", "scale")
 WEIGHTS_NAME = "builtin.safetensors"
+STEP_WEIGHTS_NAME = "builtin-propagation.safetensors"  # the propagation decoder, beside the weights
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """Propagation steps: whether they use the propagation decoder (when the weights have one)."""
+
+    own_decoder: bool = True
 
 
 def default_weights_path() -> Path:
@@ -84,8 +93,10 @@ def state_dict_to_fp16(net: PromptableUNet) -> dict[str, torch.Tensor]:
     }
 
 
-def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Read and check a safetensors checkpoint; any problem -> ModelLoadError naming the file."""
+def load_state(path: Path, part: str = "") -> dict[str, torch.Tensor]:
+    """Read and check a safetensors checkpoint; any problem -> ModelLoadError naming the file.
+
+    ``part``: "" for the whole network, "decoder." for a decoder alone (the propagation decoder)."""
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
@@ -98,13 +109,15 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(f"{path} is not a valid safetensors file ({msg}); re-install or re-train the weights") from exc
-    expected = {k: v.shape for k, v in PromptableUNet().state_dict().items() if not k.endswith("num_batches_tracked")}
+    expected = {k: v.shape for k, v in PromptableUNet().state_dict().items()
+                if not k.endswith("num_batches_tracked") and k.startswith(part)}
+    what = "the built-in model's decoder" if part else "the built-in model"
     missing = sorted(set(expected) - set(tensors))
     if missing:
-        raise ModelLoadError(f"{path} lacks {len(missing)} tensors of the built-in model (e.g. '{missing[0]}'); it is not a {ARCH} checkpoint")
+        raise ModelLoadError(f"{path} lacks {len(missing)} tensors of {what} (e.g. '{missing[0]}'); it is not a {ARCH} checkpoint")
     unexpected = sorted(set(tensors) - set(expected))
     if unexpected:
-        raise ModelLoadError(f"{path} has unknown tensor '{unexpected[0]}'; it is not a {ARCH} checkpoint")
+        raise ModelLoadError(f"{path} has unknown tensor '{unexpected[0]}'; it is not a {ARCH} checkpoint of {what}")
     for k, shape in expected.items():
         if tuple(tensors[k].shape) != tuple(shape):
             raise ModelLoadError(
@@ -115,16 +128,31 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     return {k: v.float() for k, v in tensors.items()}
 
 
+def load_step_decoder(path: Path, weights_sha256: str) -> MaskDecoder | None:
+    """The propagation decoder in ``path`` (BatchNorm folded), or None when it was trained on another
+    encoder's features than the weights with ``weights_sha256`` (it would read them wrongly)."""
+    from safetensors import safe_open
+
+    state = load_state(path, part="decoder.")
+    with safe_open(str(path), framework="pt") as f:
+        encoder_sha = (f.metadata() or {}).get("encoder_sha256", "")
+    if encoder_sha != weights_sha256:
+        return None
+    net = PromptableUNet()
+    net.load_state_dict(state, strict=False)
+    return fold_batchnorm(net.eval()).decoder
+
+
 class BuiltinModel:
     """The default model: a ~1M-parameter CNN, fast on a laptop CPU. Implements ``PromptableModel``."""
 
     name = "builtin"
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
-    TUNABLE = ("scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction")
+    TUNABLE = ("scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
-                 metadata: dict | None = None) -> None:
+                 metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
         self.scale = ScaleOptions()
         self.calibration = CalibrationOptions()
         self.refine = RefineOptions()
@@ -132,12 +160,15 @@ class BuiltinModel:
         self.extend_relative = RELATIVE_EXTEND
         self.evidence = EvidenceOptions()
         self.correction = CorrectionOptions()
+        self.walk = WalkOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
         self.net = fold_batchnorm(net.eval()).to(self.device, memory_format=torch.channels_last)
         self._sha = weights_sha256
         self.metadata = metadata or {}
+        # the propagation decoder (train_propagation.py), for the walk's steps; None: the shared one
+        self.step_decoder = None if step_decoder is None else step_decoder.to(self.device, memory_format=torch.channels_last)
 
     def configure(self, options: Mapping[str, float]) -> None:
         """Set inference-time options by dotted name, e.g. ``{"calibration.box": 0.5}`` (for sweeps
@@ -196,10 +227,19 @@ class BuiltinModel:
         """Mask logits for ``prompts`` on the slice; intensities taken as absolute (a CT window)."""
         return self.decode_relative(embedding, prompts, prev_logits, relative=False)
 
+    def decode_step(self, embedding: Embedding, prompts: Sequence[Prompt],
+                    prev_logits: np.ndarray, relative: bool) -> np.ndarray:
+        """One propagation step (the prompts and logits derived from the neighbouring slice's mask): the
+        propagation decoder's answer when there is one (and ``walk.own_decoder``), else ``decode``'s."""
+        decoder = self.step_decoder if self.walk.own_decoder else None
+        return self.decode_relative(embedding, prompts, prev_logits, relative, decoder=decoder)
+
     def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
-                        prev_logits: np.ndarray | None, relative: bool) -> np.ndarray:
+                        prev_logits: np.ndarray | None, relative: bool,
+                        decoder: MaskDecoder | None = None) -> np.ndarray:
         """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
-        scribbles is extended by ``extend_relative`` instead of ``extend``."""
+        scribbles is extended by ``extend_relative`` instead of ``extend``. ``decoder``: another
+        decoder on the same features (the propagation decoder)."""
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
@@ -237,7 +277,7 @@ class BuiltinModel:
                      for key in FEATURE_KEYS}
             pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
             inp = torch.cat([maps, pc], dim=1).to(self.device).contiguous(memory_format=torch.channels_last)
-            logit2, _ = self.net.decoder(feats, inp)
+            logit2, _ = (decoder or self.net.decoder)(feats, inp)
             raw = logits_to_full(logit2, (hw, ww))[0, 0].float().cpu()
             # only a first answer is calibrated, by its area on the network's grid (the scale it knows)
             own_area = float((raw > 0).sum()) if prev is None else None
@@ -276,6 +316,8 @@ def load_builtin(checkpoint: Path | None = None, device: str = "cpu") -> Builtin
     net = PromptableUNet()
     net.load_state_dict(state, strict=False)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    step_path = path.with_name(STEP_WEIGHTS_NAME)
+    step_decoder = load_step_decoder(step_path, sha) if step_path.is_file() else None
     meta_path = path.with_suffix(".json")
     metadata = {}
     if meta_path.is_file():
@@ -283,4 +325,4 @@ def load_builtin(checkpoint: Path | None = None, device: str = "cpu") -> Builtin
             metadata = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             metadata = {}
-    return BuiltinModel(net, sha, device=device, metadata=metadata)
+    return BuiltinModel(net, sha, device=device, metadata=metadata, step_decoder=step_decoder)
