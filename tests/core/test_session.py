@@ -269,6 +269,27 @@ def test_propagation_fills_the_object_and_is_one_undo_step(session):
     np.testing.assert_array_equal(session.labels == 1, expected)
 
 
+def test_a_slice_grown_after_the_walk_is_written_again_within_the_same_undo_step(session, monkeypatch):
+    """fill_between rewrites a walked slice after the walks: shown, counted, and undone with the rest."""
+    _, a, _ = two_balls()
+    grown_at = 4
+
+    def grow_one(results, key_masks, looks, slice_image):
+        bigger = ndimage.binary_dilation(results[grown_at])
+        return {grown_at: bigger}
+
+    monkeypatch.setattr(_propagation, "fill_between", grow_one)
+    session.add_prompts(point(6, 12, 12))
+    session.commit(1)
+    seen = []
+    session.propagate(1, on_slice=lambda z, m: seen.append(z))
+    assert seen.count(grown_at) == 2  # once from the walk, once grown
+    walked = a[:, :, grown_at]
+    np.testing.assert_array_equal(session.labels[:, :, grown_at] == 1, ndimage.binary_dilation(walked))
+    assert session.undo()
+    np.testing.assert_array_equal(session.labels == 1, a & (np.arange(12) == 6))
+
+
 def test_cancelled_propagation_keeps_its_work_as_one_undo_step(session):
     session.add_prompts(point(6, 12, 12))
     session.commit(1)
