@@ -232,11 +232,16 @@ def hardware(device: torch.device) -> str:
 
 def save_weights(net: PromptableUNet, out: Path, meta: dict) -> None:
     """float16 safetensors + JSON metadata beside it, each written atomically."""
+    save_tensors(state_dict_to_fp16(net), out, meta, {"arch": ARCH})
+
+
+def save_tensors(state: dict[str, torch.Tensor], out: Path, meta: dict, header: dict[str, str]) -> None:
+    """``state`` as safetensors (``header`` in its metadata) + ``meta`` as JSON beside it, both atomic."""
     from safetensors.torch import save_file
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    save_file(state_dict_to_fp16(net), str(tmp), metadata={"arch": ARCH})
+    save_file(state, str(tmp), metadata=header)
     os.replace(tmp, out)
     jtmp = out.with_suffix(".json.tmp")
     jtmp.write_text(json.dumps(meta, indent=2) + "\n")
@@ -327,9 +332,14 @@ def _checkpoint(net, args, val, device, meta, step, losses, t_start) -> None:
     meta.update(steps=step, wall_time_s=round(wall, 1), val_dice=metrics,
                 train_loss=float(np.mean(losses[-50:])), date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     meta["history"].append({"step": step, "wall_s": round(wall, 1), "loss": float(np.mean(losses[-50:])), **metrics})
-    save_weights(net, args.out, meta)
-    if args.keep_checkpoints:
-        save_weights(net, args.out.with_name(f"{args.out.stem}.step{step}{args.out.suffix}"), meta)
+    write_checkpoint(lambda path: save_weights(net, path, meta), args.out, args.keep_checkpoints, step, metrics)
+
+
+def write_checkpoint(save, out: Path, keep: bool, step: int, metrics: dict[str, float]) -> None:
+    """``save(path)`` to ``out`` (and, with ``keep``, to ``<stem>.step<N>``), then log the metrics."""
+    save(out)
+    if keep:
+        save(out.with_name(f"{out.stem}.step{step}{out.suffix}"))
     print(f"[val] step {step} " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
 
 

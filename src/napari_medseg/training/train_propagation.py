@@ -30,7 +30,16 @@ from napari_medseg.models.builtin.model import load_state
 from napari_medseg.models.builtin.network import ARCH, PromptableUNet, logits_to_full
 from napari_medseg.training.pairs import NEAR, WIDE
 from napari_medseg.training.samples import LabelPool, Sample, propagation_sample
-from napari_medseg.training.train import decoder_inputs, dice, fp16_roundtrip, git_commit, hardware, seg_loss
+from napari_medseg.training.train import (
+    decoder_inputs,
+    dice,
+    fp16_roundtrip,
+    git_commit,
+    hardware,
+    save_tensors,
+    seg_loss,
+    write_checkpoint,
+)
 
 PART = "propagation-decoder"
 WEIGHTS_NAME = "builtin-propagation.safetensors"
@@ -86,20 +95,9 @@ def evaluate(net: PromptableUNet, val: dict[str, list[Sample]], size: int) -> di
 
 def save_decoder(net: PromptableUNet, out: Path, meta: dict) -> None:
     """The decoder's tensors as float16 safetensors (+ JSON beside it), written atomically."""
-    import json
-    import os
-
-    from safetensors.torch import save_file
-
     state = {f"decoder.{k}": v.detach().to(torch.float16).contiguous()
              for k, v in net.decoder.state_dict().items() if v.is_floating_point()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    save_file(state, str(tmp), metadata={"arch": ARCH, "part": PART, "encoder_sha256": meta["encoder_sha256"]})
-    os.replace(tmp, out)
-    jtmp = out.with_suffix(".json.tmp")
-    jtmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(jtmp, out.with_suffix(".json"))
+    save_tensors(state, out, meta, {"arch": ARCH, "part": PART, "encoder_sha256": meta["encoder_sha256"]})
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -183,10 +181,7 @@ def _checkpoint(net, args, val, meta, step, losses, t0) -> None:
     meta.update(steps=step, wall_time_s=round(time.time() - t0, 1), val_dice=metrics,
                 date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     meta["history"].append({"step": step, "loss": float(np.mean(losses[-100:])) if losses else None, **metrics})
-    save_decoder(net, args.out, meta)
-    if args.keep_checkpoints:
-        save_decoder(net, args.out.with_name(f"{args.out.stem}.step{step}{args.out.suffix}"), meta)
-    print(f"[val] step {step} " + " ".join(f"{k} {v:.3f}" for k, v in metrics.items()), flush=True)
+    write_checkpoint(lambda path: save_decoder(net, path, meta), args.out, args.keep_checkpoints, step, metrics)
 
 
 if __name__ == "__main__":
