@@ -83,8 +83,11 @@ class AppearanceModel:
         if not mask.any():
             return 0.0
         rows, cols = crop_around(mask, MARGIN)
-        like = self.object_like[_to_bins(smooth3(image(rows, cols)), self.lo, self.hi)]
-        return float(like[mask[rows, cols]].mean())
+        return float(self.like(image(rows, cols))[mask[rows, cols]].mean())
+
+    def like(self, region: np.ndarray) -> np.ndarray:
+        """Which pixels of an image region look like the object (after the 3x3 smoothing)."""
+        return self.object_like[_to_bins(smooth3(region), self.lo, self.hi)]
 
     def judge(self, image: ImageRegion, mask: np.ndarray, ratio: float, trim: bool) -> np.ndarray | None:
         """The mask to keep (trimmed if asked), or None when it no longer looks like the object.
@@ -98,7 +101,7 @@ class AppearanceModel:
             return mask
         rows, cols = crop_around(mask, MARGIN)
         inside = mask[rows, cols]
-        like = self.object_like[_to_bins(smooth3(image(rows, cols)), self.lo, self.hi)]
+        like = self.like(image(rows, cols))
         if float(like[inside].mean()) < ratio * self.key_share:
             return None
         if not trim:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from scipy import ndimage
 
-from napari_medseg.core.appearance import AppearanceModel, _to_bins, smooth3
+from napari_medseg.core.appearance import AppearanceModel, crop_around
 
 # the interpolated shape is taken to reach this far (pixels) beyond the mean distance's zero level:
 # a border halfway between the neighbours' borders falls between pixels (dev 3D: 0 px 0.9120, 1 px
@@ -33,10 +33,12 @@ ImageOf = Callable[[int, slice, slice], np.ndarray]  # (index, rows, cols) -> un
 
 
 def signed_distance(mask: np.ndarray) -> np.ndarray:
-    """Distance to the mask's border: positive inside, negative outside (pixels)."""
-    inside = ndimage.distance_transform_edt(mask)
-    outside = ndimage.distance_transform_edt(~mask)
-    return (inside - outside).astype(np.float32)
+    """Distance to the border: positive inside ``mask``, negative outside (pixels; +-1e3 without one)."""
+    if not mask.any():
+        return np.full(mask.shape, -1e3, dtype=np.float32)
+    if mask.all():
+        return np.full(mask.shape, 1e3, dtype=np.float32)
+    return (ndimage.distance_transform_edt(mask) - ndimage.distance_transform_edt(~mask)).astype(np.float32)
 
 
 def fill_between(
@@ -54,22 +56,15 @@ def fill_between(
         below, above = known.get(index - 1), known.get(index + 1)
         if look is None or below is None or above is None or not below.any() or not above.any():
             continue
-        rows, cols = _joint_box(below | above, MARGIN)
+        rows, cols = crop_around(below | above, MARGIN)
         mid = (signed_distance(below[rows, cols]) + signed_distance(above[rows, cols])) / 2
         missing = (mid > -REACH) & ~mask[rows, cols]
         if not missing.any():
             continue
-        like = look.object_like[_to_bins(smooth3(slice_image(index, rows, cols)), look.lo, look.hi)]
-        missing &= like
+        missing &= look.like(slice_image(index, rows, cols))
         if missing.any():
             out = mask.copy()
             out[rows, cols] |= missing
             grown[index] = out
     return grown
 
-
-def _joint_box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    h, w = mask.shape
-    return (slice(max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)),
-            slice(max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from napari_medseg.core.between_slices import signed_distance
 from napari_medseg.training.synth import (
     _grid,
     deformed_blob,
@@ -67,15 +68,6 @@ class SlicePair:
     image_b: np.ndarray
     target_b: np.ndarray  # may be empty: the object ended
     labels_b: np.ndarray
-
-
-def signed_distance(mask: np.ndarray) -> np.ndarray:
-    """Distance to the border: positive inside ``mask``, negative outside (pixels)."""
-    if not mask.any():
-        return np.full(mask.shape, -1e3, dtype=np.float32)
-    if mask.all():
-        return np.full(mask.shape, 1e3, dtype=np.float32)
-    return (ndi.distance_transform_edt(mask) - ndi.distance_transform_edt(~mask)).astype(np.float32)
 
 
 def fill_without(labels: np.ndarray, hole: np.ndarray, exclude: np.ndarray) -> np.ndarray:
