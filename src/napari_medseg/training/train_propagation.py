@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_medseg.models.builtin.model import load_state
+from napari_medseg.models.builtin.model import load_state, state_dict_to_fp16
 from napari_medseg.models.builtin.network import ARCH, PromptableUNet, logits_to_full
 from napari_medseg.training.pairs import NEAR, WIDE
 from napari_medseg.training.samples import LabelPool, Sample, propagation_sample
@@ -42,7 +42,6 @@ from napari_medseg.training.train import (
 )
 
 PART = "propagation-decoder"
-WEIGHTS_NAME = "builtin-propagation.safetensors"
 
 
 def draw(rng: np.random.Generator, pool: LabelPool, near_share: float) -> Sample:
@@ -52,7 +51,6 @@ def draw(rng: np.random.Generator, pool: LabelPool, near_share: float) -> Sample
         s = propagation_sample(rng, pool.draw(), strict=try_ < 20, profile=NEAR if near else WIDE,
                                visible_p=0.5 if near else 0.9)
         if s is not None:
-            s.extra["near"] = near
             return s
     raise RuntimeError("no propagation pair could be drawn from the label pool")
 
@@ -95,8 +93,7 @@ def evaluate(net: PromptableUNet, val: dict[str, list[Sample]], size: int) -> di
 
 def save_decoder(net: PromptableUNet, out: Path, meta: dict) -> None:
     """The decoder's tensors as float16 safetensors (+ JSON beside it), written atomically."""
-    state = {f"decoder.{k}": v.detach().to(torch.float16).contiguous()
-             for k, v in net.decoder.state_dict().items() if v.is_floating_point()}
+    state = {k: v for k, v in state_dict_to_fp16(net).items() if k.startswith("decoder.")}
     save_tensors(state, out, meta, {"arch": ARCH, "part": PART, "encoder_sha256": meta["encoder_sha256"]})
 
 
