@@ -1,15 +1,17 @@
 """How the first answer holds up when objects span more pixels: prints numbers, asserts nothing.
 
-    .venv/bin/python benchmarks/bench_slice_scale.py [--set dev|sample] [--zoom 1,2.5] [--prompt-types point,box]
+    .venv/bin/python benchmarks/bench_slice_scale.py [--set dev|dev-mr|sample] [--zoom 1,2.5] [--prompt-types point,box]
 
 The bench's volumes are small (the phantoms' slices are 192 x 160 pixels, their organs 30-100 px
 across); a real CT slice is 512 x 512, its organs two to three times larger in pixels. Here every
 structure's largest slice of the whole phantom (not a crop) is scaled up in plane by ``--zoom``
 (linear interpolation; 2.5 gives 480 x 400), and one simulated first interaction is answered by the
 built-in model as shipped, by the same model with the coarse grid switched off
-(``scale.max_side=0``: every answer at full resolution, as before 2026-12-02) and by the random
-walker. ``--set dev`` uses the development phantoms (seeds 7 and 8, for choices); ``--set sample``
-the bundled phantom (evaluation only).
+(``scale.max_side=0``: every answer at full resolution, as before 2026-12-02), by the same model
+with only the network on the coarse grid (``scale.whole_pipeline=0``: the steps after it at full
+resolution, as before 2026-12-05) and by the random walker. ``--set dev`` uses the development
+phantoms (seeds 7 and 8, for choices), ``--set dev-mr`` the MR development phantoms (seeds 3 and 4,
+MR percentile preset); ``--set sample`` the bundled phantom (evaluation only).
 """
 
 from __future__ import annotations
@@ -25,30 +27,40 @@ from napari_medseg.core.prompts import SliceRef
 from napari_medseg.core.sample import generate_phantom, load_sample
 from napari_medseg.core.session import Session
 from napari_medseg.evaluation.metrics import dice
+from napari_medseg.evaluation.mr_phantom import MR_DEV_SEEDS, brain_labels, brain_phantom
 from napari_medseg.evaluation.run import make_model
 from napari_medseg.evaluation.simulate import SimulatedUser
 
 MODELS = {
     "builtin": ("builtin", ()),
     "builtin, full resolution only": ("builtin", (("scale.max_side", 0.0),)),
+    "builtin, steps after the network at full resolution": ("builtin", (("scale.whole_pipeline", 0.0),)),
     "random_walker": ("random_walker", ()),
 }
 
 
-def volumes(set_name: str) -> list[tuple[str, np.ndarray, np.ndarray, dict[int, str]]]:
+def volumes(set_name: str) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], str]]:
+    """(name, image, {structure: 3D mask}, intensity preset) of each volume of the set."""
     if set_name == "sample":
         volume, labels, names = load_sample()
-        return [("sample", np.asarray(volume.data), np.asarray(labels), names)]
+        return [("sample", np.asarray(volume.data), _masks(np.asarray(labels), names), "ct-abdomen")]
+    if set_name == "dev-mr":
+        return [(f"mr-phantom-{seed}", image, brain_labels(labels), "mr")
+                for seed in MR_DEV_SEEDS for image, labels, _ in [brain_phantom(seed)]]
     out = []
     for seed in (7, 8):
         image, labels, _, names = generate_phantom(seed)
-        out.append((f"phantom-{seed}", image, labels, names))
+        out.append((f"phantom-{seed}", image, _masks(labels, names), "ct-abdomen"))
     return out
+
+
+def _masks(labels: np.ndarray, names: dict[int, str]) -> dict[str, np.ndarray]:
+    return {name: labels == lid for lid, name in names.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="dev", choices=("dev", "sample"))
+    parser.add_argument("--set", default="dev", choices=("dev", "dev-mr", "sample"))
     parser.add_argument("--zoom", default="1,2.5")
     parser.add_argument("--prompt-types", default="point,scribble,box,lasso")
     args = parser.parse_args()
@@ -58,9 +70,8 @@ def main() -> None:
     models = {label: make_model(name, options=opts) for label, (name, opts) in MODELS.items()}
     scores: dict[tuple[str, str, float], list[float]] = {}
     start = time.perf_counter()
-    for vname, image, labels, names in volumes(args.set):
-        for lid, name in names.items():
-            ref3 = labels == lid
+    for vname, image, masks, preset in volumes(args.set):
+        for lid, (name, ref3) in enumerate(masks.items(), start=1):
             if not ref3.any():
                 continue
             z = int(np.clip(np.argmax(ref3.sum(axis=(0, 1))), 1, ref3.shape[2] - 2))
@@ -69,7 +80,7 @@ def main() -> None:
                 ref = ndimage.zoom(ref3[..., z].astype(np.float32), zoom, order=1) > 0.5
                 for pt in ptypes:
                     for label, model in models.items():
-                        session = Session(img, model, preset="ct-abdomen", axis=2)
+                        session = Session(img, model, preset=preset, axis=2)
                         user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
                         mask = session.add_prompts(user.next_interaction(ref, None)).mask
                         scores.setdefault((pt, label, zoom), []).append(dice(mask, ref))

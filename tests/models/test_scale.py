@@ -131,3 +131,31 @@ def test_a_small_slice_has_no_coarse_grid(models):
     shipped, _ = models
     emb = shipped.encode(np.zeros((256, 200), np.float32))
     assert int(emb["scale"][0]) == 1 and not any(k.startswith("coarse_") for k in emb)
+
+
+def test_a_first_click_on_a_large_ct_slice_is_answered_as_the_slice_at_its_coarse_size(models):
+    """On absolute intensities the steps after the network run on the coarse grid too: the answer is
+    the small slice's (every second pixel) answer interpolated back, so its outline matches that
+    answer scaled up, and an MR (relative) first click keeps the network alone on the coarse grid."""
+    shipped, _ = models
+    img, obj = large_disc(seed=3)
+    click = [PointPrompt(REF, (241.0, 239.0))]
+    emb = shipped.encode(img)
+    big = shipped.decode(emb, click) > 0
+    small = shipped.decode(shipped.encode(img[::2, ::2]), prompts_to_working(click, 2)) > 0
+    assert dice(big, obj) > 0.9
+    # the coarse features come from the averaged slice, the small slice's from every second pixel:
+    # the two answers agree, not to the pixel
+    assert dice(big[::2, ::2], small) > 0.97
+    before = load_builtin_with({"scale.whole_pipeline": 0})
+    np.testing.assert_array_equal(shipped.decode_relative(emb, click, None, True),
+                                  before.decode_relative(emb, click, None, True))
+    assert not np.array_equal(shipped.decode(emb, click), before.decode(emb, click))
+
+
+def load_builtin_with(options: dict[str, float]):
+    from napari_medseg.models.builtin.model import load_builtin
+
+    model = load_builtin()
+    model.configure(options)
+    return model

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -39,24 +40,34 @@ def keep_prompted(mask: np.ndarray, prompts: Sequence[Prompt], start: np.ndarray
     do not overlap ``start`` (the mask the interaction began from). Unchanged when nothing would be
     left, when there is a single piece, or when no positive prompt was given."""
     mask = np.asarray(mask, dtype=bool)
-    labels, count = ndimage.label(mask, structure=_EIGHT)
+    rows, cols = crop_around(mask, 0)  # the pieces lie within the mask's box: label only that
+    labels, count = ndimage.label(mask[rows, cols], structure=_EIGHT)
     if count <= 1:  # the common case: one piece (or none), no prompt needs rasterising
         return mask
     anchors = prompt_anchors(prompts, mask.shape)
     if start is not None:
         anchors |= np.asarray(start, dtype=bool)
-    keep = np.bincount(labels[anchors & mask], minlength=count + 1) > 0
+    keep = np.bincount(labels[anchors[rows, cols] & mask[rows, cols]], minlength=count + 1) > 0
     keep[0] = False
     if not keep.any() or keep[1:].all():
         return mask
-    return keep[labels]
+    out = np.zeros_like(mask)
+    out[rows, cols] = keep[labels]
+    return out
 
 
 def pieces_touching(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """The pixels of ``mask`` whose 8-connected piece touches ``seed``."""
-    labels, _ = ndimage.label(mask, structure=_EIGHT)
-    touched = np.unique(labels[seed & mask])
-    return np.isin(labels, touched[touched > 0])
+    mask = np.asarray(mask, dtype=bool)
+    rows, cols = crop_around(mask, 0)  # the pieces lie within the mask's box: label only that
+    sub = mask[rows, cols]
+    labels, count = ndimage.label(sub, structure=_EIGHT)
+    touched = np.zeros(count + 1, dtype=bool)
+    touched[labels[np.asarray(seed, dtype=bool)[rows, cols] & sub]] = True
+    touched[0] = False
+    out = np.zeros_like(mask)
+    out[rows, cols] = touched[labels]
+    return out
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:

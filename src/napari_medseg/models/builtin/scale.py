@@ -34,6 +34,9 @@ from napari_medseg.core.prompts import BoxPrompt, Coord, LassoPrompt, PointPromp
 @dataclass(frozen=True)
 class ScaleOptions:
     max_side: int = 256  # px: a first click on a slice longer than this runs at 1/k (0: never)
+    # on absolute intensities (CT), the steps after the network run on the coarse grid too, and only
+    # the final logits are interpolated back (False: the network's logits are, as before 2026-12-05)
+    whole_pipeline: bool = True
 
 
 def working_factor(h: int, w: int, max_side: int) -> int:
@@ -48,13 +51,17 @@ def working_shape(h: int, w: int, k: int) -> tuple[int, int]:
 
 
 def block_mean(array: np.ndarray, k: int) -> np.ndarray:
-    """``array`` averaged over k x k blocks (the last row/column of blocks padded by repetition)."""
+    """``array`` averaged over k x k blocks (the last row/column of blocks padded by repetition), as
+    float32. Pooled by torch: numpy's mean over the strided block axes took 2.4 ms at 512 x 512."""
     if k == 1:
         return array
     h, w = array.shape
     hw, ww = working_shape(h, w, k)
-    padded = np.pad(array, ((0, hw * k - h), (0, ww * k - w)), mode="edge")
-    return padded.reshape(hw, k, ww, k).mean(axis=(1, 3), dtype=np.float32)
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None, None]
+        if (hw * k, ww * k) != (h, w):
+            x = torch.nn.functional.pad(x, (0, ww * k - w, 0, hw * k - h), mode="replicate")
+        return torch.nn.functional.avg_pool2d(x, k)[0, 0].numpy()
 
 
 def upsample(logits: torch.Tensor, k: int, shape: tuple[int, int]) -> torch.Tensor:
