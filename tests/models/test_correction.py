@@ -312,16 +312,3 @@ def test_the_model_takes_the_brain_when_a_second_click_lands_beyond_the_white_ma
     assert first_off == first_on < 0.8, "the first click is answered as before (a part)"
     assert off < 0.8 and on > 0.95, scores
 
-
-def test_distances_to_the_mask_are_the_distance_transform_at_those_pixels():
-    from scipy import ndimage
-
-    from napari_medseg.models.builtin.correction import distance_to
-
-    rng = np.random.default_rng(5)
-    for _ in range(5):
-        mask = ndimage.gaussian_filter(rng.random((60, 50)), 3) > 0.52  # blobs with holes and several parts
-        mask[0, :5] = True  # a part on the crop's edge counts too
-        pixels = np.argwhere(~mask)
-        expected = ndimage.distance_transform_edt(~mask)[~mask]
-        np.testing.assert_allclose(distance_to(mask, pixels), expected, rtol=0, atol=1e-9)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.morphology import within_distance
+
 # the slice as the model sees it (after the intensity preset, 0 and 1 at the ends of its window, not
 # clipped there), read only where it is needed
 ImageRegion = Callable[[slice, slice], np.ndarray]
@@ -61,7 +63,7 @@ class AppearanceModel:
         width = ring if ring is not None else max(3, int(round(0.25 * np.sqrt(area))))
         rows, cols = crop_around(mask, width + 2)
         crop_mask = mask[rows, cols]
-        ring_mask = ndimage.distance_transform_edt(~crop_mask) <= width
+        ring_mask = within_distance(crop_mask, width)
         ring_mask &= ~crop_mask
         if np.count_nonzero(ring_mask) < 8:
             return None

@@ -209,8 +209,9 @@ def rasterize_box(box: BoxPrompt, shape: tuple[int, int]) -> np.ndarray:
 
 def rasterize_polyline(points: Sequence[Coord], shape: tuple[int, int], width: float = 1.0) -> np.ndarray:
     """A stroke through ``points`` of the given width, as bool."""
-    from scipy import ndimage
     from skimage.draw import line
+
+    from napari_medseg.core.morphology import within_distance
 
     out = np.zeros(shape, dtype=bool)
     pts = np.clip(np.round(np.asarray(points, dtype=float)), 0, np.array(shape) - 1).astype(int)
@@ -225,7 +226,7 @@ def rasterize_polyline(points: Sequence[Coord], shape: tuple[int, int], width: f
         (r0, c0), (r1, c1) = pts.min(axis=0), pts.max(axis=0)
         rows = slice(max(r0 - pad, 0), min(r1 + pad + 1, shape[0]))
         cols = slice(max(c0 - pad, 0), min(c1 + pad + 1, shape[1]))
-        out[rows, cols] = ndimage.distance_transform_edt(~out[rows, cols]) <= half
+        out[rows, cols] = within_distance(out[rows, cols], half)
     return out
 
 

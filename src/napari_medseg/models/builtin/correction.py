@@ -74,10 +74,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
+from napari_medseg.core.morphology import distance_to
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 
 MIN_JUDGED = 9  # pixels: a shorter stroke says too little about what it should remove
@@ -211,17 +211,6 @@ def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: Prompt,
     pushed = np.zeros(old.shape, dtype=bool)
     pushed[tuple(pixels[far].T)] = True
     return _pushed(logits, rows, cols, pushed, False, opts.boost)
-
-
-def distance_to(mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Euclidean distance from each (row, col) of ``pixels`` to the nearest pixel of ``mask`` (which
-    holds one): ``distance_transform_edt(~mask)`` at those pixels, found in a k-d tree of the mask's
-    border pixels (a region's nearest pixel to a point outside lies on its border). Only the grown
-    pixels of a correction need a distance: 0.6 ms against 2.1 ms for the transform of a 200 px
-    organ's box."""
-    pad = np.pad(mask, 1)
-    inner = pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
-    return cKDTree(np.argwhere(mask & ~inner)).query(pixels)[0]
 
 
 def _nothing_far_added(logits: np.ndarray, before: np.ndarray, opts: CorrectionOptions) -> np.ndarray:

@@ -83,6 +83,7 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, keep_prompted
 from napari_medseg.core.feature_appearance import TRIM_MARGIN, FeatureAppearance, FeatureSource
+from napari_medseg.core.morphology import within_distance
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
 
@@ -209,7 +210,7 @@ def _window(smooth: np.ndarray, inside: np.ndarray, centre: float, spread: float
     low = high = opts.spread * spread
     if opts.contrast <= 0:
         return low, high
-    ring = ~inside & (ndimage.distance_transform_edt(~inside) <= opts.ring)
+    ring = ~inside & within_distance(inside, opts.ring)
     if not ring.any():
         return low, high
     step = float(np.median(smooth[ring])) - centre  # toward the surroundings
