@@ -11,9 +11,13 @@ own size. Boxes, lassos and scribbles say how far the object reaches and held (0
 
 So a slice longer than ``max_side`` is also encoded averaged down by the smallest whole factor ``k``
 that brings it within it, and only a first answer from clicks alone is decoded there (clicks 0.581
--> 0.747 at 2.5x; 0.738 with ``max_side`` 192, i.e. k = 3); prompts are mapped onto that grid and the
-logits interpolated back, and everything after the network (edge refinement, extension, evidence)
-runs at the slice's own resolution on the full-resolution slice. Corrections, boxes, lassos,
+-> 0.747 at 2.5x; 0.738 with ``max_side`` 192, i.e. k = 3); prompts are mapped onto that grid. On
+absolute intensities (CT) the steps after the network (calibration, edge refinement, extension,
+evidence) run there too, on every k-th pixel of the slice, and the final logits are interpolated
+back (``whole_pipeline``, 2026-12-05: dev clicks at 2x / 2.5x / 3x 0.862 / 0.780 / 0.853 -> 0.877 /
+0.792 / 0.872, and a click at 512 px 8.7 -> 4.8 ms); on relative intensities (MR) the network's
+logits are interpolated back and those steps run on the full-resolution slice (their window, measured
+on the coarse grid, cut a dev-mr white matter's extension short). Corrections, boxes, lassos,
 scribbles and propagation use the full-resolution features. Slices up to ``max_side`` (every bench
 volume) are untouched. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
 pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
