@@ -151,6 +151,13 @@ def test_a_first_click_on_a_large_ct_slice_is_answered_as_the_slice_at_its_coars
     np.testing.assert_array_equal(shipped.decode_relative(emb, click, None, True),
                                   before.decode_relative(emb, click, None, True))
     assert not np.array_equal(shipped.decode(emb, click), before.decode(emb, click))
+    # a slice that k = 3 does not divide: the answer has the slice's shape and finds the object
+    odd, odd_obj = large_disc(radius=120.0, size=600, seed=4)
+    odd, odd_obj = odd[:589, :431], odd_obj[:589, :431]
+    odd_emb = shipped.encode(odd)
+    assert int(odd_emb["scale"][0]) == 3
+    out = shipped.decode(odd_emb, [PointPrompt(REF, (300.0, 300.0))])
+    assert out.shape == odd.shape and np.isfinite(out).all() and dice(out > 0, odd_obj) > 0.85
 
 
 def load_builtin_with(options: dict[str, float]):
