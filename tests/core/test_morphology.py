@@ -26,6 +26,7 @@ def test_within_distance_is_the_thresholded_distance_transform(radius):
     single[2, 1] = True  # a radius wider than the array
     np.testing.assert_array_equal(within_distance(single, 9.0), np.ones((5, 3), dtype=bool))
     assert not within_distance(np.zeros((4, 4), dtype=bool), radius).any()
+    assert not within_distance(blobs(0), -1.0).any()  # as the transform: no pixel lies at a negative distance
 
 
 def test_distances_to_the_mask_are_the_distance_transform_at_those_pixels():

@@ -18,6 +18,8 @@ def within_distance(mask: np.ndarray, radius: float) -> np.ndarray:
     ``distance_transform_edt(~mask) <= radius``, as the union of ``mask`` shifted by every offset of
     the disc, row by row of the disc (each row a horizontal run, widened one pixel at a time)."""
     mask = np.asarray(mask, dtype=bool)
+    if radius < 0:
+        return np.zeros_like(mask)
     h, w = mask.shape
     r = int(np.floor(radius))
     half = {dr: int(np.floor(np.sqrt(max(radius * radius - dr * dr, 0.0)))) for dr in range(-r, r + 1)}
