@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import MIN_JUDGED, crop_around, drop_reached_patches
+from napari_medseg.core.morphology import within_distance
 
 SliceFeatures = tuple[np.ndarray, int]  # (features (h, w, C), stride in slice pixels)
 FeatureSource = Callable[[], "SliceFeatures | None"]  # asked only when needed; None: no features
@@ -64,7 +65,8 @@ class FeatureAppearance:
         rows, cols = crop_around(cover > 0, int(np.ceil(width)) + 1)
         cover, features = cover[rows, cols], features[rows, cols]
         obj = cover > CORE
-        ring = (cover < OUTSIDE) & (ndimage.distance_transform_edt(cover < OUTSIDE) <= width)
+        outside = cover < OUTSIDE
+        ring = outside & within_distance(~outside, width)
         dims = features.shape[-1]
         if min(np.count_nonzero(obj), np.count_nonzero(ring)) < MIN_SAMPLES_PER_DIM * dims:
             return None  # a small object: a discriminant fitted on so few cells would only be noise

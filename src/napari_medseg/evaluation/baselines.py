@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.morphology import within_distance
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -63,7 +64,7 @@ def _box_core(box: BoxPrompt, shape: tuple[int, int], fraction: float) -> np.nda
 def _grow(mask: np.ndarray, pixels: int) -> np.ndarray:
     if pixels <= 0:
         return mask
-    return ndimage.distance_transform_edt(~mask) <= pixels
+    return within_distance(mask, pixels)
 
 
 class SeedRules:
