@@ -55,6 +55,15 @@ def test_a_border_click_mends_the_border_but_does_not_flood():
     assert not (kept & ~ring).any(), "nothing farther than border_growth (4 px) from the old mask"
 
 
+def test_a_positive_click_inside_the_mask_does_not_flood_either():
+    """A click deep inside the mask lies at distance 0 from it, as a border click does."""
+    before = disc(20)
+    flood = disc(40) & ~before
+    click = [PointPrompt(REF, (48.0, 48.0), True)]  # the mask's centre
+    out = bound_correction(logits_of(before | flood), logits_of(before), click) > 0
+    assert not (out & ~disc(24.0)).any(), "nothing farther than border_growth (4 px) from the old mask"
+
+
 def test_a_border_stroke_on_a_small_object_does_not_grow_its_far_side():
     before = disc(10)
     ring = disc(14) & ~before  # the answer grew the whole lesion by 4 px all round

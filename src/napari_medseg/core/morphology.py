@@ -43,10 +43,14 @@ def within_distance(mask: np.ndarray, radius: float) -> np.ndarray:
 
 def distance_to(mask: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """Euclidean distance from each (row, col) of ``pixels`` to the nearest pixel of ``mask`` (which
-    holds one): ``distance_transform_edt(~mask)`` at those pixels, found in a k-d tree of the mask's
-    border pixels (a region's nearest pixel to a point outside it lies on its border). A correction
-    needs the distances of its grown pixels only: 0.6 ms against 2.1 ms for the transform of a
-    200 px organ's box."""
+    holds one), 0 for the mask's own pixels: ``distance_transform_edt(~mask)`` at those pixels,
+    found in a k-d tree of the mask's border pixels (a region's nearest pixel to a point outside it
+    lies on its border). A correction needs the distances of its grown pixels only: 0.6 ms against
+    2.1 ms for the transform of a 200 px organ's box."""
+    mask = np.asarray(mask, dtype=bool)
+    pixels = np.asarray(pixels, dtype=np.intp).reshape(-1, 2)
     pad = np.pad(mask, 1)
     inner = pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]
-    return cKDTree(np.argwhere(mask & ~inner)).query(pixels)[0]
+    distance = cKDTree(np.argwhere(mask & ~inner)).query(pixels)[0]
+    distance[mask[pixels[:, 0], pixels[:, 1]]] = 0.0
+    return distance
