@@ -77,7 +77,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
-from napari_medseg.core.morphology import distance_to
+from napari_medseg.core.morphology import distance_to, within_distance
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 
 MIN_JUDGED = 9  # pixels: a shorter stroke says too little about what it should remove
@@ -219,7 +219,7 @@ def _nothing_far_added(logits: np.ndarray, before: np.ndarray, opts: CorrectionO
         return logits
     # distances up to the limit are exact in a crop that far around the added pixels
     rows, cols = crop_around(added, int(np.ceil(opts.border_growth)) + 2)
-    far = added[rows, cols] & (ndimage.distance_transform_edt(~before[rows, cols]) > opts.border_growth)
+    far = added[rows, cols] & ~within_distance(before[rows, cols], opts.border_growth)
     if not far.any():
         return logits
     return _pushed(logits, rows, cols, far, False, opts.boost)
@@ -251,7 +251,8 @@ def _no_interior_taken(logits: np.ndarray, before: np.ndarray, last: Prompt, opt
     rows, cols = crop_around(removed, int(np.ceil(opts.interior_depth)) + 2)
     sub = removed[rows, cols]
     near = pieces_touching(sub, _marks(last, logits.shape, opts.reach)[rows, cols])
-    deep = sub & ~near & (ndimage.distance_transform_edt(before[rows, cols]) > opts.interior_depth)
+    old = before[rows, cols]
+    deep = sub & ~near & old & ~within_distance(~old, opts.interior_depth)
     if not deep.any():
         return logits
     back = pieces_touching(sub & ~near, deep)  # the removed pieces that reach that deep
@@ -267,7 +268,7 @@ def _hole_filled_only(logits: np.ndarray, before: np.ndarray, last: Prompt, opts
     marks = _marks(last, logits.shape, 1.0)[rows, cols]
     if not (marks & fill_holes(sub) & ~sub).any():
         return logits  # not in a hole of the mask
-    far = removed[rows, cols] & (ndimage.distance_transform_edt(~marks) > opts.hole_reach)
+    far = removed[rows, cols] & ~within_distance(marks, opts.hole_reach)
     if not far.any():
         return logits
     return _pushed(logits, rows, cols, far, True, opts.boost)
@@ -281,9 +282,8 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
         return logits
     click = rasterize_point(last.point, logits.shape, 1.0)
     rows, cols = crop_around(before | click, int(np.ceil(opts.adjacent)) + 2)
-    inside = ndimage.distance_transform_edt(before[rows, cols])
     at_click = click[rows, cols]
-    if not at_click.any() or inside[at_click].max() > opts.adjacent:
+    if not at_click.any() or distance_to(~before[rows, cols], np.argwhere(at_click)).max() > opts.adjacent:
         return logits  # deep inside the mask: a hole or a wrong part, the network's answer stands
     sub = removed[rows, cols]
     far = sub & ~pieces_touching(sub, rasterize_point(last.point, logits.shape, opts.reach)[rows, cols])
@@ -304,7 +304,7 @@ def _wants_whole(before: np.ndarray, marks: np.ndarray, last: Prompt, opts: Corr
     sub = before[rows, cols]
     if not sub.any():
         return True  # nothing of the mask within the crop: farther than the limit
-    return bool(ndimage.distance_transform_edt(~sub)[marks[rows, cols]].min() > opts.whole_distance)
+    return bool(distance_to(sub, np.argwhere(marks[rows, cols])).min() > opts.whole_distance)
 
 
 def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Sequence[Prompt],
