@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import prompt_anchors
+from napari_medseg.core.morphology import within_distance
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, Prompt, rasterize_box, rasterize_polygon
 
 
@@ -78,7 +79,8 @@ def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
         if correcting and opts.correction_depth > 0:
             rows, cols = crop_around(inside, 1)
             pushed = np.zeros_like(inside)
-            pushed[rows, cols] = ndimage.distance_transform_edt(inside[rows, cols]) > opts.correction_depth
+            sub = inside[rows, cols]
+            pushed[rows, cols] = sub & ~within_distance(~sub, opts.correction_depth)
         np.add(out, opts.lasso_bias, out=out, where=pushed)
         np.subtract(out, opts.lasso_bias, out=out, where=~inside)
     if positive:
