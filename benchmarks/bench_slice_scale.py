@@ -1,6 +1,7 @@
 """How the first answer holds up when objects span more pixels: prints numbers, asserts nothing.
 
     .venv/bin/python benchmarks/bench_slice_scale.py [--set dev|dev-mr|sample] [--zoom 1,2.5] [--prompt-types point,box]
+        [--interactions 5] [--models "builtin;random_walker"]
 
 The bench's volumes are small (the phantoms' slices are 192 x 160 pixels, their organs 30-100 px
 across); a real CT slice is 512 x 512, its organs two to three times larger in pixels. Here every
@@ -9,7 +10,8 @@ structure's largest slice of the whole phantom (not a crop) is scaled up in plan
 built-in model as shipped, by the same model with the coarse grid switched off
 (``scale.max_side=0``: every answer at full resolution, as before 2026-12-02), by the same model
 with only the network on the coarse grid (``scale.whole_pipeline=0``: the steps after it at full
-resolution, as before 2026-12-05) and by the random walker. ``--set dev`` uses the development
+resolution, as before 2026-12-05), by the same model with click corrections at full resolution
+(``scale.corrections=0``; with ``--interactions`` above 1) and by the random walker. ``--set dev`` uses the development
 phantoms (seeds 7 and 8, for choices), ``--set dev-mr`` the MR development phantoms (seeds 3 and 4,
 MR percentile preset); ``--set sample`` the bundled phantom (evaluation only).
 """
@@ -35,6 +37,7 @@ MODELS = {
     "builtin": ("builtin", ()),
     "builtin, full resolution only": ("builtin", (("scale.max_side", 0.0),)),
     "builtin, steps after the network at full resolution": ("builtin", (("scale.whole_pipeline", 0.0),)),
+    "builtin, click corrections at full resolution": ("builtin", (("scale.corrections", 0.0),)),
     "random_walker": ("random_walker", ()),
 }
 
@@ -63,11 +66,16 @@ def main() -> None:
     parser.add_argument("--set", default="dev", choices=("dev", "dev-mr", "sample"))
     parser.add_argument("--zoom", default="1,2.5")
     parser.add_argument("--prompt-types", default="point,scribble,box,lasso")
+    parser.add_argument("--interactions", type=int, default=1,
+                        help="the simulated user's interactions per slice (corrections after the first); "
+                             "the table gives the Dice after the last")
+    parser.add_argument("--models", default=";".join(MODELS), help="the rows to run, ';'-separated (their labels hold commas)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     zooms = [float(z) for z in args.zoom.split(",")]
     ptypes = args.prompt_types.split(",")
-    models = {label: make_model(name, options=opts) for label, (name, opts) in MODELS.items()}
+    models = {label: make_model(name, options=opts) for label, (name, opts) in MODELS.items()
+              if label in args.models.split(";")}
     scores: dict[tuple[str, str, float], list[float]] = {}
     start = time.perf_counter()
     for vname, image, masks, preset in volumes(args.set):
@@ -82,11 +90,16 @@ def main() -> None:
                     for label, model in models.items():
                         session = Session(img, model, preset=preset, axis=2)
                         user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
-                        mask = session.add_prompts(user.next_interaction(ref, None)).mask
+                        mask = None
+                        for _ in range(args.interactions):
+                            prompts = user.next_interaction(ref, mask)
+                            if prompts:  # else nothing is left to correct: the mask stays
+                                mask = session.add_prompts(prompts).mask
                         scores.setdefault((pt, label, zoom), []).append(dice(mask, ref))
             print(f"{vname} {name}: done", flush=True)
     shape = f"{image.shape[0]} x {image.shape[1]}"
-    print(f"\nFirst-answer Dice, mean over structures ({args.set}, slices of {shape} px scaled by "
+    what = "First-answer Dice" if args.interactions == 1 else f"Dice after {args.interactions} interactions"
+    print(f"\n{what}, mean over structures ({args.set}, slices of {shape} px scaled by "
           f"{', '.join(f'{z:g}' for z in zooms)}; {time.perf_counter() - start:.0f} s)\n")
     print("| prompt | model | " + " | ".join(f"x{z:g}" for z in zooms) + " |")
     print("|---|---|" + "---:|" * len(zooms))

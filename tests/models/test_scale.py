@@ -15,6 +15,7 @@ from napari_medseg.core.prompts import (
     SliceRef,
     rasterize,
 )
+from napari_medseg.errors import VolumeReadError
 from napari_medseg.models.builtin.scale import (
     block_mean,
     prompts_to_working,
@@ -113,18 +114,28 @@ def test_a_first_click_on_a_large_slice_is_answered_on_the_coarse_grid(models):
     assert shipped.identity != full_only.identity  # their caches hold different embeddings
 
 
-def test_everything_but_a_first_click_runs_at_full_resolution(models):
+def test_everything_but_clicks_runs_at_full_resolution(models):
+    """Boxes, scribbles (and so every sequence that holds one) and MR click corrections run at full
+    resolution; a CT click correction runs on the coarse grid, its previous logits at every 2nd pixel."""
     shipped, full_only = models
     img, obj = large_disc()
     emb, emb0 = shipped.encode(img), full_only.encode(img)
     assert "coarse_e4" not in emb0 and int(emb0["scale"][0]) == 1
     prev = np.where(obj, 4.0, -4.0).astype(np.float32)
+    clicks = [PointPrompt(REF, (240.0, 240.0)), PointPrompt(REF, (100.0, 100.0), False)]
     for prompts, previous in (
         ([BoxPrompt(REF, (130.0, 130.0), (350.0, 350.0))], None),
         ([ScribblePrompt(REF, ((200.0, 200.0), (280.0, 280.0)), True, 3.0)], None),
-        ([PointPrompt(REF, (240.0, 240.0)), PointPrompt(REF, (100.0, 100.0), False)], prev),
+        ([BoxPrompt(REF, (130.0, 130.0), (350.0, 350.0)), *clicks], prev),
     ):
         np.testing.assert_array_equal(shipped.decode(emb, prompts, previous), full_only.decode(emb0, prompts, previous))
+    np.testing.assert_array_equal(shipped.decode_relative(emb, clicks, prev, True),
+                                  full_only.decode_relative(emb0, clicks, prev, True))
+    coarse = shipped.decode(emb, clicks, prev)
+    assert coarse.shape == img.shape and dice(coarse > 0, obj) > 0.9
+    assert not np.array_equal(coarse, full_only.decode(emb0, clicks, prev))
+    with pytest.raises(VolumeReadError, match="previous logits have shape"):
+        shipped.decode(emb, clicks, prev[:-1])  # checked before the coarse grid takes it
 
 
 def test_a_small_slice_has_no_coarse_grid(models):

@@ -138,6 +138,16 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
     return out
 
 
+def checked_previous(prev_logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Previous logits as finite float32 of the slice's ``shape``; another shape -> VolumeReadError."""
+    pl = np.asarray(prev_logits, dtype=np.float32)
+    if pl.shape != shape:
+        raise VolumeReadError(f"previous logits have shape {pl.shape}, the slice is {shape}; pass logits of this slice")
+    if not np.isfinite(pl).all():
+        pl = np.nan_to_num(pl, nan=0.0, posinf=PREV_CLIP, neginf=-PREV_CLIP)
+    return pl
+
+
 def load_step_decoder(path: Path, weights_sha256: str) -> MaskDecoder | None:
     """The propagation decoder in ``path`` (BatchNorm folded), or None when it was trained on another
     encoder's features than the weights with ``weights_sha256`` (it would read them wrongly)."""
@@ -256,14 +266,19 @@ class BuiltinModel:
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
         h, w = (int(v) for v in embedding["size"])
-        # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py)
+        previous = None if prev_logits is None else checked_previous(prev_logits, (h, w))
+        # a first answer from clicks alone on a large slice runs on the coarse grid, and on absolute
+        # intensities the corrections of a click-only sequence there do too (scale.py)
         k = int(embedding["scale"][0])
-        coarse = k > 1 and prev_logits is None and bool(prompts) and all(p.kind == "point" for p in prompts)
+        clicks = bool(prompts) and all(p.kind == "point" for p in prompts)
+        whole = self.scale.whole_pipeline and not relative
+        coarse = k > 1 and clicks and (previous is None or (whole and self.scale.corrections))
         k, prefix = (k, COARSE) if coarse else (1, "")
         if coarse and COARSE + FEATURE_KEYS[0] not in embedding:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
-        if coarse and self.scale.whole_pipeline and not relative:
-            small = self.decode_relative(coarse_embedding(embedding, k), prompts_to_working(prompts, k), None,
+        if coarse and whole:
+            small_prev = None if previous is None else np.ascontiguousarray(previous[::k, ::k])
+            small = self.decode_relative(coarse_embedding(embedding, k), prompts_to_working(prompts, k), small_prev,
                                          relative, decoder=decoder)
             with torch.inference_mode():
                 return upsample(torch.from_numpy(small), k, (h, w)).numpy()
@@ -272,14 +287,8 @@ class BuiltinModel:
         mh, mw = map_shape((hp, wp))
         maps = torch.from_numpy(build_prompt_maps(prompts_to_working(prompts, k), (mh, mw)))[None]
         given = torch.zeros(1)
-        previous: np.ndarray | None = None  # the previous logits on the slice, checked and finite
-        if prev_logits is not None:
-            pl = np.asarray(prev_logits, dtype=np.float32)
-            if pl.shape != (h, w):
-                raise VolumeReadError(f"previous logits have shape {pl.shape}, the slice is {(h, w)}; pass logits of this slice")
-            if not np.isfinite(pl).all():
-                pl = np.nan_to_num(pl, nan=0.0, posinf=PREV_CLIP, neginf=-PREV_CLIP)
-            previous = pl  # (a correction or a walk: always on the full-resolution grid, k = 1)
+        if previous is not None:  # (here on the full-resolution grid, k = 1)
+            pl = previous
             if (hp, wp) != (h, w):
                 pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
             prev = torch.from_numpy(pl)[None, None]

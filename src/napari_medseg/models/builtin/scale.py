@@ -41,6 +41,9 @@ class ScaleOptions:
     # on absolute intensities (CT), the steps after the network run on the coarse grid too, and only
     # the final logits are interpolated back (False: the network's logits are, as before 2026-12-05)
     whole_pipeline: bool = True
+    # ...and with it, the corrections of a click-only sequence run there too (their previous logits
+    # taken at every k-th pixel), as small-slice corrections of the coarse first answer
+    corrections: bool = True
 
 
 def working_factor(h: int, w: int, max_side: int) -> int:
