@@ -10,8 +10,10 @@ structure's largest slice of the whole phantom (not a crop) is scaled up in plan
 built-in model as shipped, by the same model with the coarse grid switched off
 (``scale.max_side=0``: every answer at full resolution, as before 2026-12-02), by the same model
 with only the network on the coarse grid (``scale.whole_pipeline=0``: the steps after it at full
-resolution, as before 2026-12-05), by the same model with click corrections at full resolution
-(``scale.corrections=0``; with ``--interactions`` above 1) and by the random walker. ``--set dev`` uses the development
+resolution, as before 2026-12-05) and by the random walker. ``--interactions N`` goes on with the
+simulated user's corrections and reports the Dice after the last; ``--existing`` starts instead from
+an imperfect label already on the slice (the reference grown by 2 px and moved by (3, 2) px, as an
+automatic segmentation to correct) and reports the Dice after N corrections. ``--set dev`` uses the development
 phantoms (seeds 7 and 8, for choices), ``--set dev-mr`` the MR development phantoms (seeds 3 and 4,
 MR percentile preset); ``--set sample`` the bundled phantom (evaluation only).
 """
@@ -37,7 +39,6 @@ MODELS = {
     "builtin": ("builtin", ()),
     "builtin, full resolution only": ("builtin", (("scale.max_side", 0.0),)),
     "builtin, steps after the network at full resolution": ("builtin", (("scale.whole_pipeline", 0.0),)),
-    "builtin, click corrections at full resolution": ("builtin", (("scale.corrections", 0.0),)),
     "random_walker": ("random_walker", ()),
 }
 
@@ -70,6 +71,8 @@ def main() -> None:
                         help="the simulated user's interactions per slice (corrections after the first); "
                              "the table gives the Dice after the last")
     parser.add_argument("--models", default=";".join(MODELS), help="the rows to run, ';'-separated (their labels hold commas)")
+    parser.add_argument("--existing", action="store_true",
+                        help="correct an imperfect existing label (the reference grown by 2 px, moved by (3, 2) px)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     zooms = [float(z) for z in args.zoom.split(",")]
@@ -88,17 +91,23 @@ def main() -> None:
                 ref = ndimage.zoom(ref3[..., z].astype(np.float32), zoom, order=1) > 0.5
                 for pt in ptypes:
                     for label, model in models.items():
-                        session = Session(img, model, preset=preset, axis=2)
+                        labels, mask = None, None
+                        if args.existing:  # an automatic segmentation to correct, on the middle slice
+                            mask = np.roll(ndimage.binary_dilation(ref, iterations=2), (3, 2), axis=(0, 1))
+                            labels = np.zeros(img.shape, dtype=np.uint8)
+                            labels[..., 1] = mask
+                        session = Session(img, model, labels=labels, preset=preset, axis=2)
                         user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
-                        mask = None
                         for _ in range(args.interactions):
                             prompts = user.next_interaction(ref, mask)
                             if prompts:  # else nothing is left to correct: the mask stays
-                                mask = session.add_prompts(prompts).mask
+                                mask = session.add_prompts(prompts, label_id=1).mask
                         scores.setdefault((pt, label, zoom), []).append(dice(mask, ref))
             print(f"{vname} {name}: done", flush=True)
     shape = f"{image.shape[0]} x {image.shape[1]}"
     what = "First-answer Dice" if args.interactions == 1 else f"Dice after {args.interactions} interactions"
+    if args.existing:
+        what = f"Dice after {args.interactions} corrections of an existing label"
     print(f"\n{what}, mean over structures ({args.set}, slices of {shape} px scaled by "
           f"{', '.join(f'{z:g}' for z in zooms)}; {time.perf_counter() - start:.0f} s)\n")
     print("| prompt | model | " + " | ".join(f"x{z:g}" for z in zooms) + " |")

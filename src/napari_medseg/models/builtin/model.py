@@ -267,18 +267,14 @@ class BuiltinModel:
             )
         h, w = (int(v) for v in embedding["size"])
         previous = None if prev_logits is None else checked_previous(prev_logits, (h, w))
-        # a first answer from clicks alone on a large slice runs on the coarse grid, and on absolute
-        # intensities the corrections of a click-only sequence there do too (scale.py)
+        # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py)
         k = int(embedding["scale"][0])
-        clicks = bool(prompts) and all(p.kind == "point" for p in prompts)
-        whole = self.scale.whole_pipeline and not relative
-        coarse = k > 1 and clicks and (previous is None or (whole and self.scale.corrections))
+        coarse = k > 1 and previous is None and bool(prompts) and all(p.kind == "point" for p in prompts)
         k, prefix = (k, COARSE) if coarse else (1, "")
         if coarse and COARSE + FEATURE_KEYS[0] not in embedding:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
-        if coarse and whole:
-            small_prev = None if previous is None else np.ascontiguousarray(previous[::k, ::k])
-            small = self.decode_relative(coarse_embedding(embedding, k), prompts_to_working(prompts, k), small_prev,
+        if coarse and self.scale.whole_pipeline and not relative:
+            small = self.decode_relative(coarse_embedding(embedding, k), prompts_to_working(prompts, k), None,
                                          relative, decoder=decoder)
             with torch.inference_mode():
                 return upsample(torch.from_numpy(small), k, (h, w)).numpy()
@@ -287,7 +283,7 @@ class BuiltinModel:
         mh, mw = map_shape((hp, wp))
         maps = torch.from_numpy(build_prompt_maps(prompts_to_working(prompts, k), (mh, mw)))[None]
         given = torch.zeros(1)
-        if previous is not None:  # (here on the full-resolution grid, k = 1)
+        if previous is not None:  # (a correction or a walk: always on the full-resolution grid, k = 1)
             pl = previous
             if (hp, wp) != (h, w):
                 pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)

@@ -17,10 +17,8 @@ evidence) run there too, on every k-th pixel of the slice, and the final logits 
 back (``whole_pipeline``, 2026-12-05: dev clicks at 2x / 2.5x / 3x 0.862 / 0.780 / 0.853 -> 0.877 /
 0.792 / 0.872, and a click at 512 px 8.7 -> 4.8 ms); on relative intensities (MR) the network's
 logits are interpolated back and those steps run on the full-resolution slice (their window, measured
-on the coarse grid, cut a dev-mr white matter's extension short). On CT the corrections of a
-click-only sequence run there too, on the previous logits at every k-th pixel (``corrections``:
-dev at 2-3x, mean Dice@5 0.946 -> 0.951; a border click at 512 px 10-14 -> 5-7 ms). Other
-corrections, boxes, lassos, scribbles and propagation use the full-resolution features. Slices up to ``max_side`` (every bench
+on the coarse grid, cut a dev-mr white matter's extension short). Corrections, boxes, lassos,
+scribbles and propagation use the full-resolution features. Slices up to ``max_side`` (every bench
 volume) are untouched. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
 pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
 """
@@ -43,9 +41,6 @@ class ScaleOptions:
     # on absolute intensities (CT), the steps after the network run on the coarse grid too, and only
     # the final logits are interpolated back (False: the network's logits are, as before 2026-12-05)
     whole_pipeline: bool = True
-    # ...and with it, the corrections of a click-only sequence run there too (their previous logits
-    # taken at every k-th pixel), as small-slice corrections of the coarse first answer
-    corrections: bool = True
 
 
 def working_factor(h: int, w: int, max_side: int) -> int:
