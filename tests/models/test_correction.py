@@ -203,7 +203,8 @@ def test_a_negative_stroke_the_network_ignored_removes_what_looks_like_under_it(
     inner_vessel = disc(6, centre=(48.0, 74.0))
     assert not out[inner_vessel].any(), "the vessel went"
     assert out[disc(18) & ~vessel].all(), "the organ stayed"
-    assert bound_correction(logits, logits, [stroke]) is logits, "without the slice nothing is judged"
+    # without the slice nothing is judged (only the stroke's own line would go: ``honour``)
+    assert bound_correction(logits, logits, [stroke], CorrectionOptions(honour=False)) is logits
 
 
 def test_a_negative_stroke_across_the_object_itself_takes_only_its_own_pixels():
@@ -321,3 +322,58 @@ def test_the_model_takes_the_brain_when_a_second_click_lands_beyond_the_white_ma
     assert first_off == first_on < 0.8, "the first click is answered as before (a part)"
     assert off < 0.8 and on > 0.95, scores
 
+
+
+def test_a_stroke_the_network_ignored_still_marks_its_line():
+    """A positive stroke along a sliver the answer left out: the stroke's line joins the mask; a
+    negative stroke the answer kept: its line goes; where strokes cross, the later one wins."""
+    from napari_medseg.core.prompts import rasterize_polyline
+
+    before = disc(20)
+    along = ScribblePrompt(REF, ((69.0, 42.0), (69.0, 54.0)), True)  # 1 px below the mask's bottom
+    out = bound_correction(logits_of(before), logits_of(before), [along]) > 0
+    line = rasterize_polyline(along.points, (SIZE, SIZE), 1.0)
+    assert out[line].all(), "the line of a positive stroke is object"
+    assert not (out & ~before & ~line).any(), "nothing but the line was added"
+
+    across = ScribblePrompt(REF, ((60.0, 48.0), (75.0, 48.0)), False)  # drawn down over the first stroke
+    out = bound_correction(logits_of(before), logits_of(before), [along, across]) > 0
+    assert not out[rasterize_polyline(across.points, (SIZE, SIZE), 1.0)].any(), "the later negative stroke wins"
+    assert out[69, 42] and out[69, 54], "the positive line beside the crossing stays"
+
+    off = CorrectionOptions(honour=False)
+    assert not (bound_correction(logits_of(before), logits_of(before), [along], off) > 0)[line].any()
+
+
+def test_clicks_are_honoured_only_when_asked():
+    before = disc(20)
+    click = PointPrompt(REF, (69.0, 48.0), True)
+    logits = logits_of(before)
+    assert not (bound_correction(logits, logits, [click]) > 0)[69, 48]
+    assert (bound_correction(logits, logits, [click], CorrectionOptions(honour_clicks=True)) > 0)[69, 48]
+
+
+def test_the_model_keeps_a_border_stroke_on_its_answer():
+    """The built-in model on a development phantom's kidney (seed 8): after a box, a positive stroke
+    drawn one pixel outside the answer's border ends up inside the corrected mask."""
+    from scipy import ndimage
+
+    from napari_medseg.core.intensity import get_preset
+    from napari_medseg.core.prompts import rasterize_polyline
+    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.models.builtin.model import load_builtin
+
+    image, labels, _, _ = generate_phantom(8)
+    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
+    ref = labels[:, :, z] == 3
+    model = load_builtin()
+    emb = model.encode(get_preset("ct-abdomen").fit(image).apply(image[:, :, z]))
+    rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
+    box = BoxPrompt(REF, (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)), True)
+    first = model.decode(emb, [box]) > 0
+    bottom = int(np.flatnonzero(first.any(1))[-1])
+    span = np.flatnonzero(first[bottom])
+    stroke = ScribblePrompt(REF, ((bottom + 1.0, float(span[0])), (bottom + 1.0, float(span[-1]))), True)
+    second = model.decode(emb, [box, stroke], prev_logits=np.where(first, 4.0, -4.0).astype(np.float32)) > 0
+    assert second[rasterize_polyline(stroke.points, first.shape, 1.0)].all()
+    assert ndimage.label(second)[1] == 1

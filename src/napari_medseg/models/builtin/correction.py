@@ -78,7 +78,7 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
 from napari_medseg.core.morphology import distance_to, within_distance
-from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
+from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point, rasterize_polyline
 
 MIN_JUDGED = 9  # pixels: a shorter stroke says too little about what it should remove
 
@@ -111,6 +111,10 @@ class CorrectionOptions:
     # a negative scribble adds nothing farther than ``border_growth`` px from the previous mask
     negative_adds_near: bool = True
     boost: float = 0.5  # |logit| a pixel kept or dropped by these rules gets (at least)
+    # the pixels a stroke's line lies on (and, with honour_clicks, the pixel under each click) take
+    # the prompt's sign, the later prompt winning
+    honour: bool = True
+    honour_clicks: bool = False
     enabled: bool = True
     # a positive click farther than this (px) outside the mask, or a positive scribble outside it, in
     # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)...
@@ -144,7 +148,33 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
         logits = _nothing_far_added(logits, before, opts)
     if not last.positive and last.kind == "scribble" and opts.ignored_negative and image is not None:
         logits = _carry_out_negative(logits, image, last, opts)
+    if opts.honour:
+        logits = honour_prompts(logits, prompts, opts.boost, opts.honour_clicks)
     return logits
+
+
+def honour_prompts(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, clicks: bool = True) -> np.ndarray:
+    """``logits`` with the pixel under each click and the line of each stroke (one pixel wide) at
+    least ``boost`` for positive prompts and at most ``-boost`` for negative ones, later prompts
+    over earlier ones: a copy, or ``logits`` itself when every such pixel already agrees."""
+    shape = logits.shape
+    sign = np.zeros(shape, dtype=np.int8)
+    for p in prompts:
+        if isinstance(p, PointPrompt):
+            if not clicks:
+                continue
+            at = rasterize_point(p.point, shape, 0.0)
+        elif p.kind == "scribble":
+            at = rasterize_polyline(p.points, shape, 1.0)
+        else:
+            continue
+        sign[at] = 1 if p.positive else -1
+    wrong = ((sign > 0) & (logits <= 0)) | ((sign < 0) & (logits > 0))
+    if not wrong.any():
+        return logits
+    out = np.array(logits, dtype=np.float32, copy=True)
+    out[wrong] = boost * sign[wrong]
+    return out
 
 
 def _marks(prompt: Prompt, shape: tuple[int, int], radius: float) -> np.ndarray:
