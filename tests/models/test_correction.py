@@ -377,3 +377,24 @@ def test_the_model_keeps_a_border_stroke_on_its_answer():
     second = model.decode(emb, [box, stroke], prev_logits=np.where(first, 4.0, -4.0).astype(np.float32)) > 0
     assert second[rasterize_polyline(stroke.points, first.shape, 1.0)].all()
     assert ndimage.label(second)[1] == 1
+
+
+def test_a_lasso_drawn_around_a_missed_sliver_marks_its_axis():
+    """A positive correction lasso around a 2-px sliver below the mask, which the answer left out: the
+    lasso's medial axis (its deeper half: no spurs to the corners) joins; the slice's first lasso, the
+    object's outline, is the network's to follow."""
+    from napari_medseg.core.prompts import LassoPrompt, rasterize_polygon
+
+    before = disc(20)
+    outline = LassoPrompt(REF, ((26.0, 26.0), (26.0, 70.0), (72.0, 70.0), (72.0, 26.0)))
+    around = LassoPrompt(REF, ((67.5, 38.0), (67.5, 58.0), (71.5, 58.0), (71.5, 38.0)))  # rows 68-71
+    out = bound_correction(logits_of(before), logits_of(before), [outline, around]) > 0
+    added = out & ~before
+    inside = rasterize_polygon(around.vertices, (SIZE, SIZE))
+    assert added.sum() >= 12, "the axis along the sliver joined"
+    assert not (added & ~inside).any(), "nothing outside the lasso"
+    assert added.sum() < 0.5 * inside.sum(), "a line, not the lasso's whole inside"
+    first_only = bound_correction(logits_of(before), logits_of(before), [around]) > 0
+    assert not (first_only & ~before).any(), "a first lasso is not honoured this way"
+    off = CorrectionOptions(honour_lassos=False)
+    assert not ((bound_correction(logits_of(before), logits_of(before), [outline, around], off) > 0) & ~before).any()

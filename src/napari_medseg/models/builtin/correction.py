@@ -70,7 +70,7 @@ border alone lowered their Dice@3 there 0.960 -> 0.913.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -115,6 +115,7 @@ class CorrectionOptions:
     # the prompt's sign, the later prompt winning
     honour: bool = True
     honour_clicks: bool = False
+    honour_lassos: bool = True  # ...and the medial axis of each positive lasso drawn as a correction
     enabled: bool = True
     # a positive click farther than this (px) outside the mask, or a positive scribble outside it, in
     # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)...
@@ -130,6 +131,9 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
     model sees it) is needed only to carry out an ignored negative stroke."""
     if not opts.enabled or prev_logits is None or not prompts:
         return logits
+    if opts.honour:  # (last: the prompts' own pixels over what the rules decided)
+        out = bound_correction(logits, prev_logits, prompts, replace(opts, honour=False), image)
+        return honour_prompts(out, prompts, opts.boost, opts.honour_clicks, opts.honour_lassos)
     last = prompts[-1]
     if last.kind not in ("point", "scribble"):
         return logits  # a box or lasso redraws the object's extent; propagation carries a box
@@ -148,32 +152,47 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
         logits = _nothing_far_added(logits, before, opts)
     if not last.positive and last.kind == "scribble" and opts.ignored_negative and image is not None:
         logits = _carry_out_negative(logits, image, last, opts)
-    if opts.honour:
-        logits = honour_prompts(logits, prompts, opts.boost, opts.honour_clicks)
     return logits
 
 
-def honour_prompts(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, clicks: bool = True) -> np.ndarray:
+def honour_prompts(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, clicks: bool = True,
+                   lassos: bool = False) -> np.ndarray:
     """``logits`` with the pixel under each click and the line of each stroke (one pixel wide) at
     least ``boost`` for positive prompts and at most ``-boost`` for negative ones, later prompts
     over earlier ones: a copy, or ``logits`` itself when every such pixel already agrees."""
     shape = logits.shape
+    chosen = [p for i, p in enumerate(prompts) if p.kind == "scribble" or (clicks and p.kind == "point")
+              or (lassos and p.kind == "lasso" and p.positive and i > 0)]
+    if not chosen:
+        return logits
     sign = np.zeros(shape, dtype=np.int8)
-    for p in prompts:
+    for p in chosen:
         if isinstance(p, PointPrompt):
-            if not clicks:
-                continue
             at = rasterize_point(p.point, shape, 0.0)
         elif p.kind == "scribble":
             at = rasterize_polyline(p.points, shape, 1.0)
         else:
-            continue
+            at = _lasso_axis(p, shape)
         sign[at] = 1 if p.positive else -1
     wrong = ((sign > 0) & (logits <= 0)) | ((sign < 0) & (logits > 0))
     if not wrong.any():
         return logits
     out = np.array(logits, dtype=np.float32, copy=True)
     out[wrong] = boost * sign[wrong]
+    return out
+
+
+def _lasso_axis(lasso: Prompt, shape: tuple[int, int]) -> np.ndarray:
+    """The medial axis (skeleton) of a lasso's inside: the line a lasso around a sliver is drawn about."""
+    from skimage.morphology import skeletonize
+
+    inside = rasterize(lasso, shape)
+    rows, cols = crop_around(inside, 1)
+    sub = inside[rows, cols]
+    depth = ndimage.distance_transform_edt(sub)
+    out = np.zeros(shape, dtype=bool)
+    # the spurs a polygon's corners grow run out towards the outline: only the axis's deeper half
+    out[rows, cols] = skeletonize(sub) & (depth >= 0.5 * depth.max())
     return out
 
 
