@@ -398,3 +398,6 @@ def test_a_lasso_drawn_around_a_missed_sliver_marks_its_axis():
     assert not (first_only & ~before).any(), "a first lasso is not honoured this way"
     off = CorrectionOptions(honour_lassos=False)
     assert not ((bound_correction(logits_of(before), logits_of(before), [outline, around], off) > 0) & ~before).any()
+    wide = LassoPrompt(REF, ((60.0, 20.0), (60.0, 76.0), (92.0, 76.0), (92.0, 20.0)))  # ~20 px wide on average
+    assert not ((bound_correction(logits_of(before), logits_of(before), [outline, wide]) > 0) & ~before).any(), \
+        "a wide lasso is the network's and the lasso evidence's to fill"
