@@ -30,6 +30,7 @@ from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
 from napari_medseg.models.builtin.decoder import MaskDecoder
+from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
@@ -169,11 +170,12 @@ class BuiltinModel:
     name = "builtin"
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
-    TUNABLE = ("scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk")
+    TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
         self.scale = ScaleOptions()
+        self.edge_fill = EdgeFillOptions()
         self.calibration = CalibrationOptions()
         self.refine = RefineOptions()
         self.extend = ExtendOptions()
@@ -324,6 +326,8 @@ class BuiltinModel:
         out = logits.numpy().astype(np.float32, copy=False)
         out = extend_first_answer(out, image, prompts, previous_given, extend,
                                   features=lambda: self.appearance_features(embedding))
+        if prompts and all(p.kind == "point" for p in prompts):
+            out = edge_fill(out, image, self.edge_fill, prompts)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 
