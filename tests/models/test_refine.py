@@ -242,17 +242,19 @@ def test_model_applies_the_calibration_to_a_first_click(model):
     img, _, _ = square_scene(offset=0, seed=6)
     emb = model.encode(img)
     click = [PointPrompt(REF, (48, 47))]
+    from napari_medseg.models.builtin.edge_fill import EdgeFillOptions
     from napari_medseg.models.builtin.extend import ExtendOptions
 
-    saved = model.calibration, model.refine, model.extend
+    saved = model.calibration, model.refine, model.extend, model.edge_fill
     try:
         model.refine = RefineOptions(enabled=False)  # the offset alone, before the edge refinement
         model.extend = ExtendOptions(enabled=False)  # and before the extension over the object
+        model.edge_fill = EdgeFillOptions(enabled=False)  # and the edge fill of the unsure band
         calibrated = model.decode(emb, click)
         model.calibration = CalibrationOptions(enabled=False)
         raw = model.decode(emb, click)
     finally:
-        model.calibration, model.refine, model.extend = saved
+        model.calibration, model.refine, model.extend, model.edge_fill = saved
     np.testing.assert_allclose(calibrated, raw + saved[0].clicks, atol=1e-5)
 
 

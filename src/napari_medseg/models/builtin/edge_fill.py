@@ -16,6 +16,10 @@ only pieces that lie along the answer: a piece whose border touches the answer a
 kidney's tip) and stays out. When the additions exceed ``max_growth`` times the answer, none is taken
 (the flood found no edge: a faint lesion in the liver). Clicks only: a first scribble's answer already
 reaches as far as the stroke, and on boxes the dev MR brains lost (criterion 1.7173 -> 1.6700).
+Click corrections are filled too (the clicks seed their own side), but last, after the correction
+rules and the whole-from-part answer have judged the network's own answer (``model.py``): filled
+earlier, the fill's additions at a click beyond the mask read as the network having taken a new
+part, and a dev MR brain clicked in its ventricles stayed the ventricles.
 
 Chosen on the development sets (``bench --sets dev,dev-mr --prompt-types point``, criterion = Dice@1
 + 3D Dice), 2026-12-05, see docs/model-card.md.
@@ -48,6 +52,7 @@ class EdgeFillOptions:
     slice_side: int = 256  # px: on a longer slice the band is settled on a grid 1/f as fine...
     max_side: int = 192  # px: ...and on a larger crop too, one at most this size
     value: float = 0.5  # the logit a joined pixel gets
+    corrections: bool = True  # also on click corrections (else first answers only)
     enabled: bool = True
 
 

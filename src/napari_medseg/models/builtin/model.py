@@ -139,6 +139,10 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
     return out
 
 
+def clicks_only(prompts: Sequence[Prompt]) -> bool:
+    return bool(prompts) and all(p.kind == "point" for p in prompts)
+
+
 def checked_previous(prev_logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Previous logits as finite float32 of the slice's ``shape``; another shape -> VolumeReadError."""
     pl = np.asarray(prev_logits, dtype=np.float32)
@@ -315,6 +319,8 @@ class BuiltinModel:
             out = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
             out = whole_from_fresh(out, previous, prompts,
                                    lambda: self.decode_relative(embedding, prompts, None, relative), self.correction)
+            if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
+                out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
@@ -326,7 +332,7 @@ class BuiltinModel:
         out = logits.numpy().astype(np.float32, copy=False)
         out = extend_first_answer(out, image, prompts, previous_given, extend,
                                   features=lambda: self.appearance_features(embedding))
-        if prompts and all(p.kind == "point" for p in prompts):
+        if not previous_given and clicks_only(prompts):
             out = edge_fill(out, image, self.edge_fill, prompts)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
