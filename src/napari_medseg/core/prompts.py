@@ -152,7 +152,7 @@ def validate_prompt(prompt: Prompt, volume_shape: Sequence[int]) -> None:
     elif isinstance(prompt, LassoPrompt):
         if len(coords) < 3:
             raise PromptError(f"lasso has {len(coords)} vertices; a closed lasso needs at least 3")
-        if abs(_polygon_area(np.asarray(coords, dtype=float))) < 0.5:
+        if abs(polygon_area(np.asarray(coords, dtype=float))) < 0.5:
             raise PromptError("lasso encloses no area; draw a closed outline around the object")
 
 
@@ -173,7 +173,8 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
-def _polygon_area(v: np.ndarray) -> float:
+def polygon_area(v: np.ndarray) -> float:
+    """Signed area of the polygon with (row, col) vertices ``v`` (N, 2) (shoelace formula)."""
     x, y = v[:, 1], v[:, 0]
     return 0.5 * float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
 

@@ -88,7 +88,14 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
 from napari_medseg.core.morphology import distance_to, within_distance
-from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point, rasterize_polyline
+from napari_medseg.core.prompts import (
+    PointPrompt,
+    Prompt,
+    polygon_area,
+    rasterize,
+    rasterize_point,
+    rasterize_polyline,
+)
 
 THIN_LASSO = 8.0  # px: a correction lasso no wider than this on average is honoured (its axis)
 MIN_JUDGED = 9  # pixels: a shorter stroke says too little about what it should remove
@@ -168,9 +175,10 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
 
 def honour_prompts(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, clicks: bool = True,
                    lassos: bool = False) -> np.ndarray:
-    """``logits`` with the pixel under each click and the line of each stroke (one pixel wide) at
-    least ``boost`` for positive prompts and at most ``-boost`` for negative ones, later prompts
-    over earlier ones: a copy, or ``logits`` itself when every such pixel already agrees."""
+    """``logits`` with the line of each stroke (one pixel wide), the pixel under each click
+    (``clicks``) and the axis of each thin positive lasso after the slice's first prompt
+    (``lassos``) at least ``boost`` for positive prompts and at most ``-boost`` for negative ones,
+    later prompts over earlier ones: a copy, or ``logits`` itself when every such pixel agrees."""
     shape = logits.shape
     chosen = [p for i, p in enumerate(prompts) if p.kind == "scribble" or (clicks and p.kind == "point")
               or (lassos and p.kind == "lasso" and p.positive and i > 0 and _is_thin(p))]
@@ -197,10 +205,8 @@ def _is_thin(lasso: Prompt) -> bool:
     """Whether a lasso is drawn around a sliver: its mean width (2 x area / perimeter) is at most
     ``THIN_LASSO`` px. A wider one is a region the network and the lasso evidence take in anyway."""
     v = np.asarray(lasso.vertices, dtype=float)
-    closed = np.vstack([v, v[:1]])
-    perimeter = float(np.hypot(*np.diff(closed, axis=0).T).sum())
-    area = 0.5 * abs(float(np.dot(v[:, 1], np.roll(v[:, 0], -1)) - np.dot(v[:, 0], np.roll(v[:, 1], -1))))
-    return perimeter > 0 and 2.0 * area / perimeter <= THIN_LASSO
+    perimeter = float(np.hypot(*np.diff(np.vstack([v, v[:1]]), axis=0).T).sum())
+    return perimeter > 0 and 2.0 * abs(polygon_area(v)) / perimeter <= THIN_LASSO
 
 
 def _lasso_axis(lasso: Prompt, shape: tuple[int, int]) -> np.ndarray:

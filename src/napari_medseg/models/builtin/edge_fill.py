@@ -58,8 +58,9 @@ class EdgeFillOptions:
 
 def edge_fill(logits: np.ndarray, image: np.ndarray, opts: EdgeFillOptions = EdgeFillOptions(),
               clicks: Sequence[PointPrompt] = ()) -> np.ndarray:
-    """(H, W) logits of a first answer and the slice (values in [0, 1]) -> logits with the band's
-    pixels that the object's flood reached raised to +0.5: a copy, or ``logits`` itself."""
+    """(H, W) logits of a click's answer (a first one or a correction's), the slice (values in [0, 1])
+    and the clicks -> logits with the band's pixels that the object's flood reached raised to
+    ``opts.value``: a copy, or ``logits`` itself."""
     from skimage.segmentation import watershed
 
     if not opts.enabled:

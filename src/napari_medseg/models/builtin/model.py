@@ -140,6 +140,7 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
 
 
 def clicks_only(prompts: Sequence[Prompt]) -> bool:
+    """Whether the slice's prompts are clicks alone (what the edge fill serves)."""
     return bool(prompts) and all(p.kind == "point" for p in prompts)
 
 
