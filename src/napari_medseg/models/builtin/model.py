@@ -263,7 +263,7 @@ class BuiltinModel:
 
     def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
                         prev_logits: np.ndarray | None, relative: bool,
-                        decoder: MaskDecoder | None = None) -> np.ndarray:
+                        decoder: MaskDecoder | None = None, fill: bool = True) -> np.ndarray:
         """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
         scribbles is extended by ``extend_relative`` instead of ``extend``. ``decoder``: another
         decoder on the same features (the propagation decoder)."""
@@ -282,7 +282,7 @@ class BuiltinModel:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
         if coarse and self.scale.whole_pipeline and not relative:
             small = self.decode_relative(coarse_embedding(embedding, k), prompts_to_working(prompts, k), None,
-                                         relative, decoder=decoder)
+                                         relative, decoder=decoder, fill=fill)
             with torch.inference_mode():
                 return upsample(torch.from_numpy(small), k, (h, w)).numpy()
         hw, ww = working_shape(h, w, k)
@@ -311,21 +311,22 @@ class BuiltinModel:
             raw = upsample(raw, k, (h, w))
         offset = first_answer_offset(prompts, prev is not None, self.calibration, own_area)
         extend = self.extend_relative if relative else self.extend
-        out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None, extend)
+        out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None, extend, fill)
         if offset < 0 and self.calibration.keep_prompted:  # a first answer from clicks/scribbles
             anchors = prompt_anchors(prompts, (h, w))
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
-                out = self._after_network(raw, embedding, prompts, prev is not None, extend)  # the network's own
+                out = self._after_network(raw, embedding, prompts, prev is not None, extend, fill)  # the network's own
         if previous is not None:
             out = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
             out = whole_from_fresh(out, previous, prompts,
-                                   lambda: self.decode_relative(embedding, prompts, None, relative), self.correction)
+                                   lambda: self.decode_relative(embedding, prompts, None, relative, fill=False),
+                                   self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
-                       previous_given: bool, extend: ExtendOptions) -> np.ndarray:
+                       previous_given: bool, extend: ExtendOptions, fill: bool = True) -> np.ndarray:
         """The inference-time steps on the (calibrated) full-resolution logits."""
         image = embedding["image"]
         with torch.inference_mode():
@@ -333,7 +334,7 @@ class BuiltinModel:
         out = logits.numpy().astype(np.float32, copy=False)
         out = extend_first_answer(out, image, prompts, previous_given, extend,
                                   features=lambda: self.appearance_features(embedding))
-        if not previous_given and clicks_only(prompts):
+        if fill and not previous_given and clicks_only(prompts):
             out = edge_fill(out, image, self.edge_fill, prompts)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
