@@ -140,7 +140,7 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
 
 
 def clicks_only(prompts: Sequence[Prompt]) -> bool:
-    """Whether the slice's prompts are clicks alone (what the edge fill serves)."""
+    """Whether the slice's prompts are clicks alone (what the coarse grid and the edge fill serve)."""
     return bool(prompts) and all(p.kind == "point" for p in prompts)
 
 
@@ -266,7 +266,8 @@ class BuiltinModel:
                         decoder: MaskDecoder | None = None, fill: bool = True) -> np.ndarray:
         """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
         scribbles is extended by ``extend_relative`` instead of ``extend``. ``decoder``: another
-        decoder on the same features (the propagation decoder)."""
+        decoder on the same features (the propagation decoder). ``fill``: False leaves a first click's
+        answer without the edge fill (the fresh answer a correction is checked against)."""
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
@@ -276,7 +277,7 @@ class BuiltinModel:
         previous = None if prev_logits is None else checked_previous(prev_logits, (h, w))
         # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py)
         k = int(embedding["scale"][0])
-        coarse = k > 1 and previous is None and bool(prompts) and all(p.kind == "point" for p in prompts)
+        coarse = k > 1 and previous is None and clicks_only(prompts)
         k, prefix = (k, COARSE) if coarse else (1, "")
         if coarse and COARSE + FEATURE_KEYS[0] not in embedding:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
