@@ -232,6 +232,27 @@ def test_a_border_negative_click_does_not_take_the_far_side():
     assert np.array_equal(bound_correction(logits_of(after), logits_of(before), deep) > 0, after)
 
 
+
+def test_a_border_negative_click_trims_no_deeper_than_the_click_sits():
+    from scipy import ndimage
+
+    rows = np.indices((SIZE, SIZE))[0]
+    before = disc(20)
+    depth = ndimage.distance_transform_edt(before)  # px from the outside
+    after = before & (rows < 48)  # the network took out the whole lower half, a piece reaching the click
+    # on the bottom border (its 1 px disc lies at most 1.5 px deep): the trim goes <= 3 x 1.5 px deep
+    click = [PointPrompt(REF, (68.0, 48.0), False)]
+    taken = before & ~(bound_correction(logits_of(after), logits_of(before), click) > 0)
+    assert taken[68, 48] and taken[67, 48], "the trim at the click stays"
+    assert depth[taken].max() <= 4.5 and taken[rows >= 48].sum() > 150, "a rim of the lower half"
+    # a click sitting deeper (its disc up to 3 px) may trim up to three times as deep
+    deeper = [PointPrompt(REF, (67.0, 48.0), False)]
+    taken = before & ~(bound_correction(logits_of(after), logits_of(before), deeper) > 0)
+    assert 4.5 < depth[taken].max() <= 9.0
+    unbounded = CorrectionOptions(trim_depth=0)
+    assert np.array_equal(bound_correction(logits_of(after), logits_of(before), click, unbounded) > 0, after)
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (17, 9)])
 def test_corrections_on_degenerate_slices_and_previous_logits_stay_finite(shape):
     """Tiny, constant, NaN and huge-valued slices, with NaN / inf / inverted previous logits: the
