@@ -104,12 +104,34 @@ def test_a_positive_prompt_takes_out_nothing_deep_inside_away_from_itself():
     out = bound_correction(logits_of(after), logits_of(before), click, on) > 0
     assert out[hole].all(), "the middle came back"
     assert not out[bite].any(), "a border trim away from the click stays"
-    off = CorrectionOptions(interior_depth=0.0)
+    off = CorrectionOptions(interior_depth=0.0, keep_topology=False)  # (the topology rule gives it back too)
     assert not (bound_correction(logits_of(after), logits_of(before), click, off) > 0)[hole].any()
     negative = [PointPrompt(REF, (48.0, 19.0), False)]
     no_trim = CorrectionOptions(border_trim=False)  # (the trim rule gives it back)
     assert not (bound_correction(logits_of(after), logits_of(before), negative, no_trim) > 0)[hole].any(), \
         "a negative prompt is not held to it"
+
+
+def test_a_positive_click_cuts_no_part_away_from_itself():
+    """A positive click on a vertebra's border had the network cut the arch, a ring, open on its far
+    side: a removed piece away from the click whose removal changes the mask's topology (a part cut
+    in two, a hole opened or closed) comes back; a trim that leaves it as it was stays."""
+    rows, cols = np.indices((SIZE, SIZE))
+    body = disc(14, centre=(48.0, 30.0))
+    ring = disc(12, centre=(48.0, 62.0)) & ~disc(8, centre=(48.0, 62.0))
+    before = body | ring
+    cut = ring & (rows < 44) & (np.abs(cols - 62) < 3)  # the arch's far side, cut through
+    trim = body & ~disc(13, centre=(48.0, 30.0)) & (rows > 52) & (cols > 30)  # 1 px off the body's lower right
+    after = before & ~cut & ~trim
+    click = [PointPrompt(REF, (48.0, 16.0), True)]  # on the body's left border
+    out = bound_correction(logits_of(after), logits_of(before), click) > 0
+    assert out[cut].all(), "the ring is whole again"
+    assert not out[trim].any(), "a trim that leaves the topology as it was stays"
+    off = CorrectionOptions(keep_topology=False)
+    assert not (bound_correction(logits_of(after), logits_of(before), click, off) > 0)[cut].any()
+    negative = [PointPrompt(REF, (48.0, 30.0), False)]  # (deep inside: no border-trim rule either)
+    assert not (bound_correction(logits_of(after), logits_of(before), negative) > 0)[cut].any(), \
+        "a negative click is not held to it"
 
 
 def test_a_click_away_from_the_mask_may_add_a_new_part():
