@@ -56,7 +56,13 @@ kept as a whole, except in ways that no annotator asks for:
   0.9596 with strokes, -> 0.9539 / 0.9596 with thin lassos too (lassos 0.9541 / 0.9505 -> 0.9563 /
   0.9502; their whole axis, spurs to the corners included, 0.9561 / 0.9489). The pixel under each
   click too (``honour_clicks``): 0.9537 / 0.9598 but 24 curves dropping instead of 20 (a lone
-  pixel left beside the mask; a 1 px disc 0.9518 / 0.9597): off.
+  pixel left beside the mask; a 1 px disc 0.9518 / 0.9597): off. Instead the pixel under a click
+  that the answer puts on the other side joins the click's side by the straight line to its
+  nearest pixel there, within ``adjacent`` px (``bridge_clicks``): after a dev box, 29 of 64
+  positive correction clicks had been left out by the answer, the same pixel clicked up to four
+  times over (3 of 62 now). Corrections dev / dev-mr 0.9555 / 0.9591 -> 0.9562 / 0.9592, dev
+  clicks Dice@5 0.955 -> 0.958, boxes 0.958 -> 0.961 (2026-12-05, eighth session; positive clicks
+  alone 0.9561 / 0.9592).
 * **a negative stroke ignored**: the network sometimes keeps a false-positive region that a negative
   scribble was drawn right across (the answer holds more than half the stroke's pixels, at least
   ``MIN_JUDGED`` of them): then the mask's part connected to the stroke that looks like what lies
@@ -155,6 +161,9 @@ class CorrectionOptions:
     # the prompt's sign, the later prompt winning
     honour: bool = True
     honour_clicks: bool = False
+    # the pixel under a click that the answer left on the other side joins the click's side by the
+    # straight line to its nearest pixel there, within ``adjacent`` px
+    bridge_clicks: bool = True
     honour_lassos: bool = True  # ...and the medial axis of each positive lasso drawn as a correction
     enabled: bool = True
     # a positive click farther than this (px) outside the mask, or a positive scribble outside it, in
@@ -173,7 +182,10 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
         return logits
     if opts.honour:  # (last: the prompts' own pixels over what the rules decided)
         out = bound_correction(logits, prev_logits, prompts, replace(opts, honour=False), image)
-        return honour_prompts(out, prompts, opts.boost, opts.honour_clicks, opts.honour_lassos)
+        out = honour_prompts(out, prompts, opts.boost, opts.honour_clicks, opts.honour_lassos)
+        if opts.bridge_clicks:
+            out = bridge_clicks(out, prompts, opts)
+        return out
     last = prompts[-1]
     if last.kind not in ("point", "scribble"):
         return logits  # a box or lasso redraws the object's extent; propagation carries a box
@@ -222,6 +234,46 @@ def honour_prompts(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, 
         return logits
     out = np.array(logits, dtype=np.float32, copy=True)
     out[wrong] = boost * sign[wrong]
+    return out
+
+
+def bridge_clicks(logits: np.ndarray, prompts: Sequence[Prompt], opts: CorrectionOptions) -> np.ndarray:
+    """``logits`` with the pixel under each click that the answer puts on the other side joined to
+    the click's side by the straight line to the nearest pixel there (object for a positive click,
+    background for a negative one), when that lies within ``adjacent`` px (a farther positive click
+    marks a new part, a farther negative one a hole: the network's answer stands). A later click of
+    the other sign on the same pixel wins."""
+    out = logits
+    h, w = logits.shape
+    r_max = int(np.ceil(opts.adjacent)) + 1
+    for i, p in enumerate(prompts):
+        if not isinstance(p, PointPrompt):
+            continue
+        r, c = (int(round(v)) for v in p.point)
+        if not (0 <= r < h and 0 <= c < w) or (out[r, c] > 0) == p.positive:
+            continue
+        if any(isinstance(q, PointPrompt) and q.positive != p.positive and abs(q.point[0] - p.point[0]) < 1
+               and abs(q.point[1] - p.point[1]) < 1 for q in prompts[i + 1 :]):
+            continue  # a later click of the other sign on the same pixel
+        r0, r1, c0, c1 = max(r - r_max, 0), min(r + r_max + 1, h), max(c - r_max, 0), min(c + r_max + 1, w)
+        window = out[r0:r1, c0:c1] > 0
+        inside = np.argwhere(window if p.positive else ~window)
+        if not len(inside):
+            continue
+        d = np.hypot(inside[:, 0] + r0 - r, inside[:, 1] + c0 - c)
+        k = int(np.argmin(d))
+        if d[k] > opts.adjacent:
+            continue
+        tr, tc = inside[k, 0] + r0, inside[k, 1] + c0
+        n = int(np.ceil(d[k])) + 1
+        rr = np.round(np.linspace(r, tr, n)).astype(int)
+        cc = np.round(np.linspace(c, tc, n)).astype(int)
+        if out is logits:
+            out = np.array(logits, dtype=np.float32, copy=True)
+        if p.positive:
+            out[rr, cc] = np.maximum(out[rr, cc], opts.boost)
+        else:
+            out[rr, cc] = np.minimum(out[rr, cc], -opts.boost)
     return out
 
 
