@@ -27,8 +27,8 @@ kept as a whole, except in ways that no annotator asks for:
 * **no part cut away from the click**: a positive click takes out no piece away from itself (not
   reaching it within ``reach`` px through other removed pixels) whose removal changes the mask's
   topology, i.e. cuts a part in two or opens or closes a hole (``keep_topology``). A click on a dev
-  vertebral body's border had the network cut the arch's ring open on its far side (0.952 ->
-  0.898; 0.943 -> 0.944 now); the interior rule above misses it, the ring being 2-3 px deep at most.
+  vertebral body's border had the network cut the arch's ring open on its far side (its curve
+  at the 4th / 5th click 0.952 / 0.898; 0.943 / 0.944 now); the interior rule above misses it, the ring being 2-3 px deep at most.
   Corrections dev / dev-mr 0.9552 / 0.9591 -> 0.9555 / 0.9591 (2026-12-05, eighth session; the same
   rule for strokes took a dev-mr grey matter's scribble curve from 0.934 to 0.804 at five, and one
   on pieces that cross the mask's medial axis was as good on clicks but cost 12 ms per skeleton at
@@ -49,7 +49,7 @@ kept as a whole, except in ways that no annotator asks for:
   arch's hole had the network add a far region (Dice 0.92 -> 0.85 on both phantoms; 0.91 / 0.92 now).
 * **the user's own pixels**: the line a stroke is drawn along takes the stroke's sign (a later stroke
   over an earlier one), and so does the medial axis (its deeper half) of a positive correction lasso
-  no wider than ``THIN_LASSO`` px on average (``honour``, ``honour_lassos``). A stroke along a
+  no wider than ``own_pixels.THIN_LASSO`` px on average (``honour``, ``honour_lassos``). A stroke along a
   one-pixel sliver the answer left out was otherwise ignored, interaction after interaction: dev
   scribble curves stayed flat at 0.90 on a small blob. Corrections, mean Dice@3/@5, dev / dev-mr
   (2026-12-05): scribbles Dice@5 0.9545 -> 0.9654; all prompt types 0.9515 / 0.9594 -> 0.9534 /
@@ -110,16 +110,9 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
 from napari_medseg.core.morphology import distance_to, within_distance
-from napari_medseg.core.prompts import (
-    PointPrompt,
-    Prompt,
-    polygon_area,
-    rasterize,
-    rasterize_point,
-    rasterize_polyline,
-)
+from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
+from napari_medseg.models.builtin.own_pixels import bridge_clicks, honour_prompts
 
-THIN_LASSO = 8.0  # px: a correction lasso no wider than this on average is honoured (its axis)
 MIN_JUDGED = 9  # pixels: a shorter stroke says too little about what it should remove
 
 
@@ -185,7 +178,7 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
         out = bound_correction(logits, prev_logits, prompts, replace(opts, honour=False), image)
         out = honour_prompts(out, prompts, opts.boost, opts.honour_clicks, opts.honour_lassos)
         if opts.bridge_clicks:
-            out = bridge_clicks(out, prompts, opts)
+            out = bridge_clicks(out, prompts, opts.boost, opts.adjacent)
         return out
     last = prompts[-1]
     if last.kind not in ("point", "scribble"):
@@ -208,96 +201,6 @@ def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts
     if not last.positive and last.kind == "scribble" and opts.ignored_negative and image is not None:
         logits = _carry_out_negative(logits, image, last, opts)
     return logits
-
-
-def honour_prompts(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, clicks: bool = True,
-                   lassos: bool = False) -> np.ndarray:
-    """``logits`` with the line of each stroke (one pixel wide), the pixel under each click
-    (``clicks``) and the axis of each thin positive lasso after the slice's first prompt
-    (``lassos``) at least ``boost`` for positive prompts and at most ``-boost`` for negative ones,
-    later prompts over earlier ones: a copy, or ``logits`` itself when every such pixel agrees."""
-    shape = logits.shape
-    chosen = [p for i, p in enumerate(prompts) if p.kind == "scribble" or (clicks and p.kind == "point")
-              or (lassos and p.kind == "lasso" and p.positive and i > 0 and _is_thin(p))]
-    if not chosen:
-        return logits
-    sign = np.zeros(shape, dtype=np.int8)
-    for p in chosen:
-        if isinstance(p, PointPrompt):
-            at = rasterize_point(p.point, shape, 0.0)
-        elif p.kind == "scribble":
-            at = rasterize_polyline(p.points, shape, 1.0)
-        else:
-            at = _lasso_axis(p, shape)
-        sign[at] = 1 if p.positive else -1
-    wrong = ((sign > 0) & (logits <= 0)) | ((sign < 0) & (logits > 0))
-    if not wrong.any():
-        return logits
-    out = np.array(logits, dtype=np.float32, copy=True)
-    out[wrong] = boost * sign[wrong]
-    return out
-
-
-def bridge_clicks(logits: np.ndarray, prompts: Sequence[Prompt], opts: CorrectionOptions) -> np.ndarray:
-    """``logits`` with the pixel under each click that the answer puts on the other side joined to
-    the click's side by the straight line to the nearest pixel there (object for a positive click,
-    background for a negative one), when that lies within ``adjacent`` px (a farther positive click
-    marks a new part, a farther negative one a hole: the network's answer stands). A later click of
-    the other sign on the same pixel wins."""
-    out = logits
-    h, w = logits.shape
-    r_max = int(np.ceil(opts.adjacent)) + 1
-    for i, p in enumerate(prompts):
-        if not isinstance(p, PointPrompt):
-            continue
-        r, c = (int(round(v)) for v in p.point)
-        if not (0 <= r < h and 0 <= c < w) or (out[r, c] > 0) == p.positive:
-            continue
-        if any(isinstance(q, PointPrompt) and q.positive != p.positive and abs(q.point[0] - p.point[0]) < 1
-               and abs(q.point[1] - p.point[1]) < 1 for q in prompts[i + 1 :]):
-            continue  # a later click of the other sign on the same pixel
-        r0, r1, c0, c1 = max(r - r_max, 0), min(r + r_max + 1, h), max(c - r_max, 0), min(c + r_max + 1, w)
-        window = out[r0:r1, c0:c1] > 0
-        inside = np.argwhere(window if p.positive else ~window)
-        if not len(inside):
-            continue
-        d = np.hypot(inside[:, 0] + r0 - r, inside[:, 1] + c0 - c)
-        k = int(np.argmin(d))
-        if d[k] > opts.adjacent:
-            continue
-        tr, tc = inside[k, 0] + r0, inside[k, 1] + c0
-        n = int(np.ceil(d[k])) + 1
-        rr = np.round(np.linspace(r, tr, n)).astype(int)
-        cc = np.round(np.linspace(c, tc, n)).astype(int)
-        if out is logits:
-            out = np.array(logits, dtype=np.float32, copy=True)
-        if p.positive:
-            out[rr, cc] = np.maximum(out[rr, cc], opts.boost)
-        else:
-            out[rr, cc] = np.minimum(out[rr, cc], -opts.boost)
-    return out
-
-
-def _is_thin(lasso: Prompt) -> bool:
-    """Whether a lasso is drawn around a sliver: its mean width (2 x area / perimeter) is at most
-    ``THIN_LASSO`` px. A wider one is a region the network and the lasso evidence take in anyway."""
-    v = np.asarray(lasso.vertices, dtype=float)
-    perimeter = float(np.hypot(*np.diff(np.vstack([v, v[:1]]), axis=0).T).sum())
-    return perimeter > 0 and 2.0 * abs(polygon_area(v)) / perimeter <= THIN_LASSO
-
-
-def _lasso_axis(lasso: Prompt, shape: tuple[int, int]) -> np.ndarray:
-    """The medial axis (skeleton) of a lasso's inside: the line a lasso around a sliver is drawn about."""
-    from skimage.morphology import skeletonize
-
-    inside = rasterize(lasso, shape)
-    rows, cols = crop_around(inside, 1)
-    sub = inside[rows, cols]
-    depth = ndimage.distance_transform_edt(sub)
-    out = np.zeros(shape, dtype=bool)
-    # the spurs a polygon's corners grow run out towards the outline: only the axis's deeper half
-    out[rows, cols] = skeletonize(sub) & (depth >= 0.5 * depth.max())
-    return out
 
 
 def _marks(prompt: Prompt, shape: tuple[int, int], radius: float) -> np.ndarray:
