@@ -299,19 +299,30 @@ def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opt
     return _pushed(logits, rows, cols, drop, False, opts.boost)
 
 
-def _no_interior_taken(logits: np.ndarray, before: np.ndarray, last: Prompt, opts: CorrectionOptions) -> np.ndarray:
+def _removed_away(logits: np.ndarray, before: np.ndarray, last: Prompt, opts: CorrectionOptions,
+                  margin: int) -> tuple[slice, slice, np.ndarray] | None:
+    """The crop (``margin`` px around the pixels of ``before`` that ``logits`` took out) and, in it,
+    the removed pieces that do not reach ``last`` (``reach`` px around it); None when nothing was
+    taken out."""
     removed = before & ~(logits > 0)
     if not removed.any():
-        return logits
-    # depths up to the limit are exact in a crop that far around the removed pixels
-    rows, cols = crop_around(removed, int(np.ceil(opts.interior_depth)) + 2)
+        return None
+    rows, cols = crop_around(removed, margin)
     sub = removed[rows, cols]
-    near = pieces_touching(sub, _marks(last, logits.shape, opts.reach)[rows, cols])
+    return rows, cols, sub & ~pieces_touching(sub, _marks(last, logits.shape, opts.reach)[rows, cols])
+
+
+def _no_interior_taken(logits: np.ndarray, before: np.ndarray, last: Prompt, opts: CorrectionOptions) -> np.ndarray:
+    # depths up to the limit are exact in a crop that far around the removed pixels
+    found = _removed_away(logits, before, last, opts, int(np.ceil(opts.interior_depth)) + 2)
+    if found is None:
+        return logits
+    rows, cols, away = found
     old = before[rows, cols]
-    deep = sub & ~near & old & ~within_distance(~old, opts.interior_depth)
+    deep = away & old & ~within_distance(~old, opts.interior_depth)
     if not deep.any():
         return logits
-    back = pieces_touching(sub & ~near, deep)  # the removed pieces that reach that deep
+    back = pieces_touching(away, deep)  # the removed pieces that reach that deep
     return _pushed(logits, rows, cols, back, True, opts.boost)
 
 
@@ -320,15 +331,11 @@ def _no_part_cut(logits: np.ndarray, before: np.ndarray, last: Prompt, opts: Cor
 
     # the Euler number (parts minus holes) is a sum over 2 x 2 windows: a piece's removal changes it
     # only in the windows it touches, so its box plus a margin measures the change exactly
-    removed = before & ~(logits > 0)
-    if not removed.any():
+    found = _removed_away(logits, before, last, opts, 2)
+    if found is None or not found[2].any():
         return logits
-    rows, cols = crop_around(removed, 2)
-    sub = removed[rows, cols]
+    rows, cols, away = found
     old = before[rows, cols]
-    away = sub & ~pieces_touching(sub, _marks(last, logits.shape, opts.reach)[rows, cols])
-    if not away.any():
-        return logits
     labels, n = ndimage.label(away, structure=np.ones((3, 3), bool))
     back = np.zeros_like(away)
     for i, (rs, cs) in enumerate(ndimage.find_objects(labels), start=1):

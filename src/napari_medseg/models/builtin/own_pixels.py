@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
+from skimage.draw import line
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.prompts import (
@@ -83,10 +84,7 @@ def bridge_clicks(logits: np.ndarray, prompts: Sequence[Prompt], boost: float, a
         k = int(np.argmin(d))
         if d[k] > adjacent:
             continue
-        tr, tc = inside[k, 0] + r0, inside[k, 1] + c0
-        n = int(np.ceil(d[k])) + 1
-        rr = np.round(np.linspace(r, tr, n)).astype(int)
-        cc = np.round(np.linspace(c, tc, n)).astype(int)
+        rr, cc = line(r, c, int(inside[k, 0]) + r0, int(inside[k, 1]) + c0)
         if out is logits:
             out = np.array(logits, dtype=np.float32, copy=True)
         if p.positive:
