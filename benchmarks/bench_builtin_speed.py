@@ -22,6 +22,7 @@ from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Scri
 from napari_medseg.models.builtin.correction import CorrectionOptions
 from napari_medseg.models.builtin.model import load_builtin
 from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
+from napari_medseg.models.builtin.second_look import SecondLookOptions
 from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
 
 REF = SliceRef(2, 0)
@@ -132,6 +133,13 @@ def main() -> None:
     one = median_ms(lambda: model.decode(emb, click), args.repeats)
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
+    box = [BoxPrompt(REF, (140, 110), (370, 350))]
+    looked = median_ms(lambda: model.decode(emb, box), args.repeats)
+    model.configure({"second_look.box": False})
+    single = median_ms(lambda: model.decode(emb, box), args.repeats)
+    model.configure({"second_look.box": SecondLookOptions().box})
+    print(f"decoder 512x512, a box (its answer given a second look, two decodes): {looked:.1f} ms "
+          f"({looked / ref_ms:.1f}x baseline; {single:.1f} ms without the second look)")
     mr, mr_click, mr_ref = mr_white_matter_slice(512)
     mr_emb = model.encode(mr)
     rel_abs = median_ms(lambda: model.decode(mr_emb, mr_click), args.repeats)

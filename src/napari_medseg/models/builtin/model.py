@@ -51,6 +51,7 @@ from napari_medseg.models.builtin.scale import (
     working_factor,
     working_shape,
 )
+from napari_medseg.models.builtin.second_look import SecondLookOptions, second_look_input
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -175,7 +176,8 @@ class BuiltinModel:
     name = "builtin"
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
-    TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk")
+    TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
+               "second_look")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -188,6 +190,7 @@ class BuiltinModel:
         self.evidence = EvidenceOptions()
         self.correction = CorrectionOptions()
         self.walk = WalkOptions()
+        self.second_look = SecondLookOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -324,6 +327,8 @@ class BuiltinModel:
                                    self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
+        elif (look := second_look_input(prompts, out, self.second_look)) is not None:
+            return self.decode_relative(embedding, look[0], look[1], relative, decoder=decoder, fill=fill)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],

@@ -1,0 +1,57 @@
+"""A second look at a slice's first answer: the network run again with its own mask as the previous one.
+
+Propagation showed the way (development volumes, 2026-12-06): a walk's slices, each decoded from the
+neighbour's mask as previous logits, came out better than the key slice answered from the box the
+user drew (a dev kidney's box Dice 0.89 on its own slice, 0.97 on the slices around it). The network
+was trained to correct a given mask far more often than to draw one from a box alone, and it does
+better at that. So a first answer from a box is fed back once as the previous mask, with the same box and the
+answer's own box enlarged by 10 % (as a walk's step is prompted): one more decode.
+
+Chosen on the development volumes (``napari-medseg bench --sets dev,dev-mr``): boxes Dice@1 0.902 ->
+0.917 (dev) and 0.835 -> 0.900 (dev-mr), criterion (mean Dice@1 + 3D Dice) 1.8315 -> 1.8348 and
+1.6246 -> 1.6442, corrections (mean Dice@3, @5 over five interactions) 0.9562 -> 0.9564 and 0.9592
+-> 0.9608. On answers under 500 px it is skipped: there the corrections that followed lost more than
+the first answer gained (every box: Dice@1 0.924, but box corrections Dice@5 0.961 -> 0.949 on dev).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from napari_medseg.core.prompts import BoxPrompt, Prompt
+from napari_medseg.core.slice_prompts import bounding_box, enlarge_box, mask_logits
+
+
+@dataclass(frozen=True)
+class SecondLookOptions:
+    """Which first answers get a second look (by the kinds of all their prompts) and how it is prompted."""
+
+    box: bool = True
+    lasso: bool = False
+    point: bool = False
+    scribble: bool = False
+    mask_scale: float = 8.0  # confidence of the mask given as previous logits (propagation's too)
+    # also give the answer's bounding box, enlarged by this fraction per side (0: not given)
+    answer_box: float = 0.1
+    only_answer_box: bool = False  # give the enlarged answer box instead of the user's prompts
+    min_area: int = 500  # no second look at an answer of fewer pixels
+
+
+def second_look_input(prompts: Sequence[Prompt], answer: np.ndarray, opts: SecondLookOptions
+                      ) -> tuple[list[Prompt], np.ndarray] | None:
+    """The prompts and previous logits of the second look at ``answer`` (logits of a first answer),
+    or None when these prompts get none or the answer is empty."""
+    if not prompts or not all(getattr(opts, p.kind, False) for p in prompts):
+        return None
+    mask = np.asarray(answer) > 0
+    box = bounding_box(mask)
+    if box is None or np.count_nonzero(mask) < opts.min_area:
+        return None
+    given = [] if opts.only_answer_box else list(prompts)
+    if opts.answer_box > 0 or opts.only_answer_box:
+        r0, r1, c0, c1 = enlarge_box(box, mask.shape, opts.answer_box)
+        given.append(BoxPrompt(prompts[0].slice, (float(r0), float(c0)), (float(r1 - 1), float(c1 - 1))))
+    return given, mask_logits(mask, box, opts.mask_scale)

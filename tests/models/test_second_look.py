@@ -1,0 +1,88 @@
+"""The second look at a first answer (models/builtin/second_look.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
+from napari_medseg.core.slice_prompts import bounding_box, mask_logits
+from napari_medseg.models.builtin.second_look import SecondLookOptions, second_look_input
+
+REF = SliceRef(2, 0)
+
+
+def _square_logits(shape=(40, 40), r0=10, r1=20, c0=12, c1=30) -> np.ndarray:
+    out = np.full(shape, -3.0, dtype=np.float32)
+    out[r0:r1, c0:c1] = 3.0
+    return out
+
+
+def test_a_box_answer_is_given_back_as_the_previous_mask_with_the_same_box():
+    box = BoxPrompt(REF, (8.0, 10.0), (22.0, 32.0))
+    answer = _square_logits()
+    prompts, prev = second_look_input([box], answer, SecondLookOptions(min_area=0))
+    assert prompts[0] == box and prompts[1].bounds == (8.0, 10.0, 21.0, 31.0)  # + the answer's box, 2 px more
+    assert prev.dtype == np.float32 and prev.shape == answer.shape
+    assert (prev[answer > 0] == 8.0).all() and (prev[answer <= 0] == -8.0).all()
+
+
+def test_clicks_empty_answers_and_mixed_prompts_get_no_second_look():
+    box = BoxPrompt(REF, (8.0, 10.0), (22.0, 32.0))
+    click = PointPrompt(REF, (15.0, 20.0), True)
+    assert second_look_input([click], _square_logits(), SecondLookOptions()) is None
+    assert second_look_input([box, click], _square_logits(), SecondLookOptions()) is None
+    assert second_look_input([box], np.full((40, 40), -1.0, np.float32), SecondLookOptions()) is None
+    assert second_look_input([], _square_logits(), SecondLookOptions()) is None
+    assert second_look_input([box], _square_logits(), SecondLookOptions(box=False, min_area=0)) is None
+    assert second_look_input([box], _square_logits(), SecondLookOptions(min_area=181)) is None  # 180 px
+    assert second_look_input([box], _square_logits(), SecondLookOptions(min_area=180)) is not None
+
+
+def test_the_answer_box_joins_the_prompts_or_replaces_them():
+    click = PointPrompt(REF, (15.0, 20.0), True)
+    joined, _ = second_look_input([click], _square_logits(), SecondLookOptions(point=True, min_area=0))
+    assert joined[0] == click and joined[1].kind == "box"
+    assert joined[1].bounds == (8.0, 10.0, 21.0, 31.0)  # the answer (rows 10-19, cols 12-29) + 2 px
+    only, _ = second_look_input([click], _square_logits(), SecondLookOptions(point=True, answer_box=0, only_answer_box=True, min_area=0))
+    assert [p.kind for p in only] == ["box"]
+
+
+@pytest.fixture(scope="module")
+def kidney():
+    """A development phantom's right kidney on its largest slice, encoded, and a box around it."""
+    from napari_medseg.core.intensity import get_preset
+    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.models.builtin.model import load_builtin
+
+    image, labels, _, _ = generate_phantom(8)
+    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
+    ref = labels[:, :, z] == 3
+    model = load_builtin()
+    emb = model.encode(get_preset("ct-abdomen").fit(image).apply(image[:, :, z]))
+    rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
+    box = BoxPrompt(REF, (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)))
+    return model, emb, box, ref
+
+
+def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(kidney):
+    model, emb, box, ref = kidney
+    model.configure({"second_look.box": 0})
+    try:
+        first = model.decode(emb, [box])
+    finally:
+        model.configure({"second_look.box": 1})
+    looked = model.decode(emb, [box])
+    mask = first > 0
+    given, prev = second_look_input([box], first, SecondLookOptions())
+    assert given[0] == box and given[1].kind == "box"
+    np.testing.assert_array_equal(prev, mask_logits(mask, bounding_box(mask), 8.0))
+    again = model.decode(emb, given, prev_logits=prev)
+    np.testing.assert_array_equal(looked > 0, again > 0)
+    assert not np.array_equal(looked > 0, mask)
+
+    def dice(a, b):
+        return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+    # measured: Dice 0.927 -> 0.948 on this kidney (generate_phantom(8), label 3, a 2 px margin box)
+    assert dice(looked > 0, ref) > dice(mask, ref)
