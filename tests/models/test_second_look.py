@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
+from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, SliceRef
 from napari_medseg.core.slice_prompts import bounding_box, mask_logits
 from napari_medseg.models.builtin.second_look import SecondLookOptions, second_look_input
 
@@ -25,6 +25,13 @@ def test_a_box_answer_is_given_back_as_the_previous_mask_with_the_same_box():
     assert prompts[0] == box and prompts[1].bounds == (8.0, 10.0, 21.0, 31.0)  # + the answer's box, 2 px more
     assert prev.dtype == np.float32 and prev.shape == answer.shape
     assert (prev[answer > 0] == 8.0).all() and (prev[answer <= 0] == -8.0).all()
+
+
+def test_a_lasso_answer_gets_a_second_look_too():
+    lasso = LassoPrompt(REF, ((8.0, 10.0), (8.0, 32.0), (22.0, 32.0), (22.0, 10.0)))
+    prompts, _ = second_look_input([lasso], _square_logits(), SecondLookOptions(min_area=0))
+    assert prompts[0] == lasso and prompts[1].kind == "box"
+    assert second_look_input([lasso], _square_logits(), SecondLookOptions(lasso=False, min_area=0)) is None
 
 
 def test_clicks_empty_answers_and_mixed_prompts_get_no_second_look():
