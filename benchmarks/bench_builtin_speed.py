@@ -133,13 +133,14 @@ def main() -> None:
     one = median_ms(lambda: model.decode(emb, click), args.repeats)
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
-    box = [BoxPrompt(REF, (140, 110), (370, 350))]
-    looked = median_ms(lambda: model.decode(emb, box), args.repeats)
-    model.configure({"second_look.box": False})
-    single = median_ms(lambda: model.decode(emb, box), args.repeats)
-    model.configure({"second_look.box": SecondLookOptions().box})
-    print(f"decoder 512x512, a box (its answer given a second look, two decodes): {looked:.1f} ms "
-          f"({looked / ref_ms:.1f}x baseline; {single:.1f} ms without the second look)")
+    lasso = [LassoPrompt(REF, ((130, 100), (130, 360), (380, 360), (380, 100)))]
+    for what, given in (("a box", [BoxPrompt(REF, (140, 110), (370, 350))]), ("a lasso", lasso)):
+        looked = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
+        model.configure({"second_look.box": False, "second_look.lasso": False})
+        single = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
+        model.configure({"second_look.box": SecondLookOptions().box, "second_look.lasso": SecondLookOptions().lasso})
+        print(f"decoder 512x512, {what} (its answer given a second look, two decodes): {looked:.1f} ms "
+              f"({looked / ref_ms:.1f}x baseline; {single:.1f} ms without the second look)")
     mr, mr_click, mr_ref = mr_white_matter_slice(512)
     mr_emb = model.encode(mr)
     rel_abs = median_ms(lambda: model.decode(mr_emb, mr_click), args.repeats)
