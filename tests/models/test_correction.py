@@ -167,24 +167,12 @@ def test_first_answers_and_disabled_rules_are_left_alone():
     assert bound_correction(logits, logits_of(before), click, CorrectionOptions(enabled=False)) is logits
 
 
-def test_the_model_applies_the_rules_to_its_corrections():
+def test_the_model_applies_the_rules_to_its_corrections(dev_kidney):
     """On a development phantom's kidney: after a box, a positive click on the rim grows the mask by
     nothing farther than ``border_growth`` px from the box's answer."""
     from scipy import ndimage
 
-    from napari_medseg.core.intensity import get_preset
-    from napari_medseg.core.sample import generate_phantom
-    from napari_medseg.models.builtin.model import load_builtin
-
-    image, labels, _, _ = generate_phantom(8)
-    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
-    ref = labels[:, :, z] == 3
-    preset = get_preset("ct-abdomen")
-    norm = preset.fit(image).apply(image[:, :, z])
-    model = load_builtin()
-    emb = model.encode(norm)
-    rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
-    box = BoxPrompt(REF, (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)), True)
+    model, emb, box, ref = dev_kidney
     first = model.decode(emb, [box])
     outside = ndimage.distance_transform_edt(~(first > 0))
     ring = np.argwhere((outside > 0.5) & (outside <= 2.0) & ref)
@@ -422,23 +410,14 @@ def test_a_click_the_answer_ignored_is_joined_to_its_side():
     assert np.array_equal(bound_correction(logits, logits, near, off) > 0, before)
 
 
-def test_the_model_keeps_a_border_stroke_on_its_answer():
+def test_the_model_keeps_a_border_stroke_on_its_answer(dev_kidney):
     """The built-in model on a development phantom's kidney (seed 8): after a box, a positive stroke
     drawn one pixel outside the answer's border ends up inside the corrected mask."""
     from scipy import ndimage
 
-    from napari_medseg.core.intensity import get_preset
     from napari_medseg.core.prompts import rasterize_polyline
-    from napari_medseg.core.sample import generate_phantom
-    from napari_medseg.models.builtin.model import load_builtin
 
-    image, labels, _, _ = generate_phantom(8)
-    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
-    ref = labels[:, :, z] == 3
-    model = load_builtin()
-    emb = model.encode(get_preset("ct-abdomen").fit(image).apply(image[:, :, z]))
-    rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
-    box = BoxPrompt(REF, (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)), True)
+    model, emb, box, _ = dev_kidney
     first = model.decode(emb, [box]) > 0
     bottom = int(np.flatnonzero(first.any(1))[-1])
     span = np.flatnonzero(first[bottom])

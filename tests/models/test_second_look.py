@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, SliceRef
 from napari_medseg.core.slice_prompts import bounding_box, mask_logits
@@ -55,25 +54,8 @@ def test_the_answer_box_joins_the_prompts_or_replaces_them():
     assert [p.kind for p in only] == ["box"]
 
 
-@pytest.fixture(scope="module")
-def kidney():
-    """A development phantom's right kidney on its largest slice, encoded, and a box around it."""
-    from napari_medseg.core.intensity import get_preset
-    from napari_medseg.core.sample import generate_phantom
-    from napari_medseg.models.builtin.model import load_builtin
-
-    image, labels, _, _ = generate_phantom(8)
-    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
-    ref = labels[:, :, z] == 3
-    model = load_builtin()
-    emb = model.encode(get_preset("ct-abdomen").fit(image).apply(image[:, :, z]))
-    rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
-    box = BoxPrompt(REF, (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)))
-    return model, emb, box, ref
-
-
-def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(kidney):
-    model, emb, box, ref = kidney
+def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(dev_kidney):
+    model, emb, box, ref = dev_kidney
     model.configure({"second_look.box": 0})
     try:
         first = model.decode(emb, [box])
