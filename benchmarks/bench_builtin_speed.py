@@ -121,20 +121,21 @@ def main() -> None:
     img = phantom_slice(512)
     emb = model.encode(img)
     click = [PointPrompt(REF, (256, 230))]
+    box = BoxPrompt(REF, (140, 110), (370, 350))
+    lasso = LassoPrompt(REF, ((130, 100), (130, 360), (380, 360), (380, 100)))
     every = [
         PointPrompt(REF, (256, 230)), PointPrompt(REF, (60, 60), positive=False),
-        BoxPrompt(REF, (140, 110), (370, 350)),
+        box,
         ScribblePrompt(REF, ((230, 200), (260, 240), (280, 260)), width=3),
         ScribblePrompt(REF, ((20, 20), (20, 200)), positive=False, width=3),
-        LassoPrompt(REF, ((130, 100), (130, 360), (380, 360), (380, 100))),
+        lasso,
         LassoPrompt(REF, ((130, 330), (160, 360), (130, 360)), positive=False),
     ]
     prev = logits_from_mask(img > 0.5)
     one = median_ms(lambda: model.decode(emb, click), args.repeats)
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
-    lasso = [LassoPrompt(REF, ((130, 100), (130, 360), (380, 360), (380, 100)))]
-    for what, given in (("a box", [BoxPrompt(REF, (140, 110), (370, 350))]), ("a lasso", lasso)):
+    for what, given in (("a box", [box]), ("a lasso", [lasso])):
         looked = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
         model.configure({"second_look.box": False, "second_look.lasso": False})
         single = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
