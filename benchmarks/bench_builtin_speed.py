@@ -135,13 +135,18 @@ def main() -> None:
     one = median_ms(lambda: model.decode(emb, click), args.repeats)
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
+    shipped = SecondLookOptions()
     for what, given in (("a box", [box]), ("a lasso", [lasso])):
         looked = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
-        model.configure({"second_look.box": False, "second_look.lasso": False})
+        model.configure({"second_look.coarse_first": not shipped.coarse_first})
+        other = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
+        model.configure({"second_look.coarse_first": shipped.coarse_first, "second_look.box": False, "second_look.lasso": False})
         single = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
-        model.configure({"second_look.box": SecondLookOptions().box, "second_look.lasso": SecondLookOptions().lasso})
-        print(f"decoder 512x512, {what} (its answer given a second look, two decodes): {looked:.1f} ms "
-              f"({looked / ref_ms:.1f}x baseline; {single:.1f} ms without the second look)")
+        model.configure({"second_look.box": shipped.box, "second_look.lasso": shipped.lasso})
+        first = "coarse" if shipped.coarse_first else "full-resolution"
+        print(f"decoder 512x512, {what} (a {first} first answer given a second look, two decodes): {looked:.1f} ms "
+              f"({looked / ref_ms:.1f}x baseline; {other:.1f} ms with the other first decode, {single:.1f} ms "
+              "without the second look)")
     mr, mr_click, mr_ref = mr_white_matter_slice(512)
     mr_emb = model.encode(mr)
     rel_abs = median_ms(lambda: model.decode(mr_emb, mr_click), args.repeats)

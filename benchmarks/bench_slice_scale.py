@@ -1,7 +1,7 @@
 """How the first answer holds up when objects span more pixels: prints numbers, asserts nothing.
 
     .venv/bin/python benchmarks/bench_slice_scale.py [--set dev|dev-mr|sample] [--zoom 1,2.5] [--prompt-types point,box]
-        [--interactions 5] [--models "builtin;random_walker"]
+        [--interactions 5] [--models "builtin;random_walker"] [--builtin-option second_look.box=0]
 
 The bench's volumes are small (the phantoms' slices are 192 x 160 pixels, their organs 30-100 px
 across); a real CT slice is 512 x 512, its organs two to three times larger in pixels. Here every
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from napari_medseg.cli.bench import parse_options
 from napari_medseg.core.prompts import SliceRef
 from napari_medseg.core.sample import generate_phantom, load_sample
 from napari_medseg.core.session import Session
@@ -71,14 +72,17 @@ def main() -> None:
                         help="the simulated user's interactions per slice (corrections after the first); "
                              "the table gives the Dice after the last")
     parser.add_argument("--models", default=";".join(MODELS), help="the rows to run, ';'-separated (their labels hold commas)")
+    parser.add_argument("--builtin-option", action="append", default=[], metavar="GROUP.NAME=VALUE",
+                        help="an inference-time option for every built-in row (repeatable), as napari-medseg bench's")
     parser.add_argument("--existing", action="store_true",
                         help="correct an imperfect existing label (the reference grown by 2 px, moved by (3, 2) px)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     zooms = [float(z) for z in args.zoom.split(",")]
     ptypes = args.prompt_types.split(",")
-    models = {label: make_model(name, options=opts) for label, (name, opts) in MODELS.items()
-              if label in args.models.split(";")}
+    extra = parse_options(args.builtin_option)
+    models = {label: make_model(name, options=(*opts, *extra) if name == "builtin" else opts)
+              for label, (name, opts) in MODELS.items() if label in args.models.split(";")}
     scores: dict[tuple[str, str, float], list[float]] = {}
     start = time.perf_counter()
     for vname, image, masks, preset in volumes(args.set):

@@ -115,19 +115,25 @@ def test_a_first_click_on_a_large_slice_is_answered_on_the_coarse_grid(models):
 
 
 def test_everything_but_a_first_click_runs_at_full_resolution(models):
-    """Boxes, scribbles and corrections (a label being corrected keeps full-resolution borders)."""
+    """Boxes, scribbles and corrections (a label being corrected keeps full-resolution borders); a
+    box's answer is all full-resolution once its first decode is too (``second_look.coarse_first``
+    off: test_second_look.py tests it on)."""
     shipped, full_only = models
     img, obj = large_disc()
     emb, emb0 = shipped.encode(img), full_only.encode(img)
     assert "coarse_e4" not in emb0 and int(emb0["scale"][0]) == 1
     prev = np.where(obj, 4.0, -4.0).astype(np.float32)
     clicks = [PointPrompt(REF, (240.0, 240.0)), PointPrompt(REF, (100.0, 100.0), False)]
-    for prompts, previous in (
-        ([BoxPrompt(REF, (130.0, 130.0), (350.0, 350.0))], None),
-        ([ScribblePrompt(REF, ((200.0, 200.0), (280.0, 280.0)), True, 3.0)], None),
-        (clicks, prev),
-    ):
-        np.testing.assert_array_equal(shipped.decode(emb, prompts, previous), full_only.decode(emb0, prompts, previous))
+    shipped.configure({"second_look.coarse_first": 0})
+    try:
+        for prompts, previous in (
+            ([BoxPrompt(REF, (130.0, 130.0), (350.0, 350.0))], None),
+            ([ScribblePrompt(REF, ((200.0, 200.0), (280.0, 280.0)), True, 3.0)], None),
+            (clicks, prev),
+        ):
+            np.testing.assert_array_equal(shipped.decode(emb, prompts, previous), full_only.decode(emb0, prompts, previous))
+    finally:
+        shipped.configure({"second_look.coarse_first": 1})
     np.testing.assert_array_equal(shipped.decode_relative(emb, clicks, prev, True),
                                   full_only.decode_relative(emb0, clicks, prev, True))
     with pytest.raises(VolumeReadError, match="previous logits have shape"):

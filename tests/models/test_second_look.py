@@ -75,3 +75,33 @@ def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(dev
 
     # measured: Dice 0.927 -> 0.948 on this kidney (generate_phantom(8), label 3, a 2 px margin box)
     assert dice(looked > 0, ref) > dice(mask, ref)
+
+
+def test_the_first_of_two_decodes_runs_on_the_coarse_grid_of_a_large_slice():
+    """On a 512-pixel slice (k = 2) the first answer to a box comes from the coarse features, and the
+    second look at full resolution corrects it. On a slice within ``scale.max_side`` the option
+    changes nothing."""
+    from napari_medseg.models.builtin.model import load_builtin
+
+    model = load_builtin()
+    rr, cc = np.mgrid[:512, :512] / 512
+    disc = ((rr - 0.5) ** 2 + (cc - 0.45) ** 2) < 0.04
+    image = np.clip(0.3 + 0.4 * disc + np.random.default_rng(0).normal(0, 0.03, disc.shape), 0, 1).astype(np.float32)
+    emb = model.encode(image)
+    box = [BoxPrompt(REF, (140.0, 110.0), (370.0, 350.0))]
+    assert model.second_look.coarse_first and int(emb["scale"][0]) == 2
+    looked = model.decode(emb, box) > 0
+    model.configure({"second_look.coarse_first": 0})
+    try:
+        full_first = model.decode(emb, box) > 0
+        small = model.encode(image[::2, ::2])  # 256 px: no coarse grid
+        plain = model.decode(small, [BoxPrompt(REF, (70.0, 55.0), (185.0, 175.0))])
+    finally:
+        model.configure({"second_look.coarse_first": 1})
+    np.testing.assert_array_equal(plain, model.decode(small, [BoxPrompt(REF, (70.0, 55.0), (185.0, 175.0))]))
+
+    def dice(a, b):
+        return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+    # measured: Dice 0.987 from the coarse first answer, 0.883 from the full-resolution one
+    assert dice(looked, disc) > 0.95 and dice(looked, disc) > dice(full_first, disc)

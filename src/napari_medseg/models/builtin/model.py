@@ -51,7 +51,7 @@ from napari_medseg.models.builtin.scale import (
     working_factor,
     working_shape,
 )
-from napari_medseg.models.builtin.second_look import SecondLookOptions, second_look_input
+from napari_medseg.models.builtin.second_look import SecondLookOptions, gets_second_look, second_look_input
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -276,17 +276,28 @@ class BuiltinModel:
             raise ModelLoadError(
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
+        looks = prev_logits is None and gets_second_look(prompts, self.second_look)
+        # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py), and so
+        # does the first of two decodes when the second look is to follow (``second_look.coarse_first``)
+        coarse = (int(embedding["scale"][0]) > 1 and prev_logits is None
+                  and (clicks_only(prompts) or (looks and self.second_look.coarse_first)))
+        out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse)
+        if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
+            out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False)
+        return out
+
+    def _decode_once(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
+                     relative: bool, decoder: MaskDecoder | None, fill: bool, coarse: bool) -> np.ndarray:
+        """One pass of the network and the steps after it; ``coarse``: on the coarse grid of a large
+        slice (a first answer only)."""
         h, w = (int(v) for v in embedding["size"])
         previous = None if prev_logits is None else checked_previous(prev_logits, (h, w))
-        # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py)
-        k = int(embedding["scale"][0])
-        coarse = k > 1 and previous is None and clicks_only(prompts)
-        k, prefix = (k, COARSE) if coarse else (1, "")
+        k, prefix = (int(embedding["scale"][0]), COARSE) if coarse else (1, "")
         if coarse and COARSE + FEATURE_KEYS[0] not in embedding:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
         if coarse and self.scale.whole_pipeline and not relative:
-            small = self.decode_relative(coarse_embedding(embedding, k), prompts_to_working(prompts, k), None,
-                                         relative, decoder=decoder, fill=fill)
+            small = self._decode_once(coarse_embedding(embedding, k), prompts_to_working(prompts, k), None,
+                                      relative, decoder, fill, coarse=False)
             with torch.inference_mode():
                 return upsample(torch.from_numpy(small), k, (h, w)).numpy()
         hw, ww = working_shape(h, w, k)
@@ -327,8 +338,6 @@ class BuiltinModel:
                                    self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
-        elif (look := second_look_input(prompts, out, self.second_look)) is not None:
-            return self.decode_relative(embedding, look[0], look[1], relative, decoder=decoder, fill=fill)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],

@@ -39,13 +39,20 @@ class SecondLookOptions:
     answer_box: float = 0.1
     only_answer_box: bool = False  # give the enlarged answer box instead of the user's prompts
     min_area: int = 500  # no second look at an answer of fewer pixels
+    # on a large slice (scale.py), the first of the two decodes runs on the coarse grid
+    coarse_first: bool = True
+
+
+def gets_second_look(prompts: Sequence[Prompt], opts: SecondLookOptions) -> bool:
+    """Whether a first answer from ``prompts`` is looked at again (when it is large enough)."""
+    return bool(prompts) and all(getattr(opts, p.kind, False) for p in prompts)
 
 
 def second_look_input(prompts: Sequence[Prompt], answer: np.ndarray, opts: SecondLookOptions
                       ) -> tuple[list[Prompt], np.ndarray] | None:
     """The prompts and previous logits of the second look at ``answer`` (logits of a first answer),
     or None when these prompts get none or the answer is empty."""
-    if not prompts or not all(getattr(opts, p.kind, False) for p in prompts):
+    if not gets_second_look(prompts, opts):
         return None
     mask = np.asarray(answer) > 0
     box = bounding_box(mask)
