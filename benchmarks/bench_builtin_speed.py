@@ -39,6 +39,19 @@ def median_ms(fn, repeats: int, warmup: int = 2) -> float:
     return 1e3 * float(np.median(times))
 
 
+def interleaved_ms(fns, repeats: int, warmup: int = 2) -> list[float]:
+    """Median ms of each of ``fns``, timed in turn (one call of each per round): a machine whose speed
+    drifts slows them alike, so their ratios hold better than timings taken one after another."""
+    times: list[list[float]] = [[] for _ in fns]
+    for round_ in range(warmup + repeats):
+        for fn, out in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            if round_ >= warmup:
+                out.append(time.perf_counter() - t)
+    return [1e3 * float(np.median(t)) for t in times]
+
+
 def phantom_slice(size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     rr, cc = np.mgrid[:size, :size] / size
@@ -136,17 +149,19 @@ def main() -> None:
     allp = median_ms(lambda: model.decode(emb, every, prev), args.repeats)
     print(f"decoder 512x512, one click: {one:.1f} ms ({one / ref_ms:.1f}x baseline)")
     shipped = SecondLookOptions()
-    for what, given in (("a box", [box]), ("a lasso", [lasso])):
-        looked = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
-        model.configure({"second_look.coarse_first": not shipped.coarse_first})
-        other = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
-        model.configure({"second_look.coarse_first": shipped.coarse_first, "second_look.box": False, "second_look.lasso": False})
-        single = median_ms(lambda given=given: model.decode(emb, given), args.repeats)
-        model.configure({"second_look.box": shipped.box, "second_look.lasso": shipped.lasso})
-        first = "coarse" if shipped.coarse_first else "full-resolution"
-        print(f"decoder 512x512, {what} (a {first} first answer given a second look, two decodes): {looked:.1f} ms "
-              f"({looked / ref_ms:.1f}x baseline; {other:.1f} ms with the other first decode, {single:.1f} ms "
-              "without the second look)")
+    restore = {f"second_look.{name}": getattr(shipped, name) for name in ("box", "lasso", "coarse_first", "lasso_as_answer")}
+    variants = (restore, {**restore, "second_look.coarse_first": False, "second_look.lasso_as_answer": False},
+                {**restore, "second_look.box": False, "second_look.lasso": False})
+    for what, given, how in (
+        ("a box", [box], "its coarse first answer given a second look, two decodes"),
+        ("a lasso", [lasso], "its drawn region given the second look, one decode"),
+    ):
+        looked, full, single = interleaved_ms(
+            [lambda v=v, given=given: (model.configure(v), model.decode(emb, given)) for v in variants], args.repeats)
+        print(f"decoder 512x512, {what} ({how}): {looked:.1f} ms ({looked / ref_ms:.1f}x baseline; {full:.1f} ms "
+              f"with a full-resolution first decode, as on 2026-12-06, {single:.1f} ms without the second look; "
+              "the three timed in turn)")
+    model.configure(restore)
     mr, mr_click, mr_ref = mr_white_matter_slice(512)
     mr_emb = model.encode(mr)
     rel_abs = median_ms(lambda: model.decode(mr_emb, mr_click), args.repeats)

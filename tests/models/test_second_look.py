@@ -6,7 +6,7 @@ import numpy as np
 
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, SliceRef
 from napari_medseg.core.slice_prompts import bounding_box, mask_logits
-from napari_medseg.models.builtin.second_look import SecondLookOptions, second_look_input
+from napari_medseg.models.builtin.second_look import SecondLookOptions, drawn_answer, second_look_input
 
 REF = SliceRef(2, 0)
 
@@ -105,3 +105,34 @@ def test_the_first_of_two_decodes_runs_on_the_coarse_grid_of_a_large_slice():
 
     # measured: Dice 0.987 from the coarse first answer, 0.883 from the full-resolution one
     assert dice(looked, disc) > 0.95 and dice(looked, disc) > dice(full_first, disc)
+
+
+def test_a_lasso_s_drawn_region_stands_for_its_first_answer():
+    """Lassos alone: the region they draw (positive less negative) is the answer the second look
+    corrects; other prompts, small regions and the option off give None (a first decode runs)."""
+    outer = LassoPrompt(REF, ((5.0, 5.0), (5.0, 34.0), (34.0, 34.0), (34.0, 5.0)))
+    hole = LassoPrompt(REF, ((15.0, 15.0), (15.0, 24.0), (24.0, 24.0), (24.0, 15.0)), positive=False)
+    opts = SecondLookOptions(min_area=0)
+    drawn = drawn_answer([outer, hole], (40, 40), opts)
+    assert drawn.dtype == np.float32 and set(np.unique(drawn)) == {-8.0, 8.0}
+    assert drawn[10, 10] == 8.0 and drawn[20, 20] == -8.0 and drawn[38, 38] == -8.0
+    assert drawn_answer([outer, BoxPrompt(REF, (8.0, 10.0), (22.0, 32.0))], (40, 40), opts) is None
+    assert drawn_answer([outer], (40, 40), SecondLookOptions(lasso_as_answer=False, min_area=0)) is None
+    assert drawn_answer([outer], (40, 40), SecondLookOptions(min_area=2000)) is None
+    assert drawn_answer([hole], (40, 40), opts) is None  # nothing drawn: the network answers first
+
+
+def test_a_lasso_is_answered_by_one_decode_of_its_drawn_region(dev_kidney):
+    """The model's answer to a lasso is the network's correction of the lasso's region (one decode),
+    not the lasso itself."""
+    model, emb, _, ref = dev_kidney
+    from skimage import measure
+
+    contour = max(measure.find_contours(ref.astype(float), 0.5), key=len)[::4]
+    lasso = LassoPrompt(REF, tuple((float(r), float(c)) for r, c in contour))
+    drawn = drawn_answer([lasso], ref.shape, model.second_look)
+    assert drawn is not None
+    given, prev = second_look_input([lasso], drawn, model.second_look)
+    looked = model.decode(emb, [lasso])
+    np.testing.assert_array_equal(looked, model.decode(emb, given, prev_logits=prev))
+    assert not np.array_equal(looked > 0, drawn > 0)

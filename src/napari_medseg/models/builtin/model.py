@@ -51,7 +51,12 @@ from napari_medseg.models.builtin.scale import (
     working_factor,
     working_shape,
 )
-from napari_medseg.models.builtin.second_look import SecondLookOptions, gets_second_look, second_look_input
+from napari_medseg.models.builtin.second_look import (
+    SecondLookOptions,
+    drawn_answer,
+    gets_second_look,
+    second_look_input,
+)
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -277,11 +282,14 @@ class BuiltinModel:
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
         looks = prev_logits is None and gets_second_look(prompts, self.second_look)
-        # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py), and so
-        # does the first of two decodes when the second look is to follow (``second_look.coarse_first``)
-        coarse = (int(embedding["scale"][0]) > 1 and prev_logits is None
-                  and (clicks_only(prompts) or (looks and self.second_look.coarse_first)))
-        out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse)
+        # lassos alone: the drawn region stands for the first answer (second_look.py)
+        out = drawn_answer(prompts, tuple(int(v) for v in embedding["size"]), self.second_look) if looks else None
+        if out is None:
+            # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py), and
+            # so does the first of two decodes when the second look is to follow (``coarse_first``)
+            coarse = (int(embedding["scale"][0]) > 1 and prev_logits is None
+                      and (clicks_only(prompts) or (looks and self.second_look.coarse_first)))
+            out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse)
         if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
             out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False)
         return out

@@ -18,7 +18,8 @@ back (``whole_pipeline``, 2026-12-05: dev clicks at 2x / 2.5x / 3x 0.862 / 0.780
 0.792 / 0.872, and a click at 512 px 8.7 -> 4.8 ms); on relative intensities (MR) the network's
 logits are interpolated back and those steps run on the full-resolution slice (their window, measured
 on the coarse grid, cut a dev-mr white matter's extension short). Corrections, boxes, lassos,
-scribbles and propagation use the full-resolution features. Slices up to ``max_side`` (every bench
+scribbles and propagation use the full-resolution features (but the first of a box's two decodes:
+second_look.py). Slices up to ``max_side`` (every bench
 volume) are untouched. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
 pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
 """
