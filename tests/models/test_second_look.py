@@ -136,3 +136,34 @@ def test_a_lasso_is_answered_by_one_decode_of_its_drawn_region(dev_kidney):
     looked = model.decode(emb, [lasso])
     np.testing.assert_array_equal(looked, model.decode(emb, given, prev_logits=prev))
     assert not np.array_equal(looked > 0, drawn > 0)
+
+
+def test_the_fresh_answer_a_correction_is_checked_against_takes_no_second_look(dev_kidney, monkeypatch):
+    """A positive click beyond the mask is answered afresh too (``whole_from_fresh``). With second
+    looks for clicks and no answer box, a fresh answer given a second look would be a correction of
+    clicks alone that may ask for a fresh answer again, without end (a RecursionError on a dev
+    scribble, 2026-12-06): the fresh answer is the one-decode answer."""
+    import napari_medseg.models.builtin.model as model_module
+
+    model, emb, _, ref = dev_kidney
+    rows, cols = np.nonzero(ref)
+    click = [PointPrompt(REF, (float(rows.mean()), float(cols.mean())))]
+    seen = []
+
+    def recording(logits, prev, prompts, fresh, opts):
+        seen.append(fresh())
+        return logits
+
+    monkeypatch.setattr(model_module, "whole_from_fresh", recording)
+    model.configure({"second_look.point": 1, "second_look.answer_box": 0})
+    try:
+        first = model.decode(emb, click)
+        r, c = np.nonzero(first > 0)
+        beyond = [*click, PointPrompt(REF, (float(r.max() + 6), float(c[r == r.max()].mean())))]
+        model.decode(emb, beyond, first)
+        looked = model.decode_relative(emb, beyond, None, False, fill=False)  # with its second look
+    finally:
+        model.configure({f"second_look.{k}": getattr(SecondLookOptions(), k) for k in ("point", "answer_box")})
+    one = model.decode_relative(emb, beyond, None, False, fill=False, look=False)
+    np.testing.assert_array_equal(seen[-1], one)
+    assert not np.array_equal(looked > 0, one > 0)

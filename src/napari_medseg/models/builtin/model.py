@@ -271,17 +271,18 @@ class BuiltinModel:
 
     def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
                         prev_logits: np.ndarray | None, relative: bool,
-                        decoder: MaskDecoder | None = None, fill: bool = True) -> np.ndarray:
+                        decoder: MaskDecoder | None = None, fill: bool = True, look: bool = True) -> np.ndarray:
         """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
         scribbles is extended by ``extend_relative`` instead of ``extend``. ``decoder``: another
         decoder on the same features (the propagation decoder). ``fill``: False leaves a first click's
-        answer without the edge fill (the fresh answer a correction is checked against)."""
+        answer without the edge fill, ``look``: False without the second look (both for the fresh
+        answer a correction is checked against: no correction rules run inside it, so no recursion)."""
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
-        looks = prev_logits is None and gets_second_look(prompts, self.second_look)
+        looks = look and prev_logits is None and gets_second_look(prompts, self.second_look)
         # lassos alone: the drawn region stands for the first answer (second_look.py)
         out = drawn_answer(prompts, tuple(int(v) for v in embedding["size"]), self.second_look) if looks else None
         if out is None:
@@ -342,7 +343,7 @@ class BuiltinModel:
         if previous is not None:
             out = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
             out = whole_from_fresh(out, previous, prompts,
-                                   lambda: self.decode_relative(embedding, prompts, None, relative, fill=False),
+                                   lambda: self.decode_relative(embedding, prompts, None, relative, fill=False, look=False),
                                    self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
