@@ -46,6 +46,7 @@ from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
 from napari_medseg.models.builtin.scale import (
     ScaleOptions,
     block_mean,
+    coarse_first_answer,
     prompts_to_working,
     upsample,
     working_factor,
@@ -222,7 +223,7 @@ class BuiltinModel:
     @property
     def identity(self) -> str:
         ident = f"builtin:{self._sha[:12]}:{PREPROCESSING_VERSION}"
-        if self.scale != ScaleOptions():  # another working scale encodes other features
+        if self.scale.max_side != ScaleOptions().max_side:  # another working scale encodes other features
             ident += f":w{self.scale.max_side}"
         return ident
 
@@ -286,10 +287,11 @@ class BuiltinModel:
         # lassos alone: the drawn region stands for the first answer (second_look.py)
         out = drawn_answer(prompts, tuple(int(v) for v in embedding["size"]), self.second_look) if looks else None
         if out is None:
-            # a first answer from clicks alone on a large slice runs on the coarse grid (scale.py), and
-            # so does the first of two decodes when the second look is to follow (``coarse_first``)
+            # a first answer from clicks alone (on MR, from scribbles too) on a large slice runs on the
+            # coarse grid (scale.py), and so does the first of two decodes when the second look is to
+            # follow (``coarse_first``)
             coarse = (int(embedding["scale"][0]) > 1 and prev_logits is None
-                      and (clicks_only(prompts) or (looks and self.second_look.coarse_first)))
+                      and (coarse_first_answer(prompts, relative, self.scale) or (looks and self.second_look.coarse_first)))
             out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse)
         if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
             out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False)

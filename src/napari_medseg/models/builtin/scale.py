@@ -19,8 +19,13 @@ back (``whole_pipeline``, 2026-12-05: dev clicks at 2x / 2.5x / 3x 0.862 / 0.780
 logits are interpolated back and those steps run on the full-resolution slice (their window, measured
 on the coarse grid, cut a dev-mr white matter's extension short). Corrections, boxes, lassos,
 scribbles and propagation use the full-resolution features (but the first of a box's two decodes:
-second_look.py). Slices up to ``max_side`` (every bench
-volume) are untouched. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
+second_look.py, and a scribble's first answer on MR, below). Slices up to ``max_side`` (every bench
+volume) are untouched. On relative intensities (MR) a first answer from scribbles runs on the coarse grid too (2026-12-06,
+tenth session; ``relative_scribbles``): the MR development phantoms' whole slices scaled 2.5 / 3.5 /
+4.5x (``bench_slice_scale.py --set dev-mr``) gave scribbles a first-answer Dice of 0.835 / 0.774 /
+0.728 at full resolution and 0.855 / 0.846 / 0.836 there (after five interactions 0.963 / 0.935 /
+0.912 -> 0.957 / 0.970 / 0.961); on CT it lost (dev at 2 / 2.5x 0.889 / 0.907 -> 0.850 / 0.869, and
+0.838 / 0.851 with only the network there). A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
 pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
 """
 
@@ -42,6 +47,17 @@ class ScaleOptions:
     # on absolute intensities (CT), the steps after the network run on the coarse grid too, and only
     # the final logits are interpolated back (False: the network's logits are, as before 2026-12-05)
     whole_pipeline: bool = True
+    # on relative intensities (MR), a first answer from scribbles (and clicks) runs there too
+    relative_scribbles: bool = True
+
+
+def coarse_first_answer(prompts: Sequence[Prompt], relative: bool, opts: ScaleOptions) -> bool:
+    """Whether a first answer (no previous logits) from ``prompts`` runs on a large slice's coarse
+    grid: clicks alone; on relative intensities, clicks and scribbles (``relative_scribbles``)."""
+    kinds = {p.kind for p in prompts}
+    if not kinds:
+        return False
+    return kinds == {"point"} or (relative and opts.relative_scribbles and kinds <= {"point", "scribble"})
 
 
 def working_factor(h: int, w: int, max_side: int) -> int:
