@@ -184,8 +184,8 @@ def load_builtin_with(options: dict[str, float]):
 def test_a_first_scribble_on_a_large_mr_slice_runs_on_the_coarse_grid(models):
     """On relative intensities (MR) a scribble's first answer on a large slice comes from the coarse
     grid (``scale.relative_scribbles``); on CT, and in corrections, from the full-resolution one. An MR
-    development phantom's brain (seed 4, its largest slice scaled to 448 px): Dice 0.893 from the
-    coarse grid, 0.659 at full resolution (measured)."""
+    development phantom's grey matter (seed 4, label 1, its largest slice scaled to 448 px): Dice
+    0.893 from the coarse grid, 0.659 at full resolution (measured)."""
     from scipy import ndimage
 
     from napari_medseg.core.intensity import get_preset
@@ -198,14 +198,14 @@ def test_a_first_scribble_on_a_large_mr_slice_runs_on_the_coarse_grid(models):
     z = int(np.argmax((labels == 1).sum(axis=(0, 1))))
     zoom = (448 / image.shape[0], 448 / image.shape[1])
     img = ndimage.zoom(get_preset("mr").fit(image).apply(image[..., z]), zoom, order=1).astype(np.float32)
-    brain = ndimage.zoom((labels[..., z] == 1).astype(np.float32), zoom, order=1) > 0.5
-    scribble = SimulatedUser("scribble", REF, seed=5).next_interaction(brain, None)
+    grey = ndimage.zoom((labels[..., z] == 1).astype(np.float32), zoom, order=1) > 0.5
+    scribble = SimulatedUser("scribble", REF, seed=5).next_interaction(grey, None)
     emb = shipped.encode(img)
     assert int(emb["scale"][0]) == 2 and [p.kind for p in scribble] == ["scribble"]
     coarse, fine = shipped.decode_relative(emb, scribble, None, True), full.decode_relative(emb, scribble, None, True)
-    assert dice(coarse > 0, brain) > dice(fine > 0, brain) + 0.1
+    assert dice(coarse > 0, grey) > dice(fine > 0, grey) + 0.1
     np.testing.assert_array_equal(shipped.decode_relative(emb, scribble, None, False),
                                   full.decode_relative(emb, scribble, None, False))
-    prev = np.where(brain, 4.0, -4.0).astype(np.float32)
+    prev = np.where(grey, 4.0, -4.0).astype(np.float32)
     np.testing.assert_array_equal(shipped.decode_relative(emb, scribble, prev, True),
                                   full.decode_relative(emb, scribble, prev, True))
