@@ -19,9 +19,11 @@ import numpy as np
 import torch
 
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.evaluation.simulate import SimulatedUser
 from napari_medseg.models.builtin.correction import CorrectionOptions
 from napari_medseg.models.builtin.model import load_builtin
 from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
+from napari_medseg.models.builtin.scale import ScaleOptions
 from napari_medseg.models.builtin.second_look import SecondLookOptions
 from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
 
@@ -169,6 +171,12 @@ def main() -> None:
     cover = float(((model.decode_relative(mr_emb, mr_click, None, True) > 0) & mr_ref).sum() / mr_ref.sum())
     print(f"decoder 512x512 MR white-matter click: {rel_abs:.1f} ms as absolute intensities, {rel:.1f} ms as "
           f"relative ({rel / ref_ms:.1f}x baseline; covers {cover:.0%} of the white matter)")
+    scribble = SimulatedUser("scribble", REF, seed=0).next_interaction(mr_ref, None)  # along the white matter
+    mr_times = interleaved_ms([lambda v=v: (model.configure({"scale.relative_scribbles": v}),
+                                            model.decode_relative(mr_emb, scribble, None, True)) for v in (1, 0)], args.repeats)
+    model.configure({"scale.relative_scribbles": ScaleOptions().relative_scribbles})
+    print(f"decoder 512x512 MR white-matter scribble (relative): {mr_times[0]:.1f} ms with its first answer on the "
+          f"coarse grid, {mr_times[1]:.1f} ms at full resolution (timed in turn)")
     first = model.decode(emb, click)
     rows, cols = np.nonzero(first > 0)
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row
