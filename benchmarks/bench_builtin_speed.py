@@ -176,7 +176,7 @@ def main() -> None:
                                             model.decode_relative(mr_emb, scribble, None, True)) for v in (1, 0)], args.repeats)
     model.configure({"scale.relative_scribbles": ScaleOptions().relative_scribbles})
     print(f"decoder 512x512 MR white-matter scribble (relative): {mr_times[0]:.1f} ms with its first answer on the "
-          f"coarse grid, {mr_times[1]:.1f} ms at full resolution (timed in turn)")
+          f"coarse grid (the steps after the network too), {mr_times[1]:.1f} ms at full resolution (timed in turn)")
     first = model.decode(emb, click)
     rows, cols = np.nonzero(first > 0)
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row
