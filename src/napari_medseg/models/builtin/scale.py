@@ -20,16 +20,17 @@ logits are interpolated back and those steps run on the full-resolution slice (t
 on the coarse grid, cut a dev-mr white matter's extension short). Corrections, boxes, lassos,
 scribbles and propagation use the full-resolution features (but the first of a box's two decodes:
 second_look.py, and a scribble's first answer on MR, below). Slices up to ``max_side`` (every bench
-volume) are untouched. On relative intensities (MR) a first answer from scribbles runs on the coarse grid too (2026-12-06,
-tenth session; ``relative_scribbles``): the MR development phantoms' whole slices scaled 2.5 / 3.5 /
-4.5x (``bench_slice_scale.py --set dev-mr``) gave scribbles a first-answer Dice of 0.835 / 0.774 /
-0.728 at full resolution and 0.855 / 0.846 / 0.836 there (after five interactions 0.963 / 0.935 /
-0.912 -> 0.957 / 0.970 / 0.961); on CT it lost (dev at 2 / 2.5x 0.889 / 0.907 -> 0.850 / 0.869, and
-0.838 / 0.851 with only the network there). With the steps after the network on the coarse grid as
-well (``relative_scribble_steps``; they ran at full resolution first) dev-mr gave 0.845 / 0.842 /
-0.826 at 2.5 / 3.5 / 4.5x and 0.964 / 0.971 / 0.961 after five, and a white-matter scribble on a
-512-px MR slice took 12.2 ms against 21.8 ms (25.7 ms at full resolution): kept, for the speed. A whole factor keeps the geometry exact: coarse pixel ``i`` covers slice
-pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
+volume) are untouched. On relative intensities (MR) a first answer from scribbles runs on the coarse
+grid too (2026-12-06, tenth session; ``relative_scribbles``): the MR development phantoms' whole
+slices scaled 2.5 / 3.5 / 4.5x (``bench_slice_scale.py --set dev-mr``) gave scribbles a first-answer
+Dice of 0.835 / 0.774 / 0.728 at full resolution and 0.855 / 0.846 / 0.836 there (after five
+interactions 0.963 / 0.935 / 0.912 -> 0.957 / 0.970 / 0.961); on CT it lost (dev at 2 / 2.5x 0.889 /
+0.907 -> 0.850 / 0.869, and 0.838 / 0.851 with only the network there). With the steps after the
+network on the coarse grid as well (``relative_scribble_steps``; they ran at full resolution first)
+dev-mr gave 0.845 / 0.842 / 0.826 at 2.5 / 3.5 / 4.5x and 0.964 / 0.971 / 0.961 after five, and a
+white-matter scribble on a 512-px MR slice took 12.2 ms against 21.8 ms (25.7 ms at full
+resolution): kept, for the speed. A whole factor keeps the geometry exact: coarse pixel ``i`` covers
+slice pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
 """
 
 from __future__ import annotations
