@@ -6,6 +6,7 @@ import numpy as np
 
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, SliceRef
 from napari_medseg.core.slice_prompts import bounding_box, mask_logits
+from napari_medseg.evaluation.metrics import dice
 from napari_medseg.models.builtin.second_look import SecondLookOptions, drawn_answer, second_look_input
 
 REF = SliceRef(2, 0)
@@ -70,9 +71,6 @@ def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(dev
     np.testing.assert_array_equal(looked > 0, again > 0)
     assert not np.array_equal(looked > 0, mask)
 
-    def dice(a, b):
-        return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
-
     # measured: Dice 0.927 -> 0.948 on this kidney (generate_phantom(8), label 3, a 2 px margin box)
     assert dice(looked > 0, ref) > dice(mask, ref)
 
@@ -99,9 +97,6 @@ def test_the_first_of_two_decodes_runs_on_the_coarse_grid_of_a_large_slice():
     finally:
         model.configure({"second_look.coarse_first": 1})
     np.testing.assert_array_equal(plain, model.decode(small, [BoxPrompt(REF, (70.0, 55.0), (185.0, 175.0))]))
-
-    def dice(a, b):
-        return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
 
     # measured: Dice 0.987 from the coarse first answer, 0.883 from the full-resolution one
     assert dice(looked, disc) > 0.95 and dice(looked, disc) > dice(full_first, disc)
