@@ -46,6 +46,7 @@ from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
 from napari_medseg.models.builtin.scale import (
     ScaleOptions,
     block_mean,
+    clicks_only,
     coarse_first_answer,
     prompts_to_working,
     upsample,
@@ -144,11 +145,6 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
     out = {key: embedding[COARSE + key] for key in FEATURE_KEYS}
     out.update(image=image, size=np.array(image.shape, dtype=np.int64), scale=np.array([1], dtype=np.int64))
     return out
-
-
-def clicks_only(prompts: Sequence[Prompt]) -> bool:
-    """Whether the slice's prompts are clicks alone (what the coarse grid and the edge fill serve)."""
-    return bool(prompts) and all(p.kind == "point" for p in prompts)
 
 
 def checked_previous(prev_logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -58,13 +58,17 @@ class ScaleOptions:
     relative_scribble_steps: bool = True
 
 
+def clicks_only(prompts: Sequence[Prompt]) -> bool:
+    """Whether the slice's prompts are clicks alone (what the coarse grid and the edge fill serve)."""
+    return bool(prompts) and all(p.kind == "point" for p in prompts)
+
+
 def coarse_first_answer(prompts: Sequence[Prompt], relative: bool, opts: ScaleOptions) -> bool:
     """Whether a first answer (no previous logits) from ``prompts`` runs on a large slice's coarse
     grid: clicks alone; on relative intensities, clicks and scribbles (``relative_scribbles``)."""
-    kinds = {p.kind for p in prompts}
-    if not kinds:
-        return False
-    return kinds == {"point"} or (relative and opts.relative_scribbles and kinds <= {"point", "scribble"})
+    if clicks_only(prompts):
+        return True
+    return bool(prompts) and relative and opts.relative_scribbles and {p.kind for p in prompts} <= {"point", "scribble"}
 
 
 def working_factor(h: int, w: int, max_side: int) -> int:
