@@ -5,7 +5,8 @@ grid, for a first click: ``scale.py``) and returns float16 feature maps for the 
 ``decode`` rasterises the prompts at 1/4 resolution, runs the small decoder, calibrates a slice's
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
-connected intensities (``extend.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
+connected intensities (``extend.py``) and by the thin brighter shell enclosing it (a medulla by its
+kidney's cortex: ``rim.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
 bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
 the border, an ignored negative stroke), joins a fresh answer to a positive click or stroke away from
 the mask (the whole it may be part of: ``correction.py``), and returns float32 logits. Weights ship
@@ -43,6 +44,7 @@ from napari_medseg.models.builtin.network import (
 from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, apply_prompt_evidence
 from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, build_prompt_maps, map_shape
 from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
+from napari_medseg.models.builtin.rim import RimOptions, join_enclosing_rim
 from napari_medseg.models.builtin.scale import (
     ScaleOptions,
     block_mean,
@@ -179,7 +181,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look")
+               "second_look", "rim")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -193,6 +195,7 @@ class BuiltinModel:
         self.correction = CorrectionOptions()
         self.walk = WalkOptions()
         self.second_look = SecondLookOptions()
+        self.rim = RimOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -360,6 +363,7 @@ class BuiltinModel:
                                   features=lambda: self.appearance_features(embedding))
         if fill and not previous_given and clicks_only(prompts):
             out = edge_fill(out, image, self.edge_fill, prompts)
+        out = join_enclosing_rim(out, image, prompts, previous_given, extend is self.extend_relative, self.rim)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 
