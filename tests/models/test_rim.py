@@ -90,6 +90,6 @@ def test_the_shipped_model_answers_a_click_in_a_medulla_with_the_whole_kidney():
     model = load_builtin()
     emb = model.encode(get_preset("ct-abdomen").fit(image).apply(image[:, :, z]))
     click = [PointPrompt(REF, interior_point(ref))]
-    assert dice(model.decode(emb, click) > 0, ref) > 0.9  # measured 0.936
+    assert dice(model.decode(emb, click) > 0, ref) > 0.9  # measured 0.953
     model.configure({"rim.enabled": 0})
     assert dice(model.decode(emb, click) > 0, ref) < 0.75
