@@ -23,6 +23,7 @@ from napari_medseg.evaluation.simulate import SimulatedUser
 from napari_medseg.models.builtin.correction import CorrectionOptions
 from napari_medseg.models.builtin.model import load_builtin
 from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
+from napari_medseg.models.builtin.rim import RimOptions
 from napari_medseg.models.builtin.scale import ScaleOptions
 from napari_medseg.models.builtin.second_look import SecondLookOptions
 from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
@@ -75,6 +76,23 @@ def mr_white_matter_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.
     zoom = (size / image.shape[0], size / image.shape[1])
     img = ndimage.zoom(get_preset("mr").fit(image).apply(image[..., z]), zoom, order=1)
     ref = ndimage.zoom((labels[..., z] == 2).astype(np.float32), zoom, order=1) > 0.5
+    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
+    return img.astype(np.float32), [PointPrompt(REF, (float(r), float(c)))], ref
+
+
+def medulla_click_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
+    """A development phantom's (seed 9) right kidney on its largest slice, scaled to ``size`` pixels,
+    with a click at its most interior point, in the medulla: the network alone answers the medulla."""
+    from scipy import ndimage
+
+    from napari_medseg.core.intensity import get_preset
+    from napari_medseg.core.sample import generate_phantom
+
+    image, labels, _, _ = generate_phantom(9)
+    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
+    zoom = size / image.shape[0]
+    img = ndimage.zoom(get_preset("ct-abdomen").fit(image).apply(image[..., z]), zoom, order=1)
+    ref = ndimage.zoom((labels[..., z] == 3).astype(np.float32), zoom, order=1) > 0.5
     r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
     return img.astype(np.float32), [PointPrompt(REF, (float(r), float(c)))], ref
 
@@ -177,6 +195,15 @@ def main() -> None:
     model.configure({"scale.relative_scribbles": ScaleOptions().relative_scribbles})
     print(f"decoder 512x512 MR white-matter scribble (relative): {mr_times[0]:.1f} ms with its first answer on the "
           f"coarse grid (the steps after the network too), {mr_times[1]:.1f} ms at full resolution (timed in turn)")
+    kidney, kidney_click, kidney_ref = medulla_click_slice(512)
+    kidney_emb = model.encode(kidney)
+    with_rim, without_rim = interleaved_ms([lambda v=v: (model.configure({"rim.enabled": v}),
+                                                         model.decode(kidney_emb, kidney_click)) for v in (1, 0)], args.repeats)
+    model.configure({"rim.enabled": RimOptions().enabled})
+    got = model.decode(kidney_emb, kidney_click) > 0
+    print(f"decoder 512x512, a click in a kidney's medulla: {with_rim:.1f} ms with the enclosing cortex joined "
+          f"(rim.py; Dice {2 * (got & kidney_ref).sum() / (got.sum() + kidney_ref.sum()):.3f}), "
+          f"{without_rim:.1f} ms without (timed in turn)")
     first = model.decode(emb, click)
     rows, cols = np.nonzero(first > 0)
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row

@@ -1,58 +1,74 @@
-"""More development phantoms (generator seeds 9 to 16): one first interaction and the walk; prints numbers.
+"""More development volumes (phantom seeds 9-16, synthetic seeds 90-97): one first interaction and the walk.
 
 ``napari-medseg bench --sets dev`` holds two CT phantoms (seeds 7 and 8), so a failure that only some
 organs' shapes provoke can hide from it: the bundled sample (seed 20261122) is one more draw of the
 same generator, and what fails on it but on neither development seed cannot be chosen against
-without looking at the sample. This runs the built-in model on more draws (never the sample's seed,
-never evaluated on), every structure and prompt type, through the bench's own ``Bench.run_case``
+without looking at the sample; the same holds for the synthetic generator (development seeds 99 and
+98, evaluation seeds 0 and 1). This runs the built-in model on more draws of both (never an
+evaluation seed, never evaluated on), every structure and prompt type, through the bench's own ``Bench.run_case``
 (first interaction of the simulated user on the largest slice, commit, propagation; the same crops
 and seeds), and prints one row per case and the means::
 
-    python benchmarks/dev_more_phantoms.py                       # seeds 9-12 (choices) and 13-16 (check)
-    python benchmarks/dev_more_phantoms.py --seeds 9,10 --builtin-option rim.enabled=0
+    python benchmarks/dev_more_phantoms.py                       # all of them
+    python benchmarks/dev_more_phantoms.py --seeds 9,10 --synthetic-seeds "" --builtin-option rim.enabled=0
 
-About 30 s per four seeds on 2 cores.
+About 30 s per four phantoms, 15 s per four synthetic volumes on 2 cores; prints numbers, asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 
 from napari_medseg.cli.bench import parse_options
 from napari_medseg.core.sample import DEFAULT_SEED, generate_phantom
-from napari_medseg.evaluation.datasets import DEV_SET, _cases_from_labels
+from napari_medseg.evaluation.datasets import (
+    CROP_MARGIN,
+    DEV_SET,
+    _cases_from_labels,
+    crop_case,
+    synthetic_cases,
+)
 from napari_medseg.evaluation.run import Bench, BenchConfig, make_model
 
 PROMPT_TYPES = ("point", "box", "scribble", "lasso")
+EVALUATION_SYNTHETIC_SEEDS = (0, 1)  # datasets.synthetic_cases' default: the synthetic evaluation set
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="9,10,11,12,13,14,15,16")
+    parser.add_argument("--seeds", default="9,10,11,12,13,14,15,16", help="phantom generator seeds")
+    parser.add_argument("--synthetic-seeds", default="90,91,92,93,94,95,96,97", help="synthetic generator seeds")
     parser.add_argument("--builtin-option", action="append", default=[], metavar="GROUP.NAME=VALUE",
                         help="an inference-time option of the built-in model (repeatable), as napari-medseg bench's")
+    parser.add_argument("--whole-slices", action="store_true",
+                        help="the volumes as they are (the bench cuts each case to its structure's box + 24 px)")
     parser.add_argument("--quiet", action="store_true", help="the means only, not one row per case")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    synthetic = tuple(int(s) for s in args.synthetic_seeds.split(",") if s)
     if DEFAULT_SEED in seeds:
         parser.error(f"seed {DEFAULT_SEED} is the bundled sample's: an evaluation volume, not a development one")
+    if set(synthetic) & set(EVALUATION_SYNTHETIC_SEEDS):
+        parser.error(f"synthetic seeds {EVALUATION_SYNTHETIC_SEEDS} make the synthetic evaluation set, not development volumes")
     model = make_model("builtin", options=parse_options(args.builtin_option))
     bench = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=1))
     rows: list[tuple[str, str, float, float]] = []
-    for seed in seeds:
-        image, labels, _, names = generate_phantom(seed)
-        for case in _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen"):
-            for prompt_type in PROMPT_TYPES:
-                m = bench.run_case(case, "builtin", model, prompt_type).metrics
-                rows.append((case.name, prompt_type, m["dice@1"], m["dice3d"]))
-                if not args.quiet:
-                    print(f"{case.name:30s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}  3D {m['dice3d']:.3f}  "
-                          f"slices beyond {m['slices_beyond']:.0f} / missed {m['slices_missed']:.0f}", flush=True)
+    cases = (case for seed in seeds for image, labels, _, names in [generate_phantom(seed)]
+             for case in _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen"))
+    for whole in itertools.chain(cases, synthetic_cases(synthetic, set_name=DEV_SET) if synthetic else []):
+        case = whole if args.whole_slices else crop_case(whole, margin=CROP_MARGIN)  # as the bench cuts every case
+        for prompt_type in PROMPT_TYPES:
+            m = bench.run_case(case, "builtin", model, prompt_type).metrics
+            rows.append((case.name, prompt_type, m["dice@1"], m["dice3d"]))
+            if not args.quiet:
+                print(f"{case.name:34s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}  3D {m['dice3d']:.3f}  "
+                      f"slices beyond {m['slices_beyond']:.0f} / missed {m['slices_missed']:.0f}", flush=True)
     d1, d3 = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
-    print(f"\n{model.identity}, seeds {args.seeds}: {len(rows)} cases; mean Dice@1 {d1.mean():.4f}, "
-          f"mean 3D Dice {d3.mean():.4f}; 3D >= 0.90 in {int((d3 >= 0.9).sum())}, < 0.5 in {int((d3 < 0.5).sum())}")
+    print(f"\n{model.identity}, phantom seeds {args.seeds}, synthetic seeds {args.synthetic_seeds}: {len(rows)} cases; "
+          f"mean Dice@1 {d1.mean():.4f}, mean 3D Dice {d3.mean():.4f}; 3D >= 0.90 in {int((d3 >= 0.9).sum())}, < 0.5 in {int((d3 < 0.5).sum())}")
     for prompt_type in PROMPT_TYPES:
         pick = [i for i, r in enumerate(rows) if r[1] == prompt_type]
         print(f"  {prompt_type:8s} Dice@1 {d1[pick].mean():.4f}  3D {d3[pick].mean():.4f}")

@@ -33,7 +33,6 @@ from napari_medseg.models.builtin.correction import CorrectionOptions, bound_cor
 from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
-from napari_medseg.models.builtin.halo import HaloOptions, trim_halo
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.network import (
     ARCH,
@@ -182,7 +181,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "halo")
+               "second_look", "rim")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -197,7 +196,6 @@ class BuiltinModel:
         self.walk = WalkOptions()
         self.second_look = SecondLookOptions()
         self.rim = RimOptions()
-        self.halo = HaloOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -358,8 +356,6 @@ class BuiltinModel:
                        previous_given: bool, extend: ExtendOptions, fill: bool = True) -> np.ndarray:
         """The inference-time steps on the (calibrated) full-resolution logits."""
         image = embedding["image"]
-        network = logits.numpy()
-        relative = extend is self.extend_relative
         with torch.inference_mode():
             logits = guided_refine(logits, torch.from_numpy(image), self.refine)
         out = logits.numpy().astype(np.float32, copy=False)
@@ -367,8 +363,7 @@ class BuiltinModel:
                                   features=lambda: self.appearance_features(embedding))
         if fill and not previous_given and clicks_only(prompts):
             out = edge_fill(out, image, self.edge_fill, prompts)
-        out = trim_halo(out, network, image, prompts, previous_given, relative, self.halo)
-        out = join_enclosing_rim(out, image, prompts, previous_given, relative, self.rim)
+        out = join_enclosing_rim(out, image, prompts, previous_given, extend is self.extend_relative, self.rim)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 
