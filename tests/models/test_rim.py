@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,13 @@ def test_a_scribble_inside_the_core_gets_the_cortex_too():
 def test_what_merely_surrounds_an_answer_does_not_join(image, why):
     logits = _core_answer()
     assert join_enclosing_rim(logits, image, [CLICK], False, relative=False) is logits, why
+
+
+def test_an_answer_filling_the_slice_has_nothing_around_it():
+    logits = np.full((40, 40), 3.0, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no median of an empty ring
+        assert join_enclosing_rim(logits, _slice(0.68, 0.80, 0.45)[:40, :40], [CLICK], False, relative=False) is logits
 
 
 def test_a_shell_open_on_most_of_its_border_does_not_join():

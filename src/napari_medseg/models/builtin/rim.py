@@ -4,18 +4,19 @@ Some organs are a core inside a thin shell of other brightness: a kidney's medul
 cortex, a rim-enhancing lesion's necrotic centre inside its wall. A click or a scribble at such an
 organ's most interior point lands in the core, and the network answers the core alone: the part,
 where the user meant the whole (``benchmarks/dev_more_phantoms.py``: development phantoms at seeds 9
-to 12, not the sample's seed; two of eight kidney clicks answered the medulla, first-answer Dice
-0.666 / 0.594, and the walk from it lost ten slices, 3D Dice 0.310 / 0.279; one scribble 0.437 /
-0.198. With this step: 0.953 / 0.959 and 0.966; 3D 0.963 each; no other of the 224 cases of seeds 9
-to 16 moved, nor any number of ``bench --sets dev,dev-mr``). The shell is told apart from what
-merely surrounds an answer by five tests: the median 3 px outside the answer is brighter than the
-answer's by ``contrast`` to ``max_contrast``; the pixels past halfway toward it (and not far beyond
-it) that touch the answer cover at least ``min_cover`` of its outer border; they are thin (95 %
-within ``max_depth`` equivalent radii of the answer), few (at most ``max_area`` times the answer)
-and stay within the crop looked at. Fat around an organ is darker, a liver around a lesion is too
-large, tissue of the answer's own brightness is no step, a vertebra around the spinal canal or a
-kidney around a cyst is a far larger step: nothing joins. On relative intensities (MR) it is off: a
-white matter is a core inside a thin cortex too, and there the core is what a click on it means.
+to 12, not the sample's seed; on whole slices two of eight kidney clicks answered the medulla,
+first-answer Dice 0.666 / 0.594, and the walk from it lost ten slices, 3D Dice 0.310 / 0.279; one
+scribble 0.437 / 0.198. With this step: 0.953 / 0.959 and 0.966; 3D 0.963 each; no other of its 352
+cases (phantom seeds 9 to 16, synthetic seeds 90 to 97, on whole slices or in the bench's crops)
+moved, nor any number of ``bench --sets dev,dev-mr``). The shell is told apart from what merely
+surrounds an answer by five tests: the median 3 px outside the answer is brighter than the answer's
+by ``contrast`` to ``max_contrast``; the pixels past halfway toward it (and not far beyond it) that
+touch the answer cover at least ``min_cover`` of its outer border; they are thin (95 % within
+``max_depth`` equivalent radii of the answer), few (at most ``max_area`` times the answer) and stay
+within the crop looked at. Fat around an organ is darker, a liver around a lesion is too large,
+tissue of the answer's own brightness is no step, a vertebra around the spinal canal or a kidney
+around a cyst is a far larger step: nothing joins. On relative intensities (MR) it is off: a white
+matter is a core inside a thin cortex too, and there the core is what a click on it means.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class RimOptions:
     max_area: float = 3.0  # the shell holds at most this many times the answer's pixels
     ring: float = 3.0  # px: the shell's brightness is the median this far outside the answer
     snap: float = 3.0  # px: how far past the shell's pixels its outer edge may lie
-    sigma: float = 1.0  # px: smoothing of the slice before the intensity tests
+    sigma: float = 1.0  # px: smoothing of the slice before the shell's intensity tests
     boost: float = 2.0  # the joined pixels' logit (at least)
     brighter: bool = True  # only a shell brighter than the answer (a darker one is fat or fluid around it)
     relative: bool = False  # also on relative intensities (MR: a white matter inside its cortex)
@@ -76,7 +77,10 @@ def join_enclosing_rim(logits: np.ndarray, image: np.ndarray, prompts: Sequence[
     # (medians of the unsmoothed slice, of at most ``MEDIAN_SAMPLES`` pixels each: noise moves neither)
     rows, cols = crop_around(answer, int(np.ceil(opts.ring)) + 1)
     near, values = answer[rows, cols], np.asarray(image[rows, cols], dtype=np.float32)
-    centre, ring = _median(values[near]), _median(values[within_distance(near, opts.ring) & ~near])
+    around = within_distance(near, opts.ring) & ~near
+    if not around.any():  # the answer fills the slice: nothing encloses it
+        return logits
+    centre, ring = _median(values[near]), _median(values[around])
     step = ring - centre
     if not opts.contrast <= abs(step) <= opts.max_contrast or (opts.brighter and step < 0):
         return logits
