@@ -62,39 +62,38 @@ def phantom_slice(size: int, seed: int = 0) -> np.ndarray:
     return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
 
 
+def _scaled_structure(image: np.ndarray, mask: np.ndarray, preset: str, size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
+    """The structure ``mask``'s largest slice of ``image`` (windowed by ``preset``), scaled to ``size``
+    pixels, a click at the structure's most interior point, and its mask there."""
+    from scipy import ndimage
+
+    from napari_medseg.core.intensity import get_preset
+
+    z = int(np.argmax(mask.sum(axis=(0, 1))))
+    zoom = (size / image.shape[0], size / image.shape[1])
+    img = ndimage.zoom(get_preset(preset).fit(image).apply(image[..., z]), zoom, order=1)
+    ref = ndimage.zoom(mask[..., z].astype(np.float32), zoom, order=1) > 0.5
+    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
+    return img.astype(np.float32), [PointPrompt(REF, (float(r), float(c)))], ref
+
+
 def mr_white_matter_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
     """The MR development phantom's (seed 4) largest white-matter slice, scaled to ``size`` pixels,
     with a click at the white matter's most interior point: the relative-intensity extension's
     worst case (it joins most of the slice's white matter)."""
-    from scipy import ndimage
-
-    from napari_medseg.core.intensity import get_preset
     from napari_medseg.evaluation.mr_phantom import brain_phantom
 
     image, labels, _ = brain_phantom(4)
-    z = int(np.argmax((labels == 2).sum(axis=(0, 1))))
-    zoom = (size / image.shape[0], size / image.shape[1])
-    img = ndimage.zoom(get_preset("mr").fit(image).apply(image[..., z]), zoom, order=1)
-    ref = ndimage.zoom((labels[..., z] == 2).astype(np.float32), zoom, order=1) > 0.5
-    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
-    return img.astype(np.float32), [PointPrompt(REF, (float(r), float(c)))], ref
+    return _scaled_structure(image, labels == 2, "mr", size)
 
 
 def medulla_click_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
     """A development phantom's (seed 9) right kidney on its largest slice, scaled to ``size`` pixels,
     with a click at its most interior point, in the medulla: the network alone answers the medulla."""
-    from scipy import ndimage
-
-    from napari_medseg.core.intensity import get_preset
     from napari_medseg.core.sample import generate_phantom
 
     image, labels, _, _ = generate_phantom(9)
-    z = int(np.argmax((labels == 3).sum(axis=(0, 1))))
-    zoom = size / image.shape[0]
-    img = ndimage.zoom(get_preset("ct-abdomen").fit(image).apply(image[..., z]), zoom, order=1)
-    ref = ndimage.zoom((labels[..., z] == 3).astype(np.float32), zoom, order=1) > 0.5
-    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(ref)), ref.shape)
-    return img.astype(np.float32), [PointPrompt(REF, (float(r), float(c)))], ref
+    return _scaled_structure(image, labels == 3, "ct-abdomen", size)
 
 
 def tube_volume(size: int, depth: int) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, keep_prompted
 from napari_medseg.core.morphology import within_distance
 from napari_medseg.core.prompts import Prompt
+from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
 
 MEDIAN_SAMPLES = 4096
 MIN_AREA = 30  # px: a smaller answer has no shape to speak of
@@ -57,15 +58,12 @@ class RimOptions:
     relative: bool = False  # also on relative intensities (MR: a white matter inside its cortex)
 
 
-def _positive_drawn_only(prompts: Sequence[Prompt]) -> bool:
-    return bool(prompts) and all(p.positive and p.kind in ("point", "scribble") for p in prompts)
-
-
 def join_enclosing_rim(logits: np.ndarray, image: np.ndarray, prompts: Sequence[Prompt], previous_given: bool,
                        relative: bool, opts: RimOptions = RimOptions()) -> np.ndarray:
     """``logits`` with the enclosing shell (and what it encloses) joined (a copy), or ``logits``
     itself when there is none: a first answer from positive clicks / scribbles only."""
-    if not opts.enabled or previous_given or (relative and not opts.relative) or not _positive_drawn_only(prompts):
+    if (not opts.enabled or previous_given or (relative and not opts.relative) or not prompts
+            or not clicks_and_scribbles_only(prompts) or not all(p.positive for p in prompts)):
         return logits
     answer = keep_prompted(logits > 0, prompts)
     area = int(np.count_nonzero(answer))
