@@ -27,6 +27,7 @@ from napari_medseg.core.sample import DEFAULT_SEED, generate_phantom
 from napari_medseg.evaluation.datasets import (
     CROP_MARGIN,
     DEV_SET,
+    SYNTHETIC_SEEDS,
     _cases_from_labels,
     crop_case,
     synthetic_cases,
@@ -34,7 +35,6 @@ from napari_medseg.evaluation.datasets import (
 from napari_medseg.evaluation.run import Bench, BenchConfig, make_model
 
 PROMPT_TYPES = ("point", "box", "scribble", "lasso")
-EVALUATION_SYNTHETIC_SEEDS = (0, 1)  # datasets.synthetic_cases' default: the synthetic evaluation set
 
 
 def main() -> None:
@@ -51,8 +51,8 @@ def main() -> None:
     synthetic = tuple(int(s) for s in args.synthetic_seeds.split(",") if s)
     if DEFAULT_SEED in seeds:
         parser.error(f"seed {DEFAULT_SEED} is the bundled sample's: an evaluation volume, not a development one")
-    if set(synthetic) & set(EVALUATION_SYNTHETIC_SEEDS):
-        parser.error(f"synthetic seeds {EVALUATION_SYNTHETIC_SEEDS} make the synthetic evaluation set, not development volumes")
+    if set(synthetic) & set(SYNTHETIC_SEEDS):
+        parser.error(f"synthetic seeds {SYNTHETIC_SEEDS} make the synthetic evaluation set, not development volumes")
     model = make_model("builtin", options=parse_options(args.builtin_option))
     bench = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=1))
     rows: list[tuple[str, str, float, float]] = []

@@ -28,6 +28,7 @@ SETS = ("sample", "synthetic", "mni")
 DEV_SET = "dev"
 DEV_PHANTOM_SEEDS = (7, 8)
 DEV_SYNTHETIC_SEEDS = (99, 98)
+SYNTHETIC_SEEDS = (0, 1)  # the synthetic evaluation set
 DEV_MR_SET = "dev-mr"  # T1-like brain phantoms (evaluation/mr_phantom.py): MR choices without the MNI set
 DEV_SETS = (DEV_SET, DEV_MR_SET)
 # Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
@@ -148,7 +149,7 @@ def synthetic_volume(seed: int, shape: tuple[int, int, int] = (96, 96, 48)) -> t
 
 
 def synthetic_cases(
-    seeds: tuple[int, ...] = (0, 1), shape: tuple[int, int, int] = (96, 96, 48), set_name: str = "synthetic"
+    seeds: tuple[int, ...] = SYNTHETIC_SEEDS, shape: tuple[int, int, int] = (96, 96, 48), set_name: str = "synthetic"
 ) -> list[Case]:
     cases: list[Case] = []
     for seed in seeds:

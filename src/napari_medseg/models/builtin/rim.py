@@ -102,8 +102,7 @@ def join_enclosing_rim(logits: np.ndarray, image: np.ndarray, prompts: Sequence[
     whole = fill_holes(inside | shell)
     # the shell's pixels are those past halfway from the answer's brightness: its outer edge sits
     # where the shell meets the surroundings, halfway between the two, up to ``snap`` px further out
-    beyond = ndimage.distance_transform_edt(~whole)
-    band = (beyond > 0) & (beyond <= opts.snap)
+    band = within_distance(whole, opts.snap) & ~whole
     if band.any():
         edge = 0.5 * (float(np.median(smooth[shell])) + float(np.median(smooth[band])))
         whole |= band & (np.sign(step) * (smooth - edge) > 0)
