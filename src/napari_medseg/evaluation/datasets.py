@@ -30,7 +30,10 @@ DEV_PHANTOM_SEEDS = (7, 8)
 DEV_SYNTHETIC_SEEDS = (99, 98)
 SYNTHETIC_SEEDS = (0, 1)  # the synthetic evaluation set
 DEV_MR_SET = "dev-mr"  # T1-like brain phantoms (evaluation/mr_phantom.py): MR choices without the MNI set
-DEV_SETS = (DEV_SET, DEV_MR_SET)
+# folded brain phantoms (gyral white matter, a thin cortical ribbon, deep grey nuclei): the MR choices
+# that the smooth phantoms of ``dev-mr`` cannot show
+DEV_MR_FOLDED_SET = "dev-mr-folded"
+DEV_SETS = (DEV_SET, DEV_MR_SET, DEV_MR_FOLDED_SET)
 # Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
 # same for every method: it bounds the cost of the classical baselines on large slices.
 CROP_MARGIN = 24
@@ -169,15 +172,23 @@ def dev_cases() -> list[Case]:
     return cases + synthetic_cases(DEV_SYNTHETIC_SEEDS, set_name=DEV_SET)
 
 
-def dev_mr_cases() -> list[Case]:
-    """The MR development set: brain, white matter, grey matter and ventricles of two brain phantoms."""
-    from napari_medseg.evaluation.mr_phantom import MR_DEV_SEEDS, brain_labels, brain_phantom
+def dev_mr_cases(folded: bool = False) -> list[Case]:
+    """The MR development set: brain, white matter, grey matter and ventricles of two brain phantoms;
+    ``folded``: of a folded brain and two averages of folded brains (set ``dev-mr-folded``)."""
+    from napari_medseg.evaluation import folded_brain, mr_phantom
 
+    if folded:
+        volumes = [(DEV_MR_FOLDED_SET, f"mr-folded-{s}", lambda s=s: folded_brain.folded_brain_phantom(s))
+                   for s in folded_brain.FOLDED_SEEDS]
+        volumes += [(DEV_MR_FOLDED_SET, f"mr-average-{s}", lambda s=s: folded_brain.average_brain_phantom(s))
+                    for s in folded_brain.AVERAGE_SEEDS]
+    else:
+        volumes = [(DEV_MR_SET, f"mr-phantom-{s}", lambda s=s: mr_phantom.brain_phantom(s)) for s in mr_phantom.MR_DEV_SEEDS]
     cases: list[Case] = []
-    for seed in MR_DEV_SEEDS:
-        image, labels, _ = brain_phantom(seed)
-        cases += [Case(DEV_MR_SET, f"mr-phantom-{seed}", name, image, ref, axis=2, preset="mr")
-                  for name, ref in brain_labels(labels).items()]
+    for set_name, volume_name, make in volumes:
+        image, labels, _ = make()
+        cases += [Case(set_name, volume_name, name, image, ref, axis=2, preset="mr")
+                  for name, ref in mr_phantom.brain_labels(labels).items()]
     return cases
 
 
@@ -230,8 +241,8 @@ def load_cases(set_name: str, quick: bool = False) -> list[Case]:
         cases = mni_cases(4 if quick else 2)
     elif set_name == DEV_SET:
         cases = dev_cases()
-    elif set_name == DEV_MR_SET:
-        cases = dev_mr_cases()
+    elif set_name in (DEV_MR_SET, DEV_MR_FOLDED_SET):
+        cases = dev_mr_cases(folded=set_name == DEV_MR_FOLDED_SET)
     else:
         raise MedsegError(f"unknown evaluation set '{set_name}'; choose from {', '.join((*SETS, *DEV_SETS))}")
     if quick:  # one structure, cut close, a few slices: a smoke run of seconds
