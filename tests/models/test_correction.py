@@ -350,8 +350,8 @@ def test_the_model_takes_the_brain_when_a_second_click_lands_beyond_the_white_ma
         second = session.add_prompts(user.next_interaction(ref, first)).mask
         scores[distance] = (dice(first, ref), dice(second, ref))
     (first_off, off), (first_on, on) = scores.values()
-    assert first_off == first_on < 0.8, "the first click is answered as before (a part)"
-    assert off < 0.8 and on > 0.95, scores
+    assert first_off == first_on < 0.9, "the first click is answered as before (a part)"
+    assert off < 0.9 and on > 0.95, scores
 
 
 

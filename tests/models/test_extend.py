@@ -293,3 +293,27 @@ def test_an_unprompted_piece_elsewhere_neither_sets_the_window_nor_seeds_joins()
     off = dataclasses.replace(ExtendOptions(), prompted_only=False)
     plain = extend_first_answer(logits, image, CLICK, previous_given=False, opts=off) > 0
     assert dice(plain & ~patch, obj) < 0.8, "with the patch in the statistics the disc did not grow"
+
+
+def test_a_click_answer_stopping_inside_its_tissue_measures_the_surroundings_beyond_it():
+    """MR: the answer covers a bright core and stops in the object's dimmer part (thin gyral cores)
+    on one side and at the darker surroundings on the other. The ring around it is then half object:
+    its median lies near the object and "halfway" keeps the dimmer part out; the ring's 20th
+    percentile is the surroundings, and the dimmer part joins. A scribble's answer keeps the median."""
+    from napari_medseg.models.builtin.extend import RELATIVE_EXTEND
+
+    rng = np.random.default_rng(3)
+    rr, cc = np.indices((96, 96))
+    core = np.hypot(rr - 48, cc - 40) <= 14
+    dim = (np.abs(rr - 48) <= 12) & (cc > 40) & (cc <= 80) & ~core  # the object's dimmer part
+    obj = core | dim
+    image = np.where(core, 0.85, np.where(dim, 0.70, 0.5)) + rng.normal(0, 0.01, core.shape)
+    image = image.astype(np.float32)
+    logits = np.where(core, 3.0, -3.0).astype(np.float32)
+    click = [PointPrompt(REF, (48.0, 40.0), True)]
+    median = dataclasses.replace(RELATIVE_EXTEND, ring_percentile=50.0)
+    assert dice(extend_first_answer(logits, image, click, False, opts=median) > 0, obj) < 0.75
+    out = extend_first_answer(logits, image, click, False, opts=RELATIVE_EXTEND) > 0
+    assert dice(out, obj) > 0.95 and not out[~ndimage.binary_dilation(obj, iterations=2)].any()
+    stroke = [ScribblePrompt(REF, ((48.0, 34.0), (48.0, 46.0)), True)]
+    assert dice(extend_first_answer(logits, image, stroke, False, opts=RELATIVE_EXTEND) > 0, obj) < 0.75

@@ -34,6 +34,7 @@ from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
+from napari_medseg.models.builtin.negative_look import NegativeLookOptions, take_out_look_alike
 from napari_medseg.models.builtin.network import (
     ARCH,
     PromptableUNet,
@@ -181,7 +182,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim")
+               "second_look", "rim", "negative_look")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -196,6 +197,7 @@ class BuiltinModel:
         self.walk = WalkOptions()
         self.second_look = SecondLookOptions()
         self.rim = RimOptions()
+        self.negative_look = NegativeLookOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -350,6 +352,8 @@ class BuiltinModel:
                                    self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
+            if relative:
+                out = take_out_look_alike(out, prompts, embedding["image"], self.negative_look)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],

@@ -1,0 +1,75 @@
+"""On MR, a negative click takes out the mask's part that looks like what it was clicked on.
+
+A negative correction click says "not this" about one place; the network takes out a patch around
+it. On an MR slice the false positive is often a whole tissue: a white-matter answer that took in the
+grey-matter ribbon around it (a population template, whose sulci are blurred, shows the brain as one
+bright region), and the ribbon then went a patch per click. Here, after the network's answer to a
+negative click on relative intensities (MR): when the clicked place (a ``radius`` px disc) and the
+mask differ in brightness by at least ``min_contrast`` (medians of the slice smoothed by ``sigma``
+px), the mask's pixels on the clicked side of the midway brightness that reach the click (within
+``reach`` px) through such pixels go, unless that is more than ``max_share`` of the mask (then the
+clicked tissue is too much of the object to be the error) or it would take a positive prompt's
+pixels (those stay). CT keeps the network's answer: there a negative click's tissue recurs inside
+organs (vessels in the liver) and the rule was not chosen for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from napari_medseg.core.appearance import crop_around
+from napari_medseg.core.components import pieces_touching, prompt_anchors
+from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize_point
+
+
+@dataclass(frozen=True)
+class NegativeLookOptions:
+    radius: float = 2.0  # px: the disc under the click whose brightness says what is not object
+    min_contrast: float = 0.06  # clicked place and mask must differ this much (slice intensities in [0, 1])
+    reach: float = 16.0  # px: the taken part reaches the click within this distance
+    max_share: float = 0.5  # nothing goes when more than this share of the mask would
+    sigma: float = 1.0  # px: smoothing before the brightness test
+    boost: float = 0.5  # |logit| a taken pixel gets (at least)
+    enabled: bool = True
+
+
+def take_out_look_alike(logits: np.ndarray, prompts: Sequence[Prompt], image: np.ndarray,
+                        opts: NegativeLookOptions = NegativeLookOptions()) -> np.ndarray:
+    """``logits`` with the mask's part that looks like the place of the newest (negative) click
+    lowered to ``-boost``; unchanged unless that click is the newest prompt."""
+    if not opts.enabled or not prompts:
+        return logits
+    last = prompts[-1]
+    if last.positive or not isinstance(last, PointPrompt):
+        return logits
+    mask = np.asarray(logits) > 0
+    if not mask.any():
+        return logits
+    disc = rasterize_point(last.point, mask.shape, opts.radius)
+    region = mask | disc
+    rows, cols = crop_around(region, int(np.ceil(3 * opts.sigma)) + 1)
+    sub, at = mask[rows, cols], disc[rows, cols]
+    smooth = ndimage.gaussian_filter(np.asarray(image[rows, cols], dtype=np.float32), opts.sigma)
+    clicked = float(np.median(smooth[at]))
+    object_look = float(np.median(smooth[sub]))
+    if abs(object_look - clicked) < opts.min_contrast:
+        return logits
+    cut = 0.5 * (object_look + clicked)
+    like = sub & ((smooth < cut) if clicked < object_look else (smooth > cut))
+    near = rasterize_point(last.point, mask.shape, opts.reach)[rows, cols]
+    drop = pieces_touching(like, like & near)
+    if not drop.any() or np.count_nonzero(drop) > opts.max_share * np.count_nonzero(sub):
+        return logits
+    # the user's own positive clicks and strokes stay (a box or lasso drawn around says less)
+    drawn = [p for p in prompts if p.kind in ("point", "scribble")]
+    positive = prompt_anchors(drawn, mask.shape)[rows, cols]
+    if (drop & positive).any():
+        return logits
+    out = np.array(logits, dtype=np.float32, copy=True)
+    view = out[rows, cols]
+    view[drop] = np.minimum(view[drop], -opts.boost)
+    return out

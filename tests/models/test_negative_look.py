@@ -1,0 +1,80 @@
+"""A negative click on MR takes out the mask's part that looks like its place (negative_look.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
+from napari_medseg.models.builtin.negative_look import NegativeLookOptions, take_out_look_alike
+
+REF = SliceRef(2, 0)
+INSIDE = PointPrompt(REF, (40.0, 40.0))
+
+
+def _disc(radius: float, shape=(80, 80), centre=(40, 40)) -> np.ndarray:
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
+
+
+def _brain_like(ribbon: float = 0.6, core: float = 0.85, seed: int = 0) -> np.ndarray:
+    """A bright core of radius 20 inside a darker ribbon 5 px thick, on black, with mild noise."""
+    image = np.zeros((80, 80), dtype=np.float32)
+    image[_disc(25)] = ribbon
+    image[_disc(20)] = core
+    return image + np.random.default_rng(seed).normal(0, 0.02, image.shape).astype(np.float32)
+
+
+def _whole_answer() -> np.ndarray:
+    """An answer that took the ribbon in with the core (the click wanted the core)."""
+    return np.where(_disc(25), 3.0, -3.0).astype(np.float32)
+
+
+def test_a_negative_click_on_the_ribbon_takes_the_whole_ribbon_out():
+    logits = _whole_answer()
+    on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
+    out = take_out_look_alike(logits, [INSIDE, on_ribbon], _brain_like())
+    mask = out > 0
+    ring = _disc(25) & ~_disc(21)
+    assert mask[ring].mean() < 0.05  # the ribbon went all round, not only at the click
+    assert mask[_disc(19)].all()  # the core stays
+    assert (logits > 0).sum() == _disc(25).sum()  # the input is left as it was
+
+
+def test_no_contrast_or_a_positive_newest_prompt_or_too_large_a_share_leave_the_answer():
+    logits = _whole_answer()
+    on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
+    flat = _brain_like(ribbon=0.83)  # the clicked place looks like the object: nothing to tell apart
+    assert np.array_equal(take_out_look_alike(logits, [INSIDE, on_ribbon], flat), logits)
+    positive = PointPrompt(REF, (40.0, 62.5))
+    assert np.array_equal(take_out_look_alike(logits, [on_ribbon, positive], _brain_like()), logits)
+    # the ribbon is most of a thin answer: more than max_share, so it is the object itself
+    assert np.array_equal(take_out_look_alike(logits, [INSIDE, on_ribbon], _brain_like(),
+                                              NegativeLookOptions(max_share=0.2)), logits)
+
+
+def test_a_positive_click_in_the_clicked_tissue_keeps_it_but_a_box_does_not():
+    logits = _whole_answer()
+    on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
+    kept = PointPrompt(REF, (40.0, 17.5))  # the user clicked the ribbon's other side as object before
+    assert np.array_equal(take_out_look_alike(logits, [INSIDE, kept, on_ribbon], _brain_like()), logits)
+    box = BoxPrompt(REF, (12.0, 12.0), (68.0, 68.0))
+    out = take_out_look_alike(logits, [box, on_ribbon], _brain_like())
+    assert (out > 0)[_disc(25) & ~_disc(21)].mean() < 0.05
+
+
+def test_ct_corrections_are_left_to_the_network(monkeypatch):
+    """The rule runs on relative intensities only: the model's CT path never calls it."""
+    from napari_medseg.models.builtin import model as model_module
+
+    builtin_model = model_module.load_builtin()
+
+    calls = []
+    original = model_module.take_out_look_alike
+    monkeypatch.setattr(model_module, "take_out_look_alike", lambda *a, **k: calls.append(1) or original(*a, **k))
+    emb = builtin_model.encode(_brain_like())
+    prompts = [INSIDE, PointPrompt(REF, (40.0, 62.5), positive=False)]
+    first = builtin_model.decode_relative(emb, [INSIDE], None, relative=False)
+    builtin_model.decode_relative(emb, prompts, first, relative=False)
+    assert not calls
+    builtin_model.decode_relative(emb, prompts, first, relative=True)
+    assert calls
