@@ -87,6 +87,23 @@ def mr_white_matter_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.
     return _scaled_structure(image, labels == 2, "mr", size)
 
 
+def mr_cortex_correction(size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
+    """The MR development phantom's (seed 4) largest brain slice scaled to ``size`` pixels, an answer
+    holding the whole brain (logits +-4), a click in its white matter and a negative click at the
+    cortex's most interior point: ``negative_look.py`` takes the cortex out of the brain-sized mask."""
+    from scipy import ndimage
+
+    from napari_medseg.evaluation.mr_phantom import brain_phantom
+
+    image, labels, _ = brain_phantom(4)
+    img, click, brain = _scaled_structure(image, labels > 0, "mr", size)
+    z = int(np.argmax((labels > 0).sum(axis=(0, 1))))
+    grey = ndimage.zoom((labels[..., z] == 1).astype(np.float32), (size / labels.shape[0], size / labels.shape[1]), order=1) > 0.5
+    r, c = np.unravel_index(np.argmax(ndimage.distance_transform_edt(grey)), grey.shape)
+    negative = PointPrompt(REF, (float(r), float(c)), positive=False)
+    return img, [*click, negative], np.where(brain, 4.0, -4.0).astype(np.float32)
+
+
 def medulla_click_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
     """A development phantom's (seed 9) right kidney on its largest slice, scaled to ``size`` pixels,
     with a click at its most interior point, in the medulla: the network alone answers the medulla."""
@@ -194,6 +211,16 @@ def main() -> None:
     model.configure({"scale.relative_scribbles": ScaleOptions().relative_scribbles})
     print(f"decoder 512x512 MR white-matter scribble (relative): {mr_times[0]:.1f} ms with its first answer on the "
           f"coarse grid (the steps after the network too), {mr_times[1]:.1f} ms at full resolution (timed in turn)")
+    cortex, cortex_prompts, brain_logits = mr_cortex_correction(512)
+    cortex_emb = model.encode(cortex)
+    looked, plain = interleaved_ms([lambda v=v: (model.configure({"negative_look.enabled": v}),
+                                                 model.decode_relative(cortex_emb, cortex_prompts, brain_logits, True))
+                                    for v in (1, 0)], args.repeats)
+    model.configure({"negative_look.enabled": 1})
+    kept = int((model.decode_relative(cortex_emb, cortex_prompts, brain_logits, True) > 0).sum())
+    print(f"decoder 512x512 MR negative click on the cortex of a brain-sized mask: {looked:.1f} ms with the cortex "
+          f"taken out (negative_look.py; {kept / int((brain_logits > 0).sum()):.0%} of the mask kept), {plain:.1f} ms "
+          "without (timed in turn)")
     kidney, kidney_click, kidney_ref = medulla_click_slice(512)
     kidney_emb = model.encode(kidney)
     with_rim, without_rim = interleaved_ms([lambda v=v: (model.configure({"rim.enabled": v}),
