@@ -91,6 +91,12 @@ def _smooth_noise(shape: tuple[int, ...], sigma: float, rng: np.random.Generator
     return field / max(float(field.std()), 1e-6)
 
 
+def _ellipsoid_radius(grid: np.ndarray, centre: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Each voxel's ellipsoidal radius about ``centre`` (1 on the ellipsoid with semi-axes ``radii``);
+    ``grid`` is ``np.indices(shape)``."""
+    return np.sqrt(sum(((grid[d] - centre[d]) / radii[d]) ** 2 for d in range(3)))
+
+
 def _tube(shape: tuple[int, int, int], points: np.ndarray, radius: float) -> np.ndarray:
     """Voxels within ``radius`` of a densely sampled 3D polyline."""
     line = np.zeros(shape, dtype=bool)
@@ -113,7 +119,7 @@ def _curve(start: np.ndarray, end: np.ndarray, wiggle: float, rng: np.random.Gen
 
 def _blob(shape: tuple[int, int, int], centre: np.ndarray, radii: np.ndarray, rng: np.random.Generator, lobes: float) -> np.ndarray:
     grid = np.indices(shape, dtype=np.float32)
-    r = np.sqrt(sum(((grid[d] - centre[d]) / radii[d]) ** 2 for d in range(3)))
+    r = _ellipsoid_radius(grid, centre, radii)
     return r + lobes * _smooth_noise(shape, 4.0, rng) < 1.0
 
 

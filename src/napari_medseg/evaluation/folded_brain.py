@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from napari_medseg.evaluation.datasets import _smooth_noise
+from napari_medseg.evaluation.datasets import _ellipsoid_radius, _smooth_noise
 from napari_medseg.evaluation.mr_phantom import CSF, GREY, WHITE
 
 FOLDED_SEEDS = (5,)  # single brains in ``dev-mr-folded``
@@ -44,7 +44,7 @@ def _tissues(seed: int, folds: np.ndarray, subject: np.random.Generator,
     grid = np.indices(shape, dtype=np.float32)
     centre = np.array([h / 2, w / 2, d / 2]) + rng.normal(0, 1.5, 3)
     radii = np.array([0.42 * h, 0.38 * w, 0.55 * d])
-    r = np.sqrt(sum(((grid[k] - centre[k]) / radii[k]) ** 2 for k in range(3)))
+    r = _ellipsoid_radius(grid, centre, radii)
     brain = r + 0.05 * _smooth_noise(shape, 6.0, rng) < 1.0
     depth, nearest = ndimage.distance_transform_edt(brain, return_indices=True)
     reach = np.clip(9.0 + 3.0 * _smooth_noise(shape, 8.0, subject), 4.0, 14.0)
@@ -63,13 +63,13 @@ def _tissues(seed: int, folds: np.ndarray, subject: np.random.Generator,
     for side in (-1.0, 1.0):
         vc = centre + np.array([-0.03 * h, side * 0.06 * w, 0.0])
         vr = np.array([0.17 * h, 0.03 * w, 0.20 * d])
-        rv = np.sqrt(sum(((grid[k] - vc[k]) / vr[k]) ** 2 for k in range(3)))
+        rv = _ellipsoid_radius(grid, vc, vr)
         ventricles |= rv + 0.1 * _smooth_noise(shape, 3.0, rng) < 1.0
         for off, rad in (((-0.12 * h, side * 0.10 * w, 0.0), (0.07 * h, 0.035 * w, 0.10 * d)),  # caudate
                          ((0.0, side * 0.20 * w, -0.02 * d), (0.10 * h, 0.04 * w, 0.10 * d)),  # lentiform
                          ((0.10 * h, side * 0.07 * w, 0.0), (0.07 * h, 0.05 * w, 0.09 * d))):  # thalamus
             nc = centre + np.array(off)
-            rn = np.sqrt(sum(((grid[k] - nc[k]) / rad[k]) ** 2 for k in range(3)))
+            rn = _ellipsoid_radius(grid, nc, rad)
             nuclei |= rn + 0.1 * _smooth_noise(shape, 3.0, rng) < 1.0
     deep = r < 0.6  # the nuclei and ventricles lie in the central white matter
     ventricles &= deep & tissue

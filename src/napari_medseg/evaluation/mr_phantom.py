@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from napari_medseg.evaluation.datasets import _smooth_noise
+from napari_medseg.evaluation.datasets import _ellipsoid_radius, _smooth_noise
 
 MR_DEV_SEEDS = (3, 4)
 # T1-like intensities (arbitrary units): background 0 (skull-stripped), CSF dark, grey matter mid,
@@ -34,7 +34,7 @@ def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tup
     grid = np.indices(shape, dtype=np.float32)
     centre = np.array([h / 2, w / 2, d / 2]) + rng.normal(0, 1.5, 3)
     radii = np.array([0.40 * h, 0.42 * w, 0.55 * d])
-    r = np.sqrt(sum(((grid[k] - centre[k]) / radii[k]) ** 2 for k in range(3)))
+    r = _ellipsoid_radius(grid, centre, radii)
     brain = r + 0.06 * _smooth_noise(shape, 6.0, rng) < 1.0
     folds = _smooth_noise(shape, 2.5, rng)
     depth = ndimage.distance_transform_edt(brain)
@@ -47,7 +47,7 @@ def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tup
     for side in (-1.0, 1.0):
         vc = centre + np.array([0.0, side * 0.08 * w, 0.0])
         vr = np.array([0.16 * h, 0.035 * w, 0.22 * d])
-        rv = np.sqrt(sum(((grid[k] - vc[k]) / vr[k]) ** 2 for k in range(3)))
+        rv = _ellipsoid_radius(grid, vc, vr)
         ventricles |= (rv + 0.1 * _smooth_noise(shape, 3.0, rng) < 1.0) & white
     white &= ~ventricles
     grey = tissue & ~white & ~ventricles

@@ -352,7 +352,7 @@ class BuiltinModel:
                                    self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
-            if relative:
+            if relative or self.negative_look.absolute:
                 out = take_out_look_alike(out, prompts, embedding["image"], self.negative_look)
         return out
 
