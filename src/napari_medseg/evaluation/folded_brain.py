@@ -26,12 +26,13 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.evaluation.datasets import _ellipsoid_radius, _smooth_noise
-from napari_medseg.evaluation.mr_phantom import CSF, GREY, WHITE
+from napari_medseg.evaluation.mr_phantom import CSF, GREY, WHITE, brain_outline
 
 FOLDED_SEEDS = (5,)  # single brains in ``dev-mr-folded``
 AVERAGE_SEEDS = (6, 7)  # population averages in ``dev-mr-folded``
 SHAPE = (96, 112, 48)
 NUCLEI = 0.5 * (GREY + WHITE)
+NAMES = {1: "grey matter", 2: "white matter", 3: "ventricles"}
 SHARED_FOLDS = 0.8  # the share of the fold pattern that lines up across the subjects of an average
 
 
@@ -41,11 +42,7 @@ def _tissues(seed: int, folds: np.ndarray, subject: np.random.Generator,
     nuclei from ``seed``, the sulci from the fold field ``folds`` and draws of ``subject``."""
     rng = np.random.default_rng(30_000 + seed)
     h, w, d = shape
-    grid = np.indices(shape, dtype=np.float32)
-    centre = np.array([h / 2, w / 2, d / 2]) + rng.normal(0, 1.5, 3)
-    radii = np.array([0.42 * h, 0.38 * w, 0.55 * d])
-    r = _ellipsoid_radius(grid, centre, radii)
-    brain = r + 0.05 * _smooth_noise(shape, 6.0, rng) < 1.0
+    grid, centre, r, brain = brain_outline(rng, shape, (0.42, 0.38, 0.55), 0.05)
     depth, nearest = ndimage.distance_transform_edt(brain, return_indices=True)
     reach = np.clip(9.0 + 3.0 * _smooth_noise(shape, 8.0, subject), 4.0, 14.0)
     sulci = brain & (np.abs(folds[tuple(nearest)]) < 0.18) & (depth < reach)
@@ -57,7 +54,6 @@ def _tissues(seed: int, folds: np.ndarray, subject: np.random.Generator,
     white = tissue & (ndimage.distance_transform_edt(tissue) > thickness)
     lab, n = ndimage.label(white)
     white = np.isin(lab, 1 + np.flatnonzero(ndimage.sum(white, lab, range(1, n + 1)) >= 30))
-    deep = np.zeros(shape, dtype=bool)
     ventricles = np.zeros(shape, dtype=bool)
     nuclei = np.zeros(shape, dtype=bool)
     for side in (-1.0, 1.0):
@@ -129,5 +125,3 @@ def average_brain_phantom(seed: int, subjects: int = 8,
     image = _finish(mean, np.random.default_rng(34_000 + seed), 0.01)
     return image, _labels(p["grey"] > 0.5, p["white"] > 0.5, p["ventricles"] > 0.5), NAMES
 
-
-NAMES = {1: "grey matter", 2: "white matter", 3: "ventricles"}

@@ -21,6 +21,17 @@ MR_DEV_SEEDS = (3, 4)
 CSF, GREY, WHITE = 0.25, 0.58, 0.85
 
 
+def brain_outline(rng: np.random.Generator, shape: tuple[int, int, int], axes: tuple[float, float, float],
+                  lumps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, centre, radius, brain) of a brain phantom: an ellipsoid near the volume's centre with
+    semi-axes ``axes`` (shares of the volume's sides), its surface deformed by a smooth noise field
+    ``lumps`` strong; ``radius`` is each voxel's ellipsoidal radius."""
+    grid = np.indices(shape, dtype=np.float32)
+    centre = np.array([n / 2 for n in shape]) + rng.normal(0, 1.5, 3)
+    r = _ellipsoid_radius(grid, centre, np.array(axes) * np.array(shape))
+    return grid, centre, r, r + lumps * _smooth_noise(shape, 6.0, rng) < 1.0
+
+
 def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """(image float32, labels uint8, names): brain (1 = grey matter, 2 = white matter, 3 = ventricles).
 
@@ -31,11 +42,7 @@ def brain_phantom(seed: int, shape: tuple[int, int, int] = (96, 112, 48)) -> tup
     """
     rng = np.random.default_rng(20_000 + seed)
     h, w, d = shape
-    grid = np.indices(shape, dtype=np.float32)
-    centre = np.array([h / 2, w / 2, d / 2]) + rng.normal(0, 1.5, 3)
-    radii = np.array([0.40 * h, 0.42 * w, 0.55 * d])
-    r = _ellipsoid_radius(grid, centre, radii)
-    brain = r + 0.06 * _smooth_noise(shape, 6.0, rng) < 1.0
+    grid, centre, _, brain = brain_outline(rng, shape, (0.40, 0.42, 0.55), 0.06)
     folds = _smooth_noise(shape, 2.5, rng)
     depth = ndimage.distance_transform_edt(brain)
     sulci = brain & (np.abs(folds) < 0.12) & (depth < 9.0)  # clefts from the surface inwards
