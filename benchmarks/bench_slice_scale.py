@@ -15,7 +15,8 @@ simulated user's corrections and reports the Dice after the last; ``--existing``
 an imperfect label already on the slice (the reference grown by 2 px and moved by (3, 2) px, as an
 automatic segmentation to correct) and reports the Dice after N corrections. ``--set dev`` uses the development
 phantoms (seeds 7 and 8, for choices), ``--set dev-mr`` the MR development phantoms (seeds 3 and 4,
-MR percentile preset); ``--set sample`` the bundled phantom (evaluation only).
+MR percentile preset), ``--set dev-mr-folded`` the folded brain and two averages (seeds 5; 6, 7);
+``--set sample`` the bundled phantom (evaluation only).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ from napari_medseg.cli.bench import parse_options
 from napari_medseg.core.prompts import SliceRef
 from napari_medseg.core.sample import generate_phantom, load_sample
 from napari_medseg.core.session import Session
+from napari_medseg.evaluation.folded_brain import (
+    AVERAGE_SEEDS,
+    FOLDED_SEEDS,
+    average_brain_phantom,
+    folded_brain_phantom,
+)
 from napari_medseg.evaluation.metrics import dice
 from napari_medseg.evaluation.mr_phantom import MR_DEV_SEEDS, brain_labels, brain_phantom
 from napari_medseg.evaluation.run import make_model
@@ -52,6 +59,11 @@ def volumes(set_name: str) -> list[tuple[str, np.ndarray, dict[str, np.ndarray],
     if set_name == "dev-mr":
         return [(f"mr-phantom-{seed}", image, brain_labels(labels), "mr")
                 for seed in MR_DEV_SEEDS for image, labels, _ in [brain_phantom(seed)]]
+    if set_name == "dev-mr-folded":
+        return [(f"mr-folded-{seed}", image, brain_labels(labels), "mr")
+                for seed in FOLDED_SEEDS for image, labels, _ in [folded_brain_phantom(seed)]] + [
+                (f"mr-average-{seed}", image, brain_labels(labels), "mr")
+                for seed in AVERAGE_SEEDS for image, labels, _ in [average_brain_phantom(seed)]]
     out = []
     for seed in (7, 8):
         image, labels, _, names = generate_phantom(seed)
@@ -65,7 +77,7 @@ def _masks(labels: np.ndarray, names: dict[int, str]) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="dev", choices=("dev", "dev-mr", "sample"))
+    parser.add_argument("--set", default="dev", choices=("dev", "dev-mr", "dev-mr-folded", "sample"))
     parser.add_argument("--zoom", default="1,2.5")
     parser.add_argument("--prompt-types", default="point,scribble,box,lasso")
     parser.add_argument("--interactions", type=int, default=1,

@@ -308,7 +308,8 @@ class BuiltinModel:
         if coarse and COARSE + FEATURE_KEYS[0] not in embedding:
             raise ModelLoadError("embedding lacks its coarse features: it was not made by this model; clear the embedding cache")
         # on CT the steps after the network run on the coarse grid too; on MR for scribbles alone (scale.py)
-        steps_there = not relative or (self.scale.relative_scribble_steps and not clicks_only(prompts))
+        steps_there = (not relative or self.scale.relative_click_steps
+                       or (self.scale.relative_scribble_steps and not clicks_only(prompts)))
         if coarse and self.scale.whole_pipeline and steps_there:
             small = self._decode_once(coarse_embedding(embedding, k), prompts_to_working(prompts, k), None,
                                       relative, decoder, fill, coarse=False)

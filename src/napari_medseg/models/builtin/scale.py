@@ -29,7 +29,11 @@ interactions 0.963 / 0.935 / 0.912 -> 0.957 / 0.970 / 0.961); on CT it lost (dev
 network on the coarse grid as well (``relative_scribble_steps``; they ran at full resolution first)
 dev-mr gave 0.845 / 0.842 / 0.826 at 2.5 / 3.5 / 4.5x and 0.964 / 0.971 / 0.961 after five, and a
 white-matter scribble on a 512-px MR slice took 12.2 ms against 21.8 ms (25.7 ms at full
-resolution): kept, for the speed. A whole factor keeps the geometry exact: coarse pixel ``i`` covers
+resolution): kept, for the speed. The same for clicks (``relative_click_steps``, 2026-12-06,
+thirteenth session) was mixed and is off: first-answer Dice at 2.5 / 3.5 / 4.5x on dev-mr 0.755 /
+0.588 / 0.492 -> 0.772 / 0.542 / 0.480 and at 2.5 / 3.5x on dev-mr-folded 0.425 / 0.439 -> 0.417 /
+0.436; after five interactions dev-mr 0.964 / 0.923 / 0.917 -> 0.969 / 0.926 / 0.942 but dev-mr-folded
+0.847 / 0.690 -> 0.771 / 0.715. A whole factor keeps the geometry exact: coarse pixel ``i`` covers
 slice pixels ``[i*k, (i+1)*k)``. The coarse maps add a fifth to a 512-pixel slice's embedding.
 """
 
@@ -56,6 +60,7 @@ class ScaleOptions:
     # fell short)
     relative_scribbles: bool = True
     relative_scribble_steps: bool = True
+    relative_click_steps: bool = False  # ...and when it holds clicks only (tried: mixed, see above)
 
 
 def clicks_only(prompts: Sequence[Prompt]) -> bool:
