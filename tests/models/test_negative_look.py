@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
-from napari_medseg.models.builtin.negative_look import NegativeLookOptions, take_out_look_alike
+from napari_medseg.models.builtin.negative_look import (
+    NegativeLookOptions,
+    answer_to_ignored_click,
+    take_out_look_alike,
+)
 
 REF = SliceRef(2, 0)
 INSIDE = PointPrompt(REF, (40.0, 40.0))
@@ -60,6 +64,31 @@ def test_a_positive_click_in_the_clicked_tissue_keeps_it_but_a_box_does_not():
     box = BoxPrompt(REF, (12.0, 12.0), (68.0, 68.0))
     out = take_out_look_alike(logits, [box, on_ribbon], _brain_like())
     assert (out > 0)[_disc(25) & ~_disc(21)].mean() < 0.05
+
+
+def test_an_answer_turned_around_by_a_negative_click_falls_back_to_the_previous_mask():
+    """The network kept the clicked ribbon and dropped the core: the previous mask, less the ribbon."""
+    previous = _whole_answer()
+    on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
+    turned = np.where(_disc(25) & ~_disc(21), 3.0, -3.0).astype(np.float32)
+    out = answer_to_ignored_click(turned, previous, [INSIDE, on_ribbon], _brain_like())
+    mask = out > 0
+    assert mask[_disc(19)].all() and mask[_disc(25) & ~_disc(21)].mean() < 0.05
+    assert (previous > 0).sum() == _disc(25).sum()  # the previous logits are left as they were
+
+
+def test_an_answer_that_kept_the_previous_mask_or_let_go_of_the_click_stands():
+    previous = _whole_answer()
+    on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
+    kept = np.where(_disc(25) & ~_disc(2, centre=(40, 62)), 3.0, -3.0).astype(np.float32)  # a notch only
+    assert answer_to_ignored_click(kept, previous, [INSIDE, on_ribbon], _brain_like()) is kept
+    let_go = np.where(_disc(20), 3.0, -3.0).astype(np.float32)  # the ribbon went: the click was heard
+    assert answer_to_ignored_click(let_go, previous, [INSIDE, on_ribbon], _brain_like()) is let_go
+    turned = np.where(_disc(25) & ~_disc(21), 3.0, -3.0).astype(np.float32)
+    positive = PointPrompt(REF, (40.0, 62.5))
+    assert answer_to_ignored_click(turned, previous, [INSIDE, positive], _brain_like()) is turned
+    assert answer_to_ignored_click(turned, previous, [INSIDE, on_ribbon], _brain_like(),
+                                   NegativeLookOptions(ignored_kept=0.0)) is turned
 
 
 def test_ct_corrections_are_left_to_the_network(monkeypatch):

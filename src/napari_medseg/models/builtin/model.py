@@ -34,7 +34,11 @@ from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
-from napari_medseg.models.builtin.negative_look import NegativeLookOptions, take_out_look_alike
+from napari_medseg.models.builtin.negative_look import (
+    NegativeLookOptions,
+    answer_to_ignored_click,
+    take_out_look_alike,
+)
 from napari_medseg.models.builtin.network import (
     ARCH,
     PromptableUNet,
@@ -355,6 +359,8 @@ class BuiltinModel:
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
             if relative or self.negative_look.absolute:
                 out = take_out_look_alike(out, prompts, embedding["image"], self.negative_look)
+            if self.negative_look.ignored and (relative or self.negative_look.ignored > 1):
+                out = answer_to_ignored_click(out, previous, prompts, embedding["image"], self.negative_look)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],
