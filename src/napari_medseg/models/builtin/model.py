@@ -34,6 +34,7 @@ from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
+from napari_medseg.models.builtin.neck_cut import NeckOptions, cut_at_necks
 from napari_medseg.models.builtin.negative_look import (
     NegativeLookOptions,
     answer_to_ignored_click,
@@ -186,7 +187,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look")
+               "second_look", "rim", "negative_look", "neck")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -202,6 +203,7 @@ class BuiltinModel:
         self.second_look = SecondLookOptions()
         self.rim = RimOptions()
         self.negative_look = NegativeLookOptions()
+        self.neck = NeckOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -375,6 +377,7 @@ class BuiltinModel:
         if fill and not previous_given and clicks_only(prompts):
             out = edge_fill(out, image, self.edge_fill, prompts)
         out = join_enclosing_rim(out, image, prompts, previous_given, extend is self.extend_relative, self.rim)
+        out = cut_at_necks(out, prompts, previous_given, extend is self.extend_relative, self.neck)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 
