@@ -5,15 +5,10 @@ network take in a neighbouring organ that meets the kidney's tip through a neck 
 (Dice 0.90), and propagation then walked on through that neighbour for twenty slices past the kidney.
 Connected pieces (``core.components.keep_prompted``) cannot tell them apart: they are one piece.
 
-Here the answer to clicks and scribbles alone is eroded by ``radius`` px (what lies farther than that
-from the background): parts joined through a neck narrower than about twice that come apart. The
-eroded parts a positive prompt lies on are the object; every other eroded part with its surroundings
-(the answer's pixels beyond ``radius`` + 1 px of the object's eroded parts that connect to it) goes,
-when it holds at least ``min_share`` of the answer and is itself wide (a pixel ``min_depth`` px from
-the background: a narrowing along a vessel is no neck between organs; without it a dev branching
-vessel's click fell 0.900 -> 0.653). Thin parts that vanish in the erosion (a vessel, a rim, a
-process of a vertebra) are not judged and stay, as does everything when the prompts lie on no eroded
-part. CT only: on MR a tissue's parts meet through necks (grey matter's ribbon and its nuclei: a
+Here the answer to clicks and scribbles alone loses the wide parts joined to it through a neck
+narrower than about twice ``radius`` that no positive prompt is on (``core/necks.py``; without its
+``min_depth`` a dev branching vessel's click fell 0.900 -> 0.653). Everything stays when the prompts
+lie on no part that survives the erosion. CT only: on MR a tissue's parts meet through necks (grey matter's ribbon and its nuclei: a
 held-out folded brain's grey-matter click 0.447 -> 0.324 at 2 px).
 
 Chosen on the held-out development phantoms (``benchmarks/dev_more_phantoms.py``, seeds 9-16 and
@@ -31,15 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import prompt_anchors
-from napari_medseg.core.morphology import within_distance
+from napari_medseg.core.necks import neighbours_past_necks
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
-
-_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -60,36 +51,10 @@ def cut_at_necks(logits: np.ndarray, prompts: Sequence[Prompt], previous_given: 
             or not clicks_and_scribbles_only(prompts)):
         return logits
     mask = np.asarray(logits) > 0
-    rows, cols = crop_around(mask, int(np.ceil(opts.radius)) + 2)
-    sub = mask[rows, cols]
-    if not sub.any():
+    drop = neighbours_past_necks(mask, prompt_anchors(prompts, mask.shape), opts.radius, opts.min_share,
+                                 opts.min_depth)
+    if drop is None:
         return logits
-    core = ~within_distance(~sub, opts.radius)
-    labels, count = ndimage.label(core, structure=_EIGHT)
-    if count < 2:
-        return logits
-    anchors = prompt_anchors(prompts, mask.shape)[rows, cols]
-    on = np.zeros(count + 1, dtype=bool)
-    on[labels[anchors & core]] = True
-    on[0] = False
-    if not on.any() or on[1:].all():
-        return logits
-    rest = sub & ~within_distance(np.isin(labels, np.flatnonzero(on)), opts.radius + 1.0)
-    parts, n = ndimage.label(rest, structure=_EIGHT)
-    wide = np.zeros(n + 1, dtype=bool)
-    wide[parts[core & ~np.isin(labels, np.flatnonzero(on)) & rest]] = True
-    wide[0] = False
-    sizes = np.bincount(parts.ravel(), minlength=n + 1)
-    wide &= sizes >= opts.min_share * np.count_nonzero(sub)
-    if wide.any() and opts.min_depth > 0:  # a narrowing along a vessel is no neck between organs
-        deep = ndimage.distance_transform_edt(np.pad(sub, 1))[1:-1, 1:-1] >= opts.min_depth
-        reach = np.zeros(n + 1, dtype=bool)
-        reach[parts[deep & rest]] = True
-        wide &= reach
-    if not wide.any():
-        return logits
-    drop = wide[parts]
     out = np.array(logits, dtype=np.float32, copy=True)
-    view = out[rows, cols]
-    view[drop] = np.minimum(view[drop], -opts.boost)
+    out[drop] = np.minimum(out[drop], -opts.boost)
     return out
