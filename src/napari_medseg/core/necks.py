@@ -1,14 +1,14 @@
-"""Parts of a mask joined through a narrow neck: which of them the prompts (or a previous slice) are on.
+"""Parts of a mask joined through a narrow neck: which of them the prompts are on.
 
 Organs of the same brightness touch, and a mask that spread from one into the other is still one
 connected piece (``components.keep_prompted`` keeps it whole). Eroding the mask by ``radius`` px (what
 lies farther than that from the background) splits parts joined through a neck narrower than about
-twice that. The eroded parts that ``anchors`` (the positive prompts' pixels, or the previous slice's
-mask in a walk) touch are the object; every other eroded part, with the mask's pixels beyond
-``radius`` + 1 px of the object's eroded parts that connect to it, is a neighbour, when it holds at
-least ``min_share`` of the mask and is itself wide (a pixel at least ``min_depth`` px from the
-background: a narrowing along a vessel is no neck between organs). Thin parts that vanish in the
-erosion (a vessel, a rim, a process of a vertebra) are never judged.
+twice that. The eroded parts that ``anchors`` (the positive prompts' pixels) touch are the object;
+every other eroded part, with the mask's pixels beyond ``radius`` + 1 px of the object's eroded parts
+that connect to it, is a neighbour, when it holds at least ``min_share`` of the mask and is itself
+wide (a pixel at least ``min_depth`` px from the background: a narrowing along a vessel is no neck
+between organs). Thin parts that vanish in the erosion (a vessel, a rim, a process of a vertebra)
+are never judged.
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ def neighbours_past_necks(mask: np.ndarray, anchors: np.ndarray, radius: float, 
                           min_depth: float = 6.0) -> np.ndarray | None:
     """The pixels of ``mask`` that belong to wide parts joined through necks and not touched by
     ``anchors`` (bool, the mask's shape), or None when there are none (the common case)."""
+    if radius <= 0:
+        return None
     mask = np.asarray(mask, dtype=bool)
     rows, cols = crop_around(mask, int(np.ceil(radius)) + 2)
     sub = mask[rows, cols]
-    if radius <= 0 or not sub.any():
+    if not sub.any():
         return None
     core = ~within_distance(~sub, radius)
     labels, count = ndimage.label(core, structure=_EIGHT)

@@ -361,8 +361,8 @@ class BuiltinModel:
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts)
             if relative or self.negative_look.absolute:
                 out = take_out_look_alike(out, prompts, embedding["image"], self.negative_look)
-            if self.negative_look.ignored and (relative or self.negative_look.ignored > 1):
-                out = answer_to_ignored_click(out, previous, prompts, embedding["image"], self.negative_look)
+                if self.negative_look.ignored:
+                    out = answer_to_ignored_click(out, previous, prompts, embedding["image"], self.negative_look)
         return out
 
     def _after_network(self, logits: torch.Tensor, embedding: Embedding, prompts: Sequence[Prompt],

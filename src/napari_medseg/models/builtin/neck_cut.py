@@ -8,8 +8,8 @@ Connected pieces (``core.components.keep_prompted``) cannot tell them apart: the
 Here the answer to clicks and scribbles alone loses the wide parts joined to it through a neck
 narrower than about twice ``radius`` that no positive prompt is on (``core/necks.py``; without its
 ``min_depth`` a dev branching vessel's click fell 0.900 -> 0.653). Everything stays when the prompts
-lie on no part that survives the erosion. CT only: on MR a tissue's parts meet through necks (grey matter's ribbon and its nuclei: a
-held-out folded brain's grey-matter click 0.447 -> 0.324 at 2 px).
+lie on no part that survives the erosion. CT only: on MR a tissue's parts meet through necks (grey
+matter's ribbon and its nuclei: a held-out folded brain's grey-matter click 0.447 -> 0.324 at 2 px).
 
 Chosen on the held-out development phantoms (``benchmarks/dev_more_phantoms.py``, seeds 9-16 and
 synthetic 90-97, 352 cases; 2026-12-06, thirteenth session), the ``dev`` set being unchanged at every

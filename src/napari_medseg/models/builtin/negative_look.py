@@ -23,7 +23,8 @@ than ``ignored_kept`` of the previous mask, the rule above runs on the previous 
 is the answer (``answer_to_ignored_click``; 0.73 -> 0.91). Corrections dev-mr / dev-mr-folded 0.9611 /
 0.8481 -> 0.9611 / 0.8530 (2026-12-06, thirteenth session; with any share kept, 0.9628 / 0.8539 but
 the held-out brains' grey-matter boxes lost: Dice@3 0.680 -> 0.572 on one; 0.8 kept: 0.9611 /
-0.8538); on the CT development set it never applies (0.9563 either way), and is left to MR.
+0.8538); on the CT development set it never applies (0.9563 either way) and, like the rule, is left
+to MR.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class NegativeLookOptions:
     absolute: bool = False  # on absolute intensities (CT windows) too
     enabled: bool = True
     # when the answer still holds pixels of the negative click's disc (the network did not heed it),
-    # the rule runs on the previous mask instead, and its result is the answer (0: off; 2: on CT too)...
-    ignored: int = 1
+    # the rule runs on the previous mask instead, and its result is the answer...
+    ignored: bool = True
     ignored_kept: float = 0.5  # ...and the answer holds less than this share of the previous mask (1: any)
 
 
