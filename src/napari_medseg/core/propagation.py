@@ -21,6 +21,7 @@ import numpy as np
 from napari_medseg.core.appearance import AppearanceModel
 from napari_medseg.core.between_slices import fill_between
 from napari_medseg.core.feature_appearance import FeatureAppearance, SliceFeatures
+from napari_medseg.core.neighbour_growth import drop_growth_into_neighbour
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
 from napari_medseg.core.slice_prompts import (
     Box,
@@ -77,6 +78,11 @@ class PropagationOptions:
     # after the walks, a slice gains the object-like pixels inside the shape its two neighbours agree
     # on (shape-based interpolation; needs the slice images; ``core/between_slices.py``)
     fill_between: bool = True
+    # while the walk's mask is smaller than the key slice's, what a step adds more than this many
+    # pixels beyond the previous mask is dropped where the previous slice showed an object-looking
+    # tissue beside the mask (``core/neighbour_growth.py``); None turns it off (held-out phantoms,
+    # 2026-12-06)
+    neighbour_allowance: float | None = 1.0
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +110,8 @@ class PropagationOptions:
             raise MedsegError(f"box_margin must be >= 0, got {self.box_margin}")
         if not 0.0 <= self.appearance_ratio <= 1.0:
             raise MedsegError(f"appearance_ratio must lie in [0, 1], got {self.appearance_ratio}")
+        if self.neighbour_allowance is not None and self.neighbour_allowance < 0:
+            raise MedsegError(f"neighbour_allowance must be >= 0 or None, got {self.neighbour_allowance}")
         if self.max_gap < 0:
             raise MedsegError(f"max_gap must be >= 0, got {self.max_gap}")
         if not 0.0 <= self.gap_min_share <= 1.0:
@@ -198,7 +206,7 @@ def propagate(
         if start.area == 0:
             walker.total -= walk.length
             continue
-        start.key_area = start.area
+        start.key_area, start.index = start.area, walk.key
         ends[(walk.key, walk.step)] = walker.run(start, walk)
     if options.direction == "both" and options.fill_gaps:
         for a, b in zip(keys[:-1], keys[1:], strict=True):
@@ -316,6 +324,7 @@ class _State:
     look: AppearanceModel | None = None  # the key slice's appearance, carried along the walk
     feature_look: FeatureAppearance | None = None  # the same in the model's features
     key_area: int = 0  # the key slice's area, carried along too (the gap rule's yardstick)
+    index: int | None = None  # the slice it is on (the neighbour rule reads that slice again)
 
     @classmethod
     def of(cls, mask: np.ndarray, logits: np.ndarray | None) -> _State:
@@ -369,7 +378,14 @@ def _next_slice(walker: _Walker, prev: _State, index: int) -> _State | None:
             return None
         if judged is not mask:
             mask, box = judged, bounding_box(judged)
-    state = _State(mask, box, 0, None, prev.look, prev.feature_look, prev.key_area)
+    allowance = options.neighbour_allowance
+    if (box is not None and allowance is not None and prev.look is not None and prev.area < prev.key_area
+            and prev.index is not None and walker.slice_image is not None):
+        kept = drop_growth_into_neighbour(mask, prev.mask, prev.look, partial(walker.slice_image, prev.index),
+                                          allowance)
+        if kept is not mask:
+            mask, box = kept, bounding_box(kept)
+    state = _State(mask, box, 0, None, prev.look, prev.feature_look, prev.key_area, index)
     if box is not None:
         state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
     if state.area < max(options.min_area, 1):
