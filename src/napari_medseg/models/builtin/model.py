@@ -6,7 +6,8 @@ grid, for a first click: ``scale.py``) and returns float16 feature maps for the 
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
 connected intensities (``extend.py``) and by the thin brighter shell enclosing it (a medulla by its
-kidney's cortex: ``rim.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
+kidney's cortex: ``rim.py``), answers a small box again less timidly where its first answer left a
+side of the box empty (``box_span.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
 bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
 the border, an ignored negative stroke), joins a fresh answer to a positive click or stroke away from
 the mask (the whole it may be part of: ``correction.py``), and returns float32 logits. Weights ship
@@ -28,6 +29,7 @@ import torch
 from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
+from napari_medseg.models.builtin.box_span import BoxSpanOptions, box_alone, span_box
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
 from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
 from napari_medseg.models.builtin.decoder import MaskDecoder
@@ -187,7 +189,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck")
+               "second_look", "rim", "negative_look", "neck", "box_span")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -204,6 +206,7 @@ class BuiltinModel:
         self.rim = RimOptions()
         self.negative_look = NegativeLookOptions()
         self.neck = NeckOptions()
+        self.box_span = BoxSpanOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -348,6 +351,9 @@ class BuiltinModel:
         offset = first_answer_offset(prompts, prev is not None, self.calibration, own_area)
         extend = self.extend_relative if relative else self.extend
         out = self._after_network(raw + offset if offset else raw, embedding, prompts, prev is not None, extend, fill)
+        if prev is None and (box := box_alone(prompts)) is not None and own_area * k * k <= self.box_span.max_area:
+            out = span_box(out, box, embedding["image"], self.box_span,  # a small box's timid answer (box_span.py)
+                           lambda extra: self._after_network(raw + offset + extra, embedding, prompts, False, extend, fill))
         if offset < 0 and self.calibration.keep_prompted:  # a first answer from clicks/scribbles
             anchors = prompt_anchors(prompts, (h, w))
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
