@@ -6,7 +6,7 @@ grid, for a first click: ``scale.py``) and returns float16 feature maps for the 
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
 connected intensities (``extend.py``) and by the thin brighter shell enclosing it (a medulla by its
-kidney's cortex: ``rim.py``), answers a small box again less timidly where its first answer left a
+kidney's cortex: ``rim.py``), takes the thin arms off a small click answer (``tentacles.py``), answers a small box again less timidly where its first answer left a
 side of the box empty (``box_span.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
 bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
 the border, an ignored negative stroke), joins a fresh answer to a positive click or stroke away from
@@ -69,6 +69,7 @@ from napari_medseg.models.builtin.second_look import (
     gets_second_look,
     second_look_input,
 )
+from napari_medseg.models.builtin.tentacles import TentacleOptions, cut_tentacles
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -189,7 +190,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck", "box_span")
+               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -207,6 +208,7 @@ class BuiltinModel:
         self.negative_look = NegativeLookOptions()
         self.neck = NeckOptions()
         self.box_span = BoxSpanOptions()
+        self.tentacles = TentacleOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -384,6 +386,7 @@ class BuiltinModel:
             out = edge_fill(out, image, self.edge_fill, prompts)
         out = join_enclosing_rim(out, image, prompts, previous_given, extend is self.extend_relative, self.rim)
         out = cut_at_necks(out, prompts, previous_given, extend is self.extend_relative, self.neck)
+        out = cut_tentacles(out, prompts, previous_given, extend is self.extend_relative, self.tentacles)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 

@@ -1,0 +1,80 @@
+"""A click's small first answer loses the thin arms it sent into the tissue's noise (tentacles.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_medseg.core.prompts import PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.models.builtin.tentacles import TentacleOptions, cut_tentacles
+
+REF = SliceRef(2, 0)
+SHAPE = (64, 64)
+CLICK = PointPrompt(REF, (32.0, 32.0))
+
+
+def _disc(radius: float, centre=(32, 32)) -> np.ndarray:
+    rr, cc = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
+
+
+def _logits(mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, 3.0, -3.0).astype(np.float32)
+
+
+def _lesion_with_arms() -> tuple[np.ndarray, np.ndarray]:
+    """A disc of radius 9 (the lesion) with two arms 3 px wide and 14 px long."""
+    lesion = _disc(9)
+    arms = np.zeros(SHAPE, dtype=bool)
+    arms[31:34, 41:55] = True
+    arms[41:55, 20:23] = True
+    return lesion, lesion | arms
+
+
+def test_the_arms_go_and_the_clicked_object_stays():
+    lesion, answer = _lesion_with_arms()
+    out = cut_tentacles(_logits(answer), [CLICK], False, False) > 0
+    assert out[_disc(8)].all()  # the lesion, but for the opening's rounding of its border
+    assert not out[31:34, 44:55].any() and not out[44:55, 20:23].any()
+    assert np.count_nonzero(out & ~lesion) <= 6  # where the arms met the lesion
+
+
+def test_other_prompts_corrections_mr_sizes_and_a_click_on_an_arm_leave_the_answer():
+    _, answer = _lesion_with_arms()
+    logits = _logits(answer)
+    assert cut_tentacles(logits, [CLICK], True, False) is logits  # a correction: the previous mask rules
+    assert cut_tentacles(logits, [CLICK], False, True) is logits  # MR
+    scribble = ScribblePrompt(REF, ((30.0, 30.0), (34.0, 34.0)))
+    assert cut_tentacles(logits, [scribble], False, False) is logits
+    assert cut_tentacles(logits, [PointPrompt(REF, (32.0, 50.0))], False, False) is logits  # on an arm
+    columns = np.arange(64)
+    small = _logits(_disc(5) | (np.abs(columns - 32) <= 1)[:, None] & ((columns > 32) & (columns <= 47))[None, :])
+    assert cut_tentacles(small, [CLICK], False, False) is small  # under min_area: a vessel's own branch
+    assert cut_tentacles(small, [CLICK], False, False, TentacleOptions(min_area=0.0)) is not small
+    big = _logits(_disc(20))
+    assert cut_tentacles(big, [CLICK], False, False) is big
+    assert cut_tentacles(logits, [CLICK], False, False, TentacleOptions(radius=0.0)) is logits
+
+
+def test_the_shipped_model_answers_a_held_out_lesion_click_without_its_arms():
+    """A development phantom's liver lesion (seed 10, never an evaluation volume), clicked as the
+    bench's simulated user clicks it."""
+    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.evaluation.datasets import CROP_MARGIN, DEV_SET, _cases_from_labels, crop_case
+    from napari_medseg.evaluation.metrics import dice
+    from napari_medseg.evaluation.run import Bench, BenchConfig, make_model, user_seed
+    from napari_medseg.evaluation.simulate import SimulatedUser
+
+    image, labels, _, names = generate_phantom(10)
+    case = next(crop_case(c, margin=CROP_MARGIN)
+                for c in _cases_from_labels(DEV_SET, "phantom-10", image, labels, names, axis=2, preset="ct-abdomen")
+                if c.structure == "liver lesion")
+    index = case.key_slice()
+    reference = case.reference[..., index]
+    click = SimulatedUser("point", SliceRef(2, index), seed=user_seed(case, "point")).next_interaction(reference, None)
+    scores = {}
+    for radius in (0.0, 3.0):
+        model = make_model("builtin")
+        model.configure({"tentacles.radius": radius})
+        session = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=1)).session(case, model)
+        scores[radius] = dice(session.add_prompts(click).mask.astype(bool), reference)
+    assert scores[0.0] < 0.8 and scores[3.0] > scores[0.0] + 0.07
