@@ -25,3 +25,31 @@ def dev_kidney():
     rows, cols = np.flatnonzero(ref.any(1)), np.flatnonzero(ref.any(0))
     box = BoxPrompt(SliceRef(2, 0), (float(rows[0] - 2), float(cols[0] - 2)), (float(rows[-1] + 2), float(cols[-1] + 2)))
     return model, emb, box, ref
+
+
+@pytest.fixture(scope="module")
+def held_out_lesion():
+    """A development phantom's liver lesion (``generate_phantom(10)``, never an evaluation volume), cut
+    as the bench cuts it: a function giving the shipped model's Dice on its largest slice after the
+    bench's simulated user's first interaction of a kind, under the given inference options."""
+    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.evaluation.datasets import CROP_MARGIN, DEV_SET, _cases_from_labels, crop_case
+    from napari_medseg.evaluation.metrics import dice
+    from napari_medseg.evaluation.run import Bench, BenchConfig, make_model, user_seed
+    from napari_medseg.evaluation.simulate import SimulatedUser
+
+    image, labels, _, names = generate_phantom(10)
+    case = next(crop_case(c, margin=CROP_MARGIN)
+                for c in _cases_from_labels(DEV_SET, "phantom-10", image, labels, names, axis=2, preset="ct-abdomen")
+                if c.structure == "liver lesion")
+    index = case.key_slice()
+    reference = case.reference[..., index]
+
+    def first_dice(prompt_type: str, options: dict[str, float]) -> float:
+        user = SimulatedUser(prompt_type, SliceRef(2, index), seed=user_seed(case, prompt_type))
+        model = make_model("builtin")
+        model.configure(options)
+        session = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=1)).session(case, model)
+        return dice(session.add_prompts(user.next_interaction(reference, None)).mask.astype(bool), reference)
+
+    return first_dice

@@ -82,26 +82,7 @@ def test_an_answer_reaching_every_side_or_the_rule_off_is_left_alone():
     assert span_box(first, BOX, _lesion_image(), BoxSpanOptions(enabled=False), never) is first
 
 
-def test_the_shipped_model_fills_a_held_out_lesion_box_it_answered_timidly():
-    """A development phantom's liver lesion (seed 10, never an evaluation volume), boxed as the bench's
-    simulated user boxes it: the first answer missed a side of the box."""
-    from napari_medseg.core.sample import generate_phantom
-    from napari_medseg.evaluation.datasets import CROP_MARGIN, DEV_SET, _cases_from_labels, crop_case
-    from napari_medseg.evaluation.metrics import dice
-    from napari_medseg.evaluation.run import Bench, BenchConfig, make_model, user_seed
-    from napari_medseg.evaluation.simulate import SimulatedUser
-
-    image, labels, _, names = generate_phantom(10)
-    case = next(crop_case(c, margin=CROP_MARGIN)
-                for c in _cases_from_labels(DEV_SET, "phantom-10", image, labels, names, axis=2, preset="ct-abdomen")
-                if c.structure == "liver lesion")
-    index = case.key_slice()
-    reference = case.reference[..., index]
-    box = SimulatedUser("box", SliceRef(2, index), seed=user_seed(case, "box")).next_interaction(reference, None)
-    scores = {}
-    for enabled in (False, True):
-        model = make_model("builtin")
-        model.configure({"box_span.enabled": enabled})
-        session = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=1)).session(case, model)
-        scores[enabled] = dice(session.add_prompts(box).mask.astype(bool), reference)
-    assert scores[False] < 0.75 and scores[True] > scores[False] + 0.08
+def test_the_shipped_model_fills_a_held_out_lesion_box_it_answered_timidly(held_out_lesion):
+    """Boxed as the bench's simulated user boxes it, the lesion's first answer missed a side of the box."""
+    off, on = (held_out_lesion("box", {"box_span.enabled": enabled}) for enabled in (False, True))
+    assert off < 0.75 and on > off + 0.08

@@ -8,6 +8,7 @@ from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Slic
 from napari_medseg.core.slice_prompts import bounding_box, mask_logits
 from napari_medseg.evaluation.metrics import dice
 from napari_medseg.models.builtin.second_look import SecondLookOptions, drawn_answer, second_look_input
+from napari_medseg.models.builtin.tentacles import TentacleOptions
 
 REF = SliceRef(2, 0)
 
@@ -150,7 +151,8 @@ def test_the_fresh_answer_a_correction_is_checked_against_takes_no_second_look(d
         return logits
 
     monkeypatch.setattr(model_module, "whole_from_fresh", recording)
-    model.configure({"second_look.point": 1, "second_look.answer_box": 0})
+    # (without the arms' opening: it brings the two-click answer under the second look's 500 px)
+    model.configure({"second_look.point": 1, "second_look.answer_box": 0, "tentacles.radius": 0})
     try:
         first = model.decode(emb, click)
         r, c = np.nonzero(first > 0)
@@ -159,6 +161,10 @@ def test_the_fresh_answer_a_correction_is_checked_against_takes_no_second_look(d
         looked = model.decode_relative(emb, beyond, None, False, fill=False)  # with its second look
     finally:
         model.configure({f"second_look.{k}": getattr(SecondLookOptions(), k) for k in ("point", "answer_box")})
-    one = model.decode_relative(emb, beyond, None, False, fill=False, look=False)
+    model.configure({"tentacles.radius": 0})
+    try:
+        one = model.decode_relative(emb, beyond, None, False, fill=False, look=False)
+    finally:
+        model.configure({"tentacles.radius": TentacleOptions().radius})
     np.testing.assert_array_equal(seen[-1], one)
     assert not np.array_equal(looked > 0, one > 0)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
 
@@ -57,17 +58,19 @@ def cut_tentacles(logits: np.ndarray, prompts: Sequence[Prompt], previous_given:
     area = int(np.count_nonzero(mask))
     if not opts.min_area < area <= opts.max_area:
         return logits
-    opened = ndimage.binary_opening(mask, structure=_disc(opts.radius))
+    rows, cols = crop_around(mask, int(opts.radius) + 1)  # the opening needs only the answer's box
+    crop = mask[rows, cols]
+    opened = ndimage.binary_opening(crop, structure=_disc(opts.radius))
     labels, count = ndimage.label(opened)
     if count == 0:
         return logits
     clicked = np.zeros(count + 1, dtype=bool)
-    clicked[labels[prompt_anchors(prompts, mask.shape) & opened]] = True
+    clicked[labels[prompt_anchors(prompts, mask.shape)[rows, cols] & opened]] = True
     clicked[0] = False
     kept = clicked[labels]
-    gone = mask & ~kept
+    gone = crop & ~kept
     if not gone.any() or np.count_nonzero(kept) < opts.keep_share * area:
         return logits
     out = np.array(logits, dtype=np.float32, copy=True)
-    out[gone] = -opts.boost
+    out[rows, cols][gone] = -opts.boost
     return out
