@@ -50,6 +50,11 @@ def test_other_prompts_corrections_mr_sizes_and_a_click_on_an_arm_leave_the_answ
     small = _logits(_disc(5) | (np.abs(columns - 32) <= 1)[:, None] & ((columns > 32) & (columns <= 47))[None, :])
     assert cut_tentacles(small, [CLICK], False, False) is small  # under min_area: a vessel's own branch
     assert cut_tentacles(small, [CLICK], False, False, TentacleOptions(min_area=0.0)) is not small
+    tipped = _disc(12)
+    tipped[31:34, 44:50] = True  # a short thin part, 4 % of the answer: a real structure's, kept
+    nibbled = _logits(tipped)
+    assert cut_tentacles(nibbled, [CLICK], False, False) is nibbled
+    assert cut_tentacles(nibbled, [CLICK], False, False, TentacleOptions(min_removed=0.0)) is not nibbled
     big = _logits(_disc(20))
     assert cut_tentacles(big, [CLICK], False, False) is big
     assert cut_tentacles(logits, [CLICK], False, False, TentacleOptions(radius=0.0)) is logits
