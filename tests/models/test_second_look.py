@@ -151,7 +151,7 @@ def test_the_fresh_answer_a_correction_is_checked_against_takes_no_second_look(d
         return logits
 
     monkeypatch.setattr(model_module, "whole_from_fresh", recording)
-    # (without the arms' opening: it brings the two-click answer under the second look's 500 px)
+    # (without the arms' opening, as by default: on, it brings the two-click answer under the second look's 500 px)
     model.configure({"second_look.point": 1, "second_look.answer_box": 0, "tentacles.radius": 0})
     try:
         first = model.decode(emb, click)
