@@ -6,8 +6,9 @@ grid, for a first click: ``scale.py``) and returns float16 feature maps for the 
 first answer by prompt kind (``calibration.py``), refines the logits at slice resolution against the
 slice's own edges (``refine.py``), extends a first answer from clicks/scribbles over the object's
 connected intensities (``extend.py``) and by the thin brighter shell enclosing it (a medulla by its
-kidney's cortex: ``rim.py``), can take the thin arms off a small click answer (``tentacles.py``, off by default), answers a small box again less timidly where its first answer left a
-side of the box empty (``box_span.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
+kidney's cortex: ``rim.py``), can take the thin arms off a small click answer (``tentacles.py``, off
+by default), answers a small box again less timidly where its first answer left a side of the box
+empty (``box_span.py``), applies the boxes and lassos drawn (``prompt_evidence.py``),
 bounds what a correction may change (against its own sign beside itself, a flood or a far trim from
 the border, an ignored negative stroke), joins a fresh answer to a positive click or stroke away from
 the mask (the whole it may be part of: ``correction.py``), and returns float32 logits. Weights ship
