@@ -39,8 +39,8 @@ def drop_growth_into_neighbour(
     """``mask`` without what it grew into an object-looking tissue beside the ``previous`` mask.
 
     ``previous_image(rows, cols)``: the previous slice (after the intensity preset, unclipped).
-    Returns ``mask`` itself when nothing is dropped; otherwise only the parts that still overlap
-    ``previous`` are kept (a dropped strip may cut a piece off)."""
+    Returns ``mask`` itself when nothing is dropped (a dropped strip may cut a piece off: the walk's
+    ``keep_overlapping`` then drops it)."""
     rows, cols = crop_around(mask | previous, REACH)
     if rows.stop <= rows.start:
         return mask
@@ -63,11 +63,6 @@ def drop_growth_into_neighbour(
     stale = grown & tissue[labels]
     if np.count_nonzero(stale) < MIN_PATCH:
         return mask
-    kept = mask[rows, cols] & ~stale
-    pieces, n = ndimage.label(kept)
-    overlapping = np.zeros(n + 1, dtype=bool)
-    overlapping[pieces[kept & before]] = True
-    overlapping[0] = False
-    out = np.zeros_like(mask)
-    out[rows, cols] = overlapping[pieces]
+    out = mask.copy()
+    out[rows, cols] &= ~stale
     return out

@@ -385,6 +385,8 @@ def _next_slice(walker: _Walker, prev: _State, index: int) -> _State | None:
                                           allowance)
         if kept is not mask:
             mask, box = kept, bounding_box(kept)
+            if box is not None and options.keep_overlapping:
+                mask, box = keep_overlapping(mask, box, prev.mask)
     state = _State(mask, box, 0, None, prev.look, prev.feature_look, prev.key_area, index)
     if box is not None:
         state.area = int(np.count_nonzero(mask[box[0] : box[1], box[2] : box[3]]))
