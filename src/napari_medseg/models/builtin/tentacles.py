@@ -8,9 +8,8 @@ with a disc of ``radius`` takes the arms off and leaves the compact object; only
 that the click is on are kept, and nothing changes when they would keep less than ``keep_share``
 of the answer, nor when the opening takes off less than ``min_removed`` of it (a real structure's
 thin parts: a branch's tip, a kidney's edge). Only first answers to clicks alone, on CT, from
-``min_area`` to ``max_area`` pixels:
-smaller answers (a vessel's cross-section, a small blob) lost their real thin parts (held-out
-winding tubes' clicks -0.04 at 3 px without the lower bound). Removing only arms whose intensity is
+``min_area`` to ``max_area`` pixels: smaller answers (a vessel's cross-section, a small blob) lost
+their real thin parts (held-out winding tubes' clicks -0.04 at 3 px without the lower bound). Removing only arms whose intensity is
 nearer the surroundings than the kept core's removed none: the arms look like the lesion, which is
 why they were taken.
 
@@ -37,6 +36,7 @@ from scipy import ndimage
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import prompt_anchors
 from napari_medseg.core.prompts import Prompt
+from napari_medseg.models.builtin.scale import clicks_only
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ def cut_tentacles(logits: np.ndarray, prompts: Sequence[Prompt], previous_given:
                   opts: TentacleOptions = TentacleOptions()) -> np.ndarray:
     """``logits`` with the thin arms of a small first click answer lowered to ``-boost`` (a copy), or
     ``logits`` itself."""
-    if (opts.radius <= 0 or previous_given or (relative and not opts.relative) or not prompts
-            or not all(p.kind == "point" for p in prompts)):
+    if opts.radius <= 0 or previous_given or (relative and not opts.relative) or not clicks_only(prompts):
         return logits
     mask = np.asarray(logits) > 0
     area = int(np.count_nonzero(mask))
