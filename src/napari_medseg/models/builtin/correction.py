@@ -372,13 +372,22 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     if not removed.any():
         return logits
     click = rasterize_point(last.point, logits.shape, 1.0)
-    rows, cols = crop_around(before | click, int(np.ceil(opts.adjacent)) + 2)
-    at_click = click[rows, cols]
-    if not at_click.any():
+    if not click.any():
         return logits
-    click_depth = float(distance_to(~before[rows, cols], np.argwhere(at_click)).max())
-    if click_depth > opts.adjacent:
+    # the click's depth in the mask, looked for near the click alone: a border pixel within
+    # ``adjacent`` px of the click's disc lies in this window (a brain-sized mask's whole border
+    # cost 2.2 ms at 512 px)
+    reach = int(np.ceil(opts.adjacent)) + 2
+    h, w = before.shape
+    r, c = min(max(int(round(last.point[0])), 0), h - 1), min(max(int(round(last.point[1])), 0), w - 1)
+    window = (slice(max(r - reach, 0), r + reach + 1), slice(max(c - reach, 0), c + reach + 1))
+    outside = ~before[window]
+    if not outside.any():
         return logits  # deep inside the mask: a hole or a wrong part, the network's answer stands
+    click_depth = float(distance_to(outside, np.argwhere(click[window])).max())
+    if click_depth > opts.adjacent:
+        return logits
+    rows, cols = crop_around(before | click, reach)
     sub = removed[rows, cols]
     near_click = rasterize_point(last.point, logits.shape, opts.reach)[rows, cols]
     far = sub & ~pieces_touching(sub, near_click)

@@ -98,15 +98,23 @@ class Pointwise(nn.Conv2d):
 
     def _parts_rows(self, tensors: list[torch.Tensor], weight: torch.Tensor, base: torch.Tensor | None,
                     h: int, w: int) -> torch.Tensor:
-        """``parts`` for channels-last tensors: (H*W, C) @ (C, C') products, output channels last."""
-        acc = pixel_rows(base) if base is not None else None
-        if self.bias is not None:
-            acc = self.bias[None, :].expand(h * w, self.out_channels) if acc is None else acc + self.bias[None, :]
+        """``parts`` for channels-last tensors: (H*W, C) @ (C, C') products, output channels last,
+        accumulated in place (one (H*W, C') tensor written, not one per part)."""
+        acc = None
         start = 0
         for t in tensors:
             c = t.shape[1]
             part = weight[:, start : start + c].t()
             rows = pixel_rows(t)
-            acc = torch.mm(rows, part) if acc is None else torch.addmm(acc, rows, part)
+            if acc is not None:
+                acc.addmm_(rows, part)
+            elif base is not None:
+                acc = torch.addmm(pixel_rows(base), rows, part)
+                if self.bias is not None:
+                    acc.add_(self.bias)
+            elif self.bias is not None:
+                acc = torch.addmm(self.bias[None, :], rows, part)
+            else:
+                acc = torch.mm(rows, part)
             start += c
         return from_pixel_rows(acc, h, w)
