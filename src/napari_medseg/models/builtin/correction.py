@@ -371,7 +371,9 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     removed = before & ~after
     if not removed.any():
         return logits
-    click = rasterize_point(last.point, logits.shape, 1.0)  # (never empty: the point is clamped)
+    click = rasterize_point(last.point, logits.shape, 1.0)
+    if not click.any():
+        return logits
     # the click's depth in the mask, looked for near the click alone: a border pixel within
     # ``adjacent`` px of the click's disc lies in this window (a brain-sized mask's whole border
     # cost 2.2 ms at 512 px)
