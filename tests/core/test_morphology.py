@@ -1,4 +1,4 @@
-"""The distance helpers give the distance transform's answers exactly (they replace it where an
+"""The distance and morphology helpers give scipy's answers exactly (they replace it where an
 interaction is timed)."""
 
 from __future__ import annotations
@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_medseg.core.morphology import distance_to, within_distance
+from napari_medseg.core.morphology import (
+    cross,
+    dilate,
+    disc,
+    distance_to,
+    erode,
+    opening,
+    square,
+    within_distance,
+)
 
 
 def blobs(seed: int, shape=(60, 50)) -> np.ndarray:
@@ -36,3 +45,31 @@ def test_distances_to_the_mask_are_the_distance_transform_at_those_pixels():
         pixels = np.argwhere(np.ones_like(mask))
         expected = ndimage.distance_transform_edt(~mask)[tuple(pixels.T)]
         np.testing.assert_allclose(distance_to(mask, pixels), expected, rtol=0, atol=1e-9)
+
+
+def scipy_disc(radius: float) -> np.ndarray:
+    r = int(radius)
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    return yy * yy + xx * xx <= radius * radius
+
+
+@pytest.mark.parametrize("shape", [(60, 50), (7, 40), (1, 9), (3, 2)])
+def test_dilation_erosion_and_opening_are_scipys(shape):
+    """Masks touching the array's edge, arrays smaller than the footprint: the shifted runs give
+    scipy's arrays (border 0) for every footprint the interactive steps use."""
+    square3 = np.ones((3, 3), dtype=bool)
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        mask = blobs(seed, shape) if min(shape) > 5 else rng.random(shape) > 0.3
+        for n in (1, 2, 3):
+            np.testing.assert_array_equal(dilate(mask, cross(n)), ndimage.binary_dilation(mask, iterations=n))
+            np.testing.assert_array_equal(erode(mask, cross(n)), ndimage.binary_erosion(mask, iterations=n))
+            np.testing.assert_array_equal(dilate(mask, square(n)), ndimage.binary_dilation(mask, square3, iterations=n))
+            np.testing.assert_array_equal(erode(mask, square(n)), ndimage.binary_erosion(mask, square3, iterations=n))
+        np.testing.assert_array_equal(opening(mask, square(1)), ndimage.binary_opening(mask, square3))
+        for radius in (1.5, 2.0, 3.0, 4.5):
+            structure = scipy_disc(radius)
+            np.testing.assert_array_equal(opening(mask, disc(radius)), ndimage.binary_opening(mask, structure))
+            np.testing.assert_array_equal(erode(mask, disc(radius)), ndimage.binary_erosion(mask, structure))
+    full = np.ones(shape, dtype=bool)
+    assert not erode(full, square(1))[0].any()  # the array's edge erodes, as with scipy's border 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from napari_medseg.core.morphology import within_distance
+from napari_medseg.core.morphology import opening, square, within_distance
 
 # the slice as the model sees it (after the intensity preset, 0 and 1 at the ends of its window, not
 # clipped there), read only where it is needed
@@ -36,7 +36,6 @@ BINS = 32
 MIN_DENSITY = 0.2 / BINS  # a bin holding less than a fifth of a uniform share is "never seen"
 MIN_JUDGED = 16  # pixels: a smaller mask is left to the area rule (smoothing blurs it into its ring)
 MIN_PATCH = 5  # pixels: smaller patches of surroundings-like intensity are noise, not a leak
-_SQUARE3 = np.ones((3, 3), dtype=bool)
 MARGIN = 3  # pixels of context around a mask for the smoothing
 MIN_KEY_SHARE = 0.5  # below this, most of the key object itself would count as surroundings
 RANGE_PERCENTILE = 5.0  # the bins reach the key object's values from this percentile to 100 minus it
@@ -110,7 +109,7 @@ class AppearanceModel:
             return mask
         # a rim one or two pixels wide is the border's partial volume, not a leak: open it away
         # (trimming it eroded low-contrast objects a little on every slice; dev 1.742 -> 1.754)
-        unlike = ndimage.binary_opening(inside & ~like, structure=_SQUARE3)
+        unlike = opening(inside & ~like, square(1))
         kept = drop_reached_patches(inside, unlike)
         if kept is inside:
             return mask

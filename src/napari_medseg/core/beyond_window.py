@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around, drop_reached_patches, smooth3
 from napari_medseg.core.components import pieces_touching, prompt_anchors
+from napari_medseg.core.morphology import erode, opening, square
 from napari_medseg.core.prompts import Prompt
 
 # a region of the slice on the preset's scale (0 and 1 at the window's ends), not clipped
@@ -33,7 +33,6 @@ ScaledRegion = Callable[[slice, slice], np.ndarray]
 MARGIN = 0.05  # how far beyond the window (in windows) the prompted object must lie
 INSIDE_MARGIN = 0.3  # for an object inside the window: how far beyond it a patch must lie to go
 MIN_ANCHORS = 3  # pixels under the positive prompts needed to say where the object lies
-_SQUARE3 = np.ones((3, 3), dtype=bool)
 
 
 def trim_within_window(mask: np.ndarray, prompts: Sequence[Prompt], region: ScaledRegion) -> np.ndarray:
@@ -47,7 +46,7 @@ def trim_within_window(mask: np.ndarray, prompts: Sequence[Prompt], region: Scal
     anchors = prompt_anchors(prompts, mask.shape)[rows, cols] & inside
     if np.count_nonzero(anchors) < MIN_ANCHORS:
         # the positive prompts cover (almost) none of the answer: its own core says where it lies
-        anchors = ndimage.binary_erosion(inside, structure=_SQUARE3, iterations=2)
+        anchors = erode(inside, square(2))
         if np.count_nonzero(anchors) < MIN_ANCHORS:
             return mask
     smooth = smooth3(region(rows, cols))
@@ -63,7 +62,7 @@ def trim_within_window(mask: np.ndarray, prompts: Sequence[Prompt], region: Scal
         return _without(mask, rows, cols, inside, beyond)
     else:
         return mask
-    unlike = ndimage.binary_opening(inside & within, structure=_SQUARE3)
+    unlike = opening(inside & within, square(1))
     return _without(mask, rows, cols, inside, unlike)
 
 

@@ -22,11 +22,10 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import AppearanceModel, ImageRegion, crop_around
-from napari_medseg.core.morphology import within_distance
+from napari_medseg.core.morphology import opening, square, within_distance
 
 MIN_PATCH = 5  # pixels: less growth than this in such a tissue is the border's noise
 REACH = 8  # pixels past the box of both masks that a neighbour tissue must reach
-_SQUARE3 = np.ones((3, 3), dtype=bool)
 
 
 def drop_growth_into_neighbour(
@@ -48,7 +47,7 @@ def drop_growth_into_neighbour(
     grown = mask[rows, cols] & ~within_distance(before, allowance)
     if np.count_nonzero(grown) < MIN_PATCH:
         return mask
-    neighbour = ndimage.binary_opening(look.like(previous_image(rows, cols)) & ~before, structure=_SQUARE3)
+    neighbour = opening(look.like(previous_image(rows, cols)) & ~before, square(1))
     labels, count = ndimage.label(neighbour)
     if count == 0:
         return mask

@@ -109,7 +109,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
-from napari_medseg.core.morphology import distance_to, within_distance
+from napari_medseg.core.morphology import cross, dilate, distance_to, within_distance
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 from napari_medseg.models.builtin.own_pixels import bridge_clicks, honour_prompts
 
@@ -295,7 +295,7 @@ def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opt
     like = sub & (np.abs(smooth - centre) < opts.negative_spread * spread)
     drop = pieces_touching(like | at, at)
     if np.count_nonzero(drop) > opts.negative_max_share * np.count_nonzero(sub):
-        drop = ndimage.binary_dilation(at) & sub  # it looks like the object itself: only where drawn
+        drop = dilate(at, cross(1)) & sub  # it looks like the object itself: only where drawn
     return _pushed(logits, rows, cols, drop, False, opts.boost)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
+from napari_medseg.core.morphology import cross, dilate, erode, square
 from napari_medseg.core.prompts import PointPrompt, rasterize_point
 from napari_medseg.models.builtin.scale import block_mean
 
@@ -90,7 +91,7 @@ def edge_fill(logits: np.ndarray, image: np.ndarray, opts: EdgeFillOptions = Edg
     unsure = np.abs(small) <= max(opts.high, opts.low)
     # every pixel outside the band is a seed, so the flood runs through the band alone: limiting the
     # watershed to the band and the seeds beside it gives the same labels there, at the band's cost
-    reached = watershed(gradient, markers, mask=ndimage.binary_dilation(unsure, structure=_EIGHT)) == 2
+    reached = watershed(gradient, markers, mask=dilate(unsure, square(1))) == 2
     joined = reached & unsure & ~answer
     if not joined.any() or np.count_nonzero(joined) > opts.max_growth * np.count_nonzero(answer):
         return logits
@@ -112,8 +113,8 @@ def well_attached(pieces: np.ndarray, answer: np.ndarray, share: float) -> np.nd
     labels, n = ndimage.label(pieces, structure=_EIGHT)
     if n == 0:
         return pieces
-    border = pieces & ~ndimage.binary_erosion(pieces)
-    touching = pieces & ndimage.binary_dilation(answer, structure=_EIGHT)
+    border = pieces & ~erode(pieces, cross(1))
+    touching = pieces & dilate(answer, square(1))
     per_border = np.bincount(labels[border], minlength=n + 1)
     per_touch = np.bincount(labels[touching], minlength=n + 1)
     keep = per_touch >= share * np.maximum(per_border, 1)

@@ -29,11 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import prompt_anchors
-from napari_medseg.core.morphology import within_distance
+from napari_medseg.core.morphology import cross, dilate, within_distance
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, Prompt, rasterize_box, rasterize_polygon
 
 
@@ -57,7 +56,7 @@ def _dilate(mask: np.ndarray, margin: int) -> np.ndarray:
     """Binary dilation by ``margin`` pixels, computed on the mask's bounding box only."""
     rows, cols = crop_around(mask, margin)
     out = np.zeros_like(mask)
-    out[rows, cols] = ndimage.binary_dilation(mask[rows, cols], iterations=margin)
+    out[rows, cols] = dilate(mask[rows, cols], cross(margin))
     return out
 
 

@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, keep_prompted
-from napari_medseg.core.morphology import within_distance
+from napari_medseg.core.morphology import cross, dilate, within_distance
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.models.builtin.calibration import clicks_and_scribbles_only
 
@@ -95,7 +95,7 @@ def join_enclosing_rim(logits: np.ndarray, image: np.ndarray, prompts: Sequence[
     size = int(np.count_nonzero(shell))
     if size == 0 or size > opts.max_area * area or _leaves_crop(shell, rows, cols, logits.shape):
         return logits
-    if np.count_nonzero(border & ndimage.binary_dilation(shell, _FOUR)) < opts.min_cover * np.count_nonzero(border):
+    if np.count_nonzero(border & dilate(shell, cross(1))) < opts.min_cover * np.count_nonzero(border):
         return logits
     if float(np.percentile(distance[shell], 95)) > opts.max_depth * radius:
         return logits

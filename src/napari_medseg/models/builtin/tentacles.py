@@ -35,6 +35,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import prompt_anchors
+from napari_medseg.core.morphology import disc, opening
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.models.builtin.scale import clicks_only
 
@@ -52,12 +53,6 @@ class TentacleOptions:
     relative: bool = False  # on relative intensities (MR) too
 
 
-def _disc(radius: float) -> np.ndarray:
-    r = int(radius)
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    return yy * yy + xx * xx <= radius * radius
-
-
 def cut_tentacles(logits: np.ndarray, prompts: Sequence[Prompt], previous_given: bool, relative: bool,
                   opts: TentacleOptions = TentacleOptions()) -> np.ndarray:
     """``logits`` with the thin arms of a small first click answer lowered to ``-boost`` (a copy), or
@@ -70,7 +65,7 @@ def cut_tentacles(logits: np.ndarray, prompts: Sequence[Prompt], previous_given:
         return logits
     rows, cols = crop_around(mask, int(opts.radius) + 1)  # the opening needs only the answer's box
     crop = mask[rows, cols]
-    opened = ndimage.binary_opening(crop, structure=_disc(opts.radius))
+    opened = opening(crop, disc(opts.radius))
     labels, count = ndimage.label(opened)
     if count == 0:
         return logits
