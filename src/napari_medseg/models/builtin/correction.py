@@ -250,10 +250,11 @@ def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: Prompt,
     at_click = click[rows, cols]
     if not old.any() or not at_click.any():
         return logits
-    if distance_to(old, np.argwhere(at_click)).min() > opts.adjacent:
+    clicked, pixels = np.argwhere(at_click), np.argwhere(grown[rows, cols])
+    distances = distance_to(old, np.concatenate([clicked, pixels]))  # (one k-d tree of the old border)
+    if distances[: len(clicked)].min() > opts.adjacent:
         return logits  # a new part, away from the mask: the network's answer stands
-    pixels = np.argwhere(grown[rows, cols])
-    outside = distance_to(old, pixels)
+    outside = distances[len(clicked) :]
     from_prompt = distance_to(at_click, pixels)
     far = outside > opts.border_growth
     if not isinstance(last, PointPrompt):
