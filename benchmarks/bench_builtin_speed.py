@@ -26,6 +26,7 @@ from napari_medseg.models.builtin.prompt_maps import build_prompt_maps
 from napari_medseg.models.builtin.rim import RimOptions
 from napari_medseg.models.builtin.scale import ScaleOptions
 from napari_medseg.models.builtin.second_look import SecondLookOptions
+from napari_medseg.models.builtin.window import WindowOptions
 from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
 
 REF = SliceRef(2, 0)
@@ -230,6 +231,15 @@ def main() -> None:
     print(f"decoder 512x512, a click in a kidney's medulla: {with_rim:.1f} ms with the enclosing cortex joined "
           f"(rim.py; Dice {2 * (got & kidney_ref).sum() / (got.sum() + kidney_ref.sum()):.3f}), "
           f"{without_rim:.1f} ms without (timed in turn)")
+    # a correction on an organ of a CT slice's size: decoded on a window around it (window.py)
+    kidney_first = model.decode(kidney_emb, kidney_click)
+    rows, cols = np.nonzero(kidney_first > 0)
+    below = [*kidney_click, PointPrompt(REF, (float(rows.max() + 1), float(cols[rows == rows.max()].mean())))]
+    windowed, whole = interleaved_ms([lambda v=v: (model.configure({"window.enabled": v}),
+                                                   model.decode(kidney_emb, below, kidney_first)) for v in (1, 0)], args.repeats)
+    model.configure({"window.enabled": WindowOptions().enabled})
+    print(f"decoder 512x512, a correction click on the kidney's border: {windowed:.1f} ms on a window around it "
+          f"(window.py), {whole:.1f} ms on the whole slice (timed in turn)")
     first = model.decode(emb, click)
     rows, cols = np.nonzero(first > 0)
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row

@@ -51,7 +51,7 @@ from napari_medseg.models.builtin.network import (
     prev_channels,
 )
 from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, apply_prompt_evidence
-from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, build_prompt_maps, map_shape
+from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, SCALE, build_prompt_maps, map_shape
 from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
 from napari_medseg.models.builtin.rim import RimOptions, join_enclosing_rim
 from napari_medseg.models.builtin.scale import (
@@ -71,6 +71,7 @@ from napari_medseg.models.builtin.second_look import (
     second_look_input,
 )
 from napari_medseg.models.builtin.tentacles import TentacleOptions, cut_tentacles
+from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -159,6 +160,15 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
     return out
 
 
+def _window_of(maps: np.ndarray, rows: slice, cols: slice, padded_rows: int) -> np.ndarray:
+    """A cached (h, w, C) map's part under the padded slice's ``rows`` and ``cols`` (multiples of its
+    stride), contiguous so that the decoder reads it channels last; the map itself when whole."""
+    stride = padded_rows // maps.shape[0]
+    if rows.start == 0 and cols.start == 0 and rows.stop // stride >= maps.shape[0] and cols.stop // stride >= maps.shape[1]:
+        return maps
+    return np.ascontiguousarray(maps[rows.start // stride : rows.stop // stride, cols.start // stride : cols.stop // stride])
+
+
 def checked_previous(prev_logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Previous logits as finite float32 of the slice's ``shape``; another shape -> VolumeReadError."""
     pl = np.asarray(prev_logits, dtype=np.float32)
@@ -191,7 +201,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles")
+               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "window")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -210,6 +220,7 @@ class BuiltinModel:
         self.neck = NeckOptions()
         self.box_span = BoxSpanOptions()
         self.tentacles = TentacleOptions()
+        self.window = WindowOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -281,16 +292,18 @@ class BuiltinModel:
         """One propagation step (the prompts and logits derived from the neighbouring slice's mask): the
         propagation decoder's answer when there is one (and ``walk.own_decoder``), else ``decode``'s."""
         decoder = self.step_decoder if self.walk.own_decoder else None
-        return self.decode_relative(embedding, prompts, prev_logits, relative, decoder=decoder)
+        return self.decode_relative(embedding, prompts, prev_logits, relative, decoder=decoder, walk=True)
 
     def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
                         prev_logits: np.ndarray | None, relative: bool,
-                        decoder: MaskDecoder | None = None, fill: bool = True, look: bool = True) -> np.ndarray:
+                        decoder: MaskDecoder | None = None, fill: bool = True, look: bool = True,
+                        walk: bool = False) -> np.ndarray:
         """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
         scribbles is extended by ``extend_relative`` instead of ``extend``. ``decoder``: another
         decoder on the same features (the propagation decoder). ``fill``: False leaves a first click's
         answer without the edge fill, ``look``: False without the second look (both for the fresh
-        answer a correction is checked against: no correction rules run inside it, so no recursion)."""
+        answer a correction is checked against: no correction rules run inside it, so no recursion);
+        ``walk``: a propagation step (decoded on a window only with ``window.walks``, window.py)."""
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
@@ -305,15 +318,17 @@ class BuiltinModel:
             # follow (``coarse_first``)
             coarse = (int(embedding["scale"][0]) > 1 and prev_logits is None
                       and (coarse_first_answer(prompts, relative, self.scale) or (looks and self.second_look.coarse_first)))
-            out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse)
+            out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse,
+                                    windowed=not walk or self.window.walks)
         if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
             out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False)
         return out
 
     def _decode_once(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
-                     relative: bool, decoder: MaskDecoder | None, fill: bool, coarse: bool) -> np.ndarray:
+                     relative: bool, decoder: MaskDecoder | None, fill: bool, coarse: bool,
+                     windowed: bool = True) -> np.ndarray:
         """One pass of the network and the steps after it; ``coarse``: on the coarse grid of a large
-        slice (a first answer only)."""
+        slice (a first answer only); ``windowed``: a correction may be decoded on a window (window.py)."""
         h, w = (int(v) for v in embedding["size"])
         previous = None if prev_logits is None else checked_previous(prev_logits, (h, w))
         k, prefix = (int(embedding["scale"][0]), COARSE) if coarse else (1, "")
@@ -332,22 +347,34 @@ class BuiltinModel:
         mh, mw = map_shape((hp, wp))
         maps = torch.from_numpy(build_prompt_maps(prompts_to_working(prompts, k), (mh, mw)))[None]
         given = torch.zeros(1)
+        rows, cols = slice(0, hp), slice(0, wp)  # the part of the padded slice decoded
         if previous is not None:  # (a correction or a walk: always on the full-resolution grid, k = 1)
             pl = previous
             if (hp, wp) != (h, w):
                 pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
+            window = decode_window(previous, prompts, (hp, wp), self.window) if windowed else None
+            if window is not None:
+                rows, cols = window
+                maps = maps[:, :, rows.start // SCALE : rows.stop // SCALE, cols.start // SCALE : cols.stop // SCALE]
+                pl = pl[rows, cols]
             prev = torch.from_numpy(pl)[None, None]
             given[0] = 1.0
         else:
             prev = None
         with torch.inference_mode():
             # (H, W, C) float16 -> (1, C, H, W) float32 laid out channels last (the permuted strides are kept)
-            feats = {key: torch.from_numpy(embedding[prefix + key]).permute(2, 0, 1)[None].to(self.device, torch.float32)
-                     for key in FEATURE_KEYS}
+            feats = {key: torch.from_numpy(_window_of(embedding[prefix + key], rows, cols, hp))
+                     .permute(2, 0, 1)[None].to(self.device, torch.float32) for key in FEATURE_KEYS}
             pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
             inp = torch.cat([maps, pc], dim=1).to(self.device).contiguous(memory_format=torch.channels_last)
             logit2, _ = (decoder or self.net.decoder)(feats, inp)
-            raw = logits_to_full(logit2, (hw, ww))[0, 0].float().cpu()
+            if (rows.stop - rows.start, cols.stop - cols.start) == (hp, wp):
+                raw = logits_to_full(logit2, (hw, ww))[0, 0].float().cpu()
+            else:  # a window: the previous mask stands outside it (window.py)
+                raw = torch.from_numpy(np.minimum(previous, OUTSIDE))
+                inside = (min(rows.stop, h) - rows.start, min(cols.stop, w) - cols.start)
+                raw[rows.start : rows.start + inside[0], cols.start : cols.start + inside[1]] = \
+                    logits_to_full(logit2, inside)[0, 0].float().cpu()
             # only a first answer is calibrated, by its area on the network's grid (the scale it knows)
             own_area = float((raw > 0).sum()) if prev is None else None
             raw = upsample(raw, k, (h, w))
