@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
-from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
+from napari_medseg.models.builtin.correction import (
+    CorrectionOptions,
+    bound_correction,
+    euler_change,
+    whole_from_fresh,
+)
 
 REF = SliceRef(2, 0)
 SIZE = 96
@@ -449,3 +455,19 @@ def test_a_lasso_drawn_around_a_missed_sliver_marks_its_axis():
     wide = LassoPrompt(REF, ((60.0, 20.0), (60.0, 76.0), (92.0, 76.0), (92.0, 20.0)))  # ~20 px wide on average
     assert not ((bound_correction(logits_of(before), logits_of(before), [outline, wide]) > 0) & ~before).any(), \
         "a wide lasso is the network's and the lasso evidence's to fill"
+
+
+def test_euler_change_of_each_piece_is_skimages():
+    """Taking out each 8-connected piece alone changes the Euler number as skimage measures it."""
+    from skimage.measure import euler_number
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        h, w = rng.integers(3, 30, 2)
+        mask = ndimage.gaussian_filter(rng.random((h, w)), rng.uniform(0.5, 2.0)) > rng.uniform(0.35, 0.6)
+        pieces = mask & (ndimage.gaussian_filter(rng.random((h, w)), 1.0) > 0.5)
+        labels, n = ndimage.label(pieces, structure=np.ones((3, 3), bool))
+        change = euler_change(mask, labels, n)
+        for i in range(1, n + 1):
+            expected = euler_number(mask & (labels != i), connectivity=2) - euler_number(mask, connectivity=2)
+            assert change[i] == expected
