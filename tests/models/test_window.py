@@ -10,7 +10,7 @@ import torch
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.models.builtin.model import load_builtin
-from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window
+from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window, reaches_edge
 from napari_medseg.models.protocol import logits_from_mask
 
 REF = SliceRef(2, 0)
@@ -115,3 +115,31 @@ def test_a_box_second_look_and_a_walk_step_decode_the_whole_slice_when_told(mode
     finally:
         model.window = WindowOptions()
     np.testing.assert_array_equal(walked, whole)  # a walk's step is decoded whole by default
+
+
+def test_reaching_the_edge_is_judged_on_the_edges_inside_the_slice():
+    part = np.full((64, 96), -4.0, np.float32)
+    part[30:34, 40:44] = 4.0  # an answer in the middle of the window
+    assert not reaches_edge(part, slice(32, 96), slice(32, 128), (512, 512), 16)
+    part[60:64, 40:44] = 4.0  # ... that reaches its lower edge
+    assert reaches_edge(part, slice(32, 96), slice(32, 128), (512, 512), 16)
+    assert not reaches_edge(part, slice(448, 512), slice(32, 128), (512, 512), 16)  # the slice's own edge
+
+
+def test_an_answer_that_reaches_the_windows_edge_is_decoded_whole(model):
+    """The windowed answer is dropped for the whole slice's (here forced by a guard wider than the
+    window: every answer reaches its edge)."""
+    img = organ_slice()
+    emb = model.encode(img)
+    organ = disc(img.shape, (300, 200), 45)
+    previous = logits_from_mask(organ & disc(img.shape, (285, 200), 40))
+    prompts = [PointPrompt(REF, (300.0, 200.0)), PointPrompt(REF, (342.0, 200.0))]
+    assert decode_window(previous, prompts, (512, 512), model.window) is not None
+    model.window = WindowOptions(guard=1000)
+    try:
+        guarded = model.decode(emb, prompts, previous)
+        model.window = WindowOptions(enabled=False)
+        whole = model.decode(emb, prompts, previous)
+    finally:
+        model.window = WindowOptions()
+    np.testing.assert_array_equal(guarded, whole)

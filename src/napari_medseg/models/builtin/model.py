@@ -71,7 +71,7 @@ from napari_medseg.models.builtin.second_look import (
     second_look_input,
 )
 from napari_medseg.models.builtin.tentacles import TentacleOptions, cut_tentacles
-from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window
+from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window, reaches_edge
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -371,10 +371,13 @@ class BuiltinModel:
             if (rows.stop - rows.start, cols.stop - cols.start) == (hp, wp):
                 raw = logits_to_full(logit2, (hw, ww))[0, 0].float().cpu()
             else:  # a window: the previous mask stands outside it (window.py)
-                raw = torch.from_numpy(np.minimum(previous, OUTSIDE))
                 inside = (min(rows.stop, h) - rows.start, min(cols.stop, w) - cols.start)
-                raw[rows.start : rows.start + inside[0], cols.start : cols.start + inside[1]] = \
-                    logits_to_full(logit2, inside)[0, 0].float().cpu()
+                part = logits_to_full(logit2, inside)[0, 0].float().cpu()
+                if reaches_edge(part.numpy(), rows, cols, (h, w), self.window.guard):  # it may go on past it
+                    return self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse,
+                                             windowed=False)
+                raw = torch.from_numpy(np.minimum(previous, OUTSIDE))
+                raw[rows.start : rows.start + inside[0], cols.start : cols.start + inside[1]] = part
             # only a first answer is calibrated, by its area on the network's grid (the scale it knows)
             own_area = float((raw > 0).sum()) if prev is None else None
             raw = upsample(raw, k, (h, w))
