@@ -333,8 +333,7 @@ def _no_part_cut(logits: np.ndarray, before: np.ndarray, last: Prompt, opts: Cor
         return logits
     rows, cols, away = found
     labels, n = ndimage.label(away, structure=np.ones((3, 3), bool))
-    back = (euler_change(before[rows, cols], labels, n) != 0)[labels]
-    back[labels == 0] = False
+    back = (euler_change(before[rows, cols], labels, n) != 0)[labels]  # (entry 0, the background's, is 0)
     if not back.any():
         return logits
     return _pushed(logits, rows, cols, back, True, opts.boost)

@@ -71,7 +71,13 @@ from napari_medseg.models.builtin.second_look import (
     second_look_input,
 )
 from napari_medseg.models.builtin.tentacles import TentacleOptions, cut_tentacles
-from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window, reaches_edge
+from napari_medseg.models.builtin.window import (
+    OUTSIDE,
+    WindowOptions,
+    decode_window,
+    maps_under,
+    reaches_edge,
+)
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -158,15 +164,6 @@ def coarse_embedding(embedding: Embedding, k: int) -> Embedding:
     out = {key: embedding[COARSE + key] for key in FEATURE_KEYS}
     out.update(image=image, size=np.array(image.shape, dtype=np.int64), scale=np.array([1], dtype=np.int64))
     return out
-
-
-def _window_of(maps: np.ndarray, rows: slice, cols: slice, padded_rows: int) -> np.ndarray:
-    """A cached (h, w, C) map's part under the padded slice's ``rows`` and ``cols`` (multiples of its
-    stride), contiguous so that the decoder reads it channels last; the map itself when whole."""
-    stride = padded_rows // maps.shape[0]
-    if rows.start == 0 and cols.start == 0 and rows.stop // stride >= maps.shape[0] and cols.stop // stride >= maps.shape[1]:
-        return maps
-    return np.ascontiguousarray(maps[rows.start // stride : rows.stop // stride, cols.start // stride : cols.stop // stride])
 
 
 def checked_previous(prev_logits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -363,7 +360,7 @@ class BuiltinModel:
             prev = None
         with torch.inference_mode():
             # (H, W, C) float16 -> (1, C, H, W) float32 laid out channels last (the permuted strides are kept)
-            feats = {key: torch.from_numpy(_window_of(embedding[prefix + key], rows, cols, hp))
+            feats = {key: torch.from_numpy(maps_under(embedding[prefix + key], rows, cols, hp))
                      .permute(2, 0, 1)[None].to(self.device, torch.float32) for key in FEATURE_KEYS}
             pc = torch.zeros((1, 2, mh, mw)) if prev is None else prev_channels(prev, given)
             inp = torch.cat([maps, pc], dim=1).to(self.device).contiguous(memory_format=torch.channels_last)

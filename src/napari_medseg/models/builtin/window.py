@@ -78,6 +78,15 @@ def decode_window(previous: np.ndarray, prompts: Sequence[Prompt], padded: tuple
     return slice(r0, r1), slice(c0, c1)
 
 
+def maps_under(maps: np.ndarray, rows: slice, cols: slice, padded_rows: int) -> np.ndarray:
+    """A cached (h, w, C) map's part under the padded slice's ``rows`` and ``cols`` (multiples of its
+    stride), contiguous so that the decoder reads it channels last; the map itself when whole."""
+    stride = padded_rows // maps.shape[0]
+    if rows.start == 0 and cols.start == 0 and rows.stop // stride >= maps.shape[0] and cols.stop // stride >= maps.shape[1]:
+        return maps
+    return np.ascontiguousarray(maps[rows.start // stride : rows.stop // stride, cols.start // stride : cols.stop // stride])
+
+
 def reaches_edge(part: np.ndarray, rows: slice, cols: slice, shape: tuple[int, int], guard: int) -> bool:
     """Whether the window's answer ``part`` (logits over ``rows`` x ``cols`` within the slice of
     ``shape``) holds a pixel within ``guard`` px of a window edge that is not the slice's edge."""
