@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from napari_medseg.core.prompts import Prompt, prompt_coords
+from napari_medseg.core.slice_prompts import bounding_box
 from napari_medseg.models.builtin.encoder import STRIDE
 
 OUTSIDE = -10.0  # logit of the pixels outside the window (background, firmly)
@@ -63,17 +64,16 @@ def decode_window(previous: np.ndarray, prompts: Sequence[Prompt], padded: tuple
         return None
     hp, wp = padded
     points = [rc for p in prompts for rc in prompt_coords(p)]
-    mask_rows, mask_cols = np.nonzero(np.any(previous > 0, axis=1))[0], np.nonzero(np.any(previous > 0, axis=0))[0]
-    lows = [min(r for r, _ in points), min(c for _, c in points)] if points else [math.inf, math.inf]
-    highs = [max(r for r, _ in points), max(c for _, c in points)] if points else [-math.inf, -math.inf]
-    if mask_rows.size:
-        lows = [min(lows[0], mask_rows[0]), min(lows[1], mask_cols[0])]
-        highs = [max(highs[0], mask_rows[-1] + 1), max(highs[1], mask_cols[-1] + 1)]
-    if not math.isfinite(lows[0]):
+    rs, cs = [r for r, _ in points], [c for _, c in points]
+    box = bounding_box(previous > 0)
+    if box is not None:
+        rs += box[:2]
+        cs += box[2:]
+    if not rs:
         return None
-    r0, c0 = (max(0, int(math.floor((v - opts.margin) / STRIDE)) * STRIDE) for v in lows)
-    r1 = min(hp, int(math.ceil((highs[0] + opts.margin) / STRIDE)) * STRIDE)
-    c1 = min(wp, int(math.ceil((highs[1] + opts.margin) / STRIDE)) * STRIDE)
+    r0, c0 = (max(0, int(math.floor((min(v) - opts.margin) / STRIDE)) * STRIDE) for v in (rs, cs))
+    r1 = min(hp, int(math.ceil((max(rs) + opts.margin) / STRIDE)) * STRIDE)
+    c1 = min(wp, int(math.ceil((max(cs) + opts.margin) / STRIDE)) * STRIDE)
     if (r1 - r0) * (c1 - c0) > opts.max_share * hp * wp:
         return None
     return slice(r0, r1), slice(c0, c1)
