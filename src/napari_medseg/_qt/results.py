@@ -76,7 +76,7 @@ class WorkerResults:
 
     def _on_partial(self, job_id: int, index: int) -> None:
         """A propagated slice is in the labels (shared array); redraw only if it is on screen."""
-        self._walked.append(int(index))
+        self._walked.add(int(index))  # (a slice the fill between walks revisits counts once)
         if self.viewer.dims.ndisplay == 3:
             self._refresh_timer.setInterval(500)  # the whole volume is on screen: redraw now and then
         else:

@@ -83,7 +83,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self._preview_ref = None
         self._handled = 0
         self._progress = None
-        self._walked: list[int] = []  # slices the running propagation has written, for the status line
+        self._walked: set[int] = set()  # slices the running propagation has written, for the status line
         self._propagation_job: Job | None = None
         self._shut_down = False
         self._switch_interval = sys.getswitchinterval()
@@ -243,7 +243,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         depth = int(self.image_layer.data.shape[axis]) if self.image_layer is not None else 0
         self._close_progress()
         self._progress = ThrottledProgress(depth, f"Propagating label {label_id}", self.cancel)
-        self._walked = []
+        self._walked = set()
         self._propagation_job = self.ops.propagate(label_id, overwrite, axis, options)
         self.form.cancel_button.setEnabled(True)
         self.form.propagate_button.setEnabled(False)
