@@ -39,7 +39,7 @@ def test_geometry(sample):
     assert image.shape == (192, 160, 48) and image.data.dtype == np.int16
     assert labels.shape == image.shape and labels.dtype == np.uint8
     np.testing.assert_allclose(image.spacing, (0.9, 0.9, 3.0), rtol=1e-6)
-    assert image.affine[0, 0] < 0 and image.affine[1, 1] < 0 and image.affine[2, 2] > 0
+    assert image.affine[0, 0] > 0 and image.affine[1, 1] < 0 and image.affine[2, 2] > 0  # y flipped
     assert np.abs(image.affine[:3, 3]).min() > 1.0  # a real origin offset, not the identity
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # axis-aligned: no oblique warning
@@ -103,3 +103,19 @@ def test_bundled_files_are_reproducible_from_the_generator(sample):
     diff = np.abs(image.astype(np.int32) - np.asarray(volume.data, dtype=np.int32))
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
 
+
+
+def test_the_organs_lie_on_their_own_side_of_the_patient(sample):
+    """World (RAS+) x grows to the patient's right: the liver and the right kidney lie there, the spleen
+    and the left kidney on the left, the spine behind the aorta, the liver above the kidneys."""
+    volume, labels, names = sample
+    ids = {name: k for k, name in names.items()}
+
+    def centre(name):
+        voxel = np.argwhere(labels == ids[name]).mean(axis=0)
+        return (volume.affine @ np.r_[voxel, 1.0])[:3]
+
+    assert centre("liver")[0] > 0 > centre("spleen")[0]
+    assert centre("right kidney")[0] > 0 > centre("left kidney")[0]
+    assert centre("vertebrae")[1] < centre("aorta")[1]  # posterior
+    assert centre("liver")[2] > centre("right kidney")[2]  # superior

@@ -42,6 +42,7 @@ from napari_medseg._qt.panels import MedSegForm
 from napari_medseg._qt.results import WorkerResults
 from napari_medseg._qt.session_ops import SessionOps
 from napari_medseg._qt.tools import PromptTools, slicing_axis
+from napari_medseg._qt.view import show_axial
 from napari_medseg._qt.worker import Job, SessionWorker
 from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, PromptError
@@ -149,6 +150,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             raise MedsegError(f"layer '{layer.name}' is not a 3D scalar image; choose a CT or MR volume")
         self._teardown_layers()
         self.image_layer = layer
+        show_axial(self.viewer, layer)  # a NIfTI's axial slices, read as radiologists do
         self.form.image_combo.blockSignals(True)
         self.form.image_combo.setCurrentText(layer.name)
         self.form.image_combo.blockSignals(False)

@@ -181,9 +181,10 @@ def populate_viewer(
             ref_kwargs["features"] = label_features(data.names)
             ref_kwargs["metadata"]["label_names"] = dict(data.names)
         viewer.add_labels(data.reference, opacity=0.5, visible=False, **ref_kwargs)
-    viewer.dims.order = (DEMO_AXIS, *(a for a in range(3) if a != DEMO_AXIS))  # slice along DEMO_AXIS
     if widget.image_layer is not image:
-        widget.set_image_layer(image)
+        widget.set_image_layer(image)  # (which turns the view to the CT's axial slices: _qt/view.py)
+    if viewer.dims.order[0] != DEMO_AXIS:
+        viewer.dims.order = (DEMO_AXIS, *(a for a in range(3) if a != DEMO_AXIS))  # slice along DEMO_AXIS
     return image, widget
 
 
@@ -225,10 +226,10 @@ def run_headless(args: argparse.Namespace, data: DemoData) -> int:
     viewer, image, widget = open_viewer(data, show=True, model=args.model, checkpoint=args.checkpoint)
     try:
         viewer.window._qt_window.resize(1500, 950)
-        viewer.reset_view()
         errors: list[str] = []
         widget.error.connect(errors.append)
         _wait(widget, args.timeout, "loading the model")
+        viewer.reset_view()  # (after the wait: the canvas has its final size by then)
         if widget.session is None:
             raise MedsegError(errors[-1] if errors else "the widget could not set up a session for the image")
         widget.set_label_id(label_id, data.names.get(label_id))

@@ -47,9 +47,11 @@ LABEL_NAMES = {
 
 
 def sample_affine() -> np.ndarray:
-    """Voxel -> RAS mm: x and y flipped (as scanners store LPS data), an offset origin."""
-    affine = np.diag([-SPACING[0], -SPACING[1], SPACING[2], 1.0])
-    affine[:3, 3] = (86.4, 61.2, -412.5)
+    """Voxel -> RAS mm: i runs to the patient's right (the liver's side: ``generate_phantom`` draws it
+    at high i), j to the back (y flipped, as scanners store it), k up; an offset origin. (Before
+    2026-12-06 x was flipped too, which put the liver on the patient's left in every viewer.)"""
+    affine = np.diag([SPACING[0], -SPACING[1], SPACING[2], 1.0])
+    affine[:3, 3] = (-86.4, 61.2, -412.5)
     return affine
 
 
