@@ -185,6 +185,29 @@ def test_widget_keys_drive_tools_commit_undo_redo_and_escape(widget, ct_viewer, 
     assert widget.wait_idle(30) and widget.labels_layer.data[k, r, c] == 1
 
 
+def test_m_accepts_what_is_drawn_and_moves_on_to_the_next_label(widget, ct_viewer, mouse, organ):
+    """M (nnInteractive's "next object"): the drawn object goes into the current label, then the next id."""
+    from qtpy.QtCore import Qt
+
+    mask, (k, r, c) = organ
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_label_id(1, "liver")
+    widget.set_tool("point")
+    mouse.click(widget.tools.points, (k, r, c))
+    assert widget.wait_idle(30) and widget.preview_layer.data[k, r, c] == 1
+    _press(ct_viewer, Qt.Key.Key_M)
+    assert widget.label_id == 2 and widget.form.label_name.text() == ""  # at once, before the commit ran
+    assert widget.wait_idle(30)
+    assert widget.labels_layer.data[k, r, c] == 1 and not (widget.labels_layer.data == 2).any()
+    assert widget.form.status.text().startswith("accepted label 1:")  # the label it went into
+    assert len(widget.tools.points.data) == 0 and not widget.preview_layer.data.any()
+    _press(ct_viewer, Qt.Key.Key_M)  # nothing drawn: only the label moves on
+    assert widget.wait_idle(30) and widget.label_id == 3
+    assert set(np.unique(widget.labels_layer.data)) == {0, 1}
+    widget.set_label_id(1)
+    assert widget.form.label_name.text() == "liver"  # the names stay with their ids
+
+
 def test_widget_lasso_scribble_and_negative_point_refine_one_slice(widget, ct_viewer, mouse, organ):
     from napari.settings import get_settings
 

@@ -36,10 +36,11 @@ class WorkerResults:
         if kind == "setup":
             self._on_session_ready(result)
         elif kind == "commit":
+            label_id = self._commit_labels.popleft() if self._commit_labels else self.label_id
             if result is None:
                 self.form.status.setText("nothing to accept: draw a prompt first")
                 return
-            self._after_labels_change(f"accepted label {self.label_id}: {result} voxels changed")
+            self._after_labels_change(f"accepted label {label_id}: {result} voxels changed")
             self.committed.emit(int(result))
         elif kind in ("undo", "redo"):
             self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
@@ -56,6 +57,8 @@ class WorkerResults:
 
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._handled += 1
+        if kind == "commit" and self._commit_labels:
+            self._commit_labels.popleft()
         if kind == "propagate":
             self._end_propagation()
             self._refresh_labels()

@@ -135,6 +135,11 @@ class PromptTools:
         self.positive = bool(positive)
         self._apply_polarity(self.positive)
 
+    @property
+    def drawn(self) -> bool:
+        """Whether a prompt is on screen (drawn since the last commit or clear)."""
+        return bool(len(self.points.data) or self.boxes.nshapes or self.lassos.nshapes or self._has_strokes)
+
     def clear(self) -> None:
         """Remove every drawn prompt (after a commit, or on escape)."""
         self._clearing = True

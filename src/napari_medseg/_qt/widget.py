@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self._preview_ref = None
         self._handled = 0
         self._progress = None
+        self._commit_labels: deque[int] = deque()  # the label of each commit not yet finished
         self._walked: set[int] = set()  # slices the running propagation has written, for the status line
         self._propagation_job: Job | None = None
         self._shut_down = False
@@ -213,7 +215,17 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
 
     def commit(self) -> None:
         """Write the preview into the current label (Enter)."""
+        self._commit_labels.append(self.label_id)  # (the status names it, whatever the label is by then)
         self.ops.commit(self.label_id, self.form.overwrite_check.isChecked())
+
+    def next_label(self) -> None:
+        """Finish this object and start the next (M, as in nnInteractive): what is drawn is accepted into
+        the current label, and the label id moves on by one."""
+        if self.tools is None:
+            raise MedsegError("choose an image layer first")
+        if self.tools.drawn:
+            self.commit()
+        self.set_label_id(self.label_id + 1)
 
     def clear_prompts(self) -> None:
         """Drop the current prompts and preview (Escape)."""
@@ -376,6 +388,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             "Control-Z": self.undo,
             "Control-Shift-Z": self.redo,
             "G": self.propagate,
+            "M": self.next_label,
         }
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
