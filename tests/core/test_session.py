@@ -428,3 +428,36 @@ def test_a_lazy_zarr_volume_is_sliced_without_loading_it_per_slice(tmp_path):
         {6: [point(6, 12, 12)]}, label_id=1, options=PropagationOptions(min_area=1, iou_threshold=0)
     )
     np.testing.assert_array_equal(s.labels == 1, a)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_an_edit_made_outside_the_session_is_one_undo_step_in_order_with_its_own(axis):
+    """A brush stroke in napari changes the labels behind the session's back; recorded, undo takes it
+    back first and then the commit before it, and redo replays both, on any slicing axis."""
+    image, a, _ = two_balls()
+    s = Session(image, model=BrightBlobModel(), axis=axis)
+    index = 12 if axis < 2 else 6
+    ref_point = {0: (12, 6), 1: (12, 6), 2: (12, 12)}[axis]
+    s.add_prompts(point(index, *ref_point, axis=axis))
+    assert s.commit(1) > 0
+    committed = s.labels.copy()
+    region = (slice(2, 9), slice(3, 7), slice(4, 8))
+    before = s.labels[region].copy()
+    s.labels[3:5, 3:7, 5] = 2  # a stroke across two slices of axis 0 and four of axis 1, one of axis 2
+    s.labels[8, 6, 7] = 0
+    stroked = s.labels.copy()
+    changed = int(np.count_nonzero(stroked != committed))
+    assert s.record_edit(region, before) == changed > 0
+    assert s.record_edit(region, s.labels[region].copy()) == 0  # no change: no step
+    assert s.undo()
+    np.testing.assert_array_equal(s.labels, committed)
+    assert s.undo()
+    assert not (s.labels == 1).any()
+    assert s.redo() and s.redo()
+    np.testing.assert_array_equal(s.labels, stroked)
+    assert not s.redo()
+
+
+def test_an_edit_with_before_values_of_another_shape_is_refused(session):
+    with pytest.raises(ValueError, match="shape"):
+        session.record_edit((slice(0, 4), slice(0, 4), slice(0, 2)), np.zeros((4, 4, 3), dtype=session.labels.dtype))

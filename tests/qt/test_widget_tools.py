@@ -306,3 +306,42 @@ def test_bad_propagation_settings_warn_and_keep_the_widget_usable(widget, ct_vie
     widget.form.propagate_button.click()  # nothing committed yet: the session says so, as an error
     assert widget.wait_idle(30) and "commit a mask first" in widget.form.status.text()
     assert widget.form.propagate_button.isEnabled() and not widget.form.cancel_button.isEnabled()
+
+
+def test_a_brush_stroke_in_napari_is_an_undo_step_and_is_autosaved(widget, ct_viewer, mouse, organ):
+    """A stroke with napari's own brush on the target layer: Ctrl+Z takes back the stroke (not the accept
+    before it, whose old values would have been written over the stroke), and the autosave holds it."""
+    from qtpy.QtCore import Qt
+
+    from napari_medseg._qt import autosave
+
+    mask, (k, r, c) = organ
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    mouse.drag(widget.tools.boxes, _box_around(mask[k], k))
+    assert widget.wait_idle(30)
+    widget.commit()
+    assert widget.wait_idle(30)
+    accepted = widget.labels_layer.data.copy()
+    labels = widget.labels_layer
+    ct_viewer.layers.selection.active = labels
+    labels.brush_size = 5
+    labels.paint((k, r, c), 7)  # napari's brush, two strokes: into the accepted organ, then elsewhere
+    assert widget.wait_idle(30)
+    first = labels.data.copy()
+    labels.paint((k, 3, 3), 7)
+    assert widget.wait_idle(30)
+    stroked = labels.data.copy()
+    assert (first == 7).any() and (first == 1).any() and (stroked != first).any()
+    assert widget.form.status.text().startswith("your edit:")
+    assert np.array_equal(autosave.read_recovery(widget.signature, stroked.shape), stroked)
+    undo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    redo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    for expected in (first, accepted, np.zeros_like(accepted)):  # one stroke, then the other, then the accept
+        _press(ct_viewer, *undo)
+        assert widget.wait_idle(30)
+        np.testing.assert_array_equal(labels.data, expected)
+    for expected in (accepted, first, stroked):
+        _press(ct_viewer, *redo)
+        assert widget.wait_idle(30)
+        np.testing.assert_array_equal(labels.data, expected)

@@ -42,6 +42,9 @@ class WorkerResults:
                 return
             self._after_labels_change(f"accepted label {label_id}: {result} voxels changed")
             self.committed.emit(int(result))
+        elif kind == "paint":
+            if result:  # (refreshed and autosaved like the session's own steps; the prompts stay)
+                self._after_labels_change(f"your edit: {result} voxels changed; Ctrl+Z undoes it", clear_prompts=False)
         elif kind in ("undo", "redo"):
             self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
         elif kind == "propagate":

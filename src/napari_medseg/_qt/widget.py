@@ -39,6 +39,7 @@ from napari_medseg._qt.layer_update import (
     image_volume,
     without_history,
 )
+from napari_medseg._qt.paint_history import region_before
 from napari_medseg._qt.panels import MedSegForm
 from napari_medseg._qt.results import WorkerResults
 from napari_medseg._qt.session_ops import SessionOps
@@ -324,8 +325,10 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             labels.data = np.asarray(labels.data)
         if self.labels_layer is not None and self.labels_layer is not labels:
             self.labels_layer.events.selected_label.disconnect(self._on_selected_label)
+            self.labels_layer.events.paint.disconnect(self._on_paint)
         self.labels_layer = labels
         labels.events.selected_label.connect(self._on_selected_label)
+        labels.events.paint.connect(self._on_paint)  # napari's brush and fill: undo steps too
         self.label_names = dict(labels.metadata.get("label_names", {}))
         labels.metadata["label_names"] = self.label_names
         self.form.labels_combo.blockSignals(True)
@@ -350,6 +353,14 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             self.image_layer = None
             self.form.status.setText("Choose an image layer.")
         self._sync_layer_choices()
+
+    def _on_paint(self, event) -> None:
+        """A stroke or fill made with napari's Labels tools on the target layer becomes a session undo step."""
+        if self.labels_layer is None or self.session is None:
+            return
+        changed = region_before(self.labels_layer.data, event.value)
+        if changed is not None:
+            self.ops.record_edit(*changed)
 
     def _interact(self, prompts: list[Prompt], label_id: int | None):
         """The worker's interaction handler (a method, so that benchmarks can wrap it)."""

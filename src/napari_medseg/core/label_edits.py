@@ -70,3 +70,25 @@ def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | N
     if a is None or b is None:
         return a if b is None else b
     return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+
+
+def edits_of_region(labels: np.ndarray, region: tuple[slice, slice, slice], before: np.ndarray,
+                    axis: int) -> list[SliceEdit]:
+    """A change made to ``labels`` outside the session (a brush stroke or a fill in napari) as the
+    :class:`SliceEdit` of each slice along ``axis`` that it changed: ``before`` holds ``region``'s values
+    before the change, ``labels[region]`` after it."""
+    after = labels[region]
+    if before.shape != after.shape:
+        raise ValueError(f"the values before the edit have shape {before.shape}, the region {after.shape}")
+    edits = []
+    for offset, changed in enumerate(np.moveaxis(before != after, axis, 0)):
+        box = bounding_box(changed)
+        if box is None:
+            continue
+        in_plane = [r for a, r in enumerate(region) if a != axis]
+        rows = slice(in_plane[0].start + box[0], in_plane[0].start + box[1])
+        cols = slice(in_plane[1].start + box[2], in_plane[1].start + box[3])
+        old = np.moveaxis(before, axis, 0)[offset][box[0] : box[1], box[2] : box[3]].copy()
+        new = np.moveaxis(after, axis, 0)[offset][box[0] : box[1], box[2] : box[3]].copy()
+        edits.append(SliceEdit(axis, region[axis].start + offset, rows, cols, old, new, int(np.count_nonzero(old != new))))
+    return edits

@@ -19,7 +19,7 @@ from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.beyond_window import trim_added, trim_within_window
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
-from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
+from napari_medseg.core.label_edits import SliceEdit, Step, edits_of_region, write_slice
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -401,6 +401,16 @@ class Session:
                 self._keys.setdefault(step.key[0], set()).add(step.key[1:])
             self._undo.append(step)
             return True
+
+    def record_edit(self, region: tuple[slice, slice, slice], before: np.ndarray) -> int:
+        """Make a change someone else made to the labels (a brush stroke or a fill in napari) one undo
+        step, in order with the session's own: ``before`` holds ``region``'s values before the change.
+        Returns the voxels changed (0: nothing to record)."""
+        with self._lock:
+            edits = edits_of_region(self.labels, region, np.asarray(before), self._axis)
+            if edits:
+                self._push(Step(edits))
+        return sum(e.count for e in edits)
 
     # --- internals ---------------------------------------------------------------------------------
 
