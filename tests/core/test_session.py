@@ -461,3 +461,28 @@ def test_an_edit_made_outside_the_session_is_one_undo_step_in_order_with_its_own
 def test_an_edit_with_before_values_of_another_shape_is_refused(session):
     with pytest.raises(ValueError, match="shape"):
         session.record_edit((slice(0, 4), slice(0, 4), slice(0, 2)), np.zeros((4, 4, 3), dtype=session.labels.dtype))
+
+
+def test_a_slice_corrected_by_hand_is_a_key_slice_that_propagation_keeps():
+    """Erase part of a propagated slice by hand, propagate again: the hand-made slice stays as drawn
+    (the walk starts from it), and undoing the stroke makes it an ordinary slice again."""
+    image, a, _ = two_balls()
+    s = Session(image, model=BrightBlobModel(), axis=2)
+    s.add_prompts(point(6, 12, 12))
+    s.commit(1)
+    s.propagate(1)
+    assert s.key_slices(1) == [6] and (s.labels[:, :, 4] == 1).any()
+    region = (slice(0, s.shape[0]), slice(0, s.shape[1]), slice(4, 5))
+    before = s.labels[region].copy()
+    s.labels[:, :12, 4][s.labels[:, :12, 4] == 1] = 0  # the eraser over the ball's left half on slice 4
+    corrected = s.labels[:, :, 4].copy()
+    assert s.record_edit(region, before) > 0
+    assert s.key_slices(1) == [4, 6]
+    changed = s.propagate(1)
+    np.testing.assert_array_equal(s.labels[:, :, 4], corrected)
+    if changed > 0:  # (the walks from slices 4 and 6 may change nothing else)
+        s.undo()
+    s.undo()  # the stroke
+    assert s.key_slices(1) == [6] and np.array_equal(s.labels[region], before)
+    s.redo()
+    assert s.key_slices(1) == [4, 6]

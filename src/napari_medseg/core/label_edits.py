@@ -29,10 +29,11 @@ class SliceEdit:
 
 @dataclass
 class Step:
-    """One undo step: the slices it changed and the key slice a commit added (label, axis, index)."""
+    """One undo step: the slices it changed and the key slices it added, each (label, axis, index): a
+    commit's slice, or the slices an edit by hand left a label on."""
 
     edits: list[SliceEdit]
-    key: tuple[int, int, int] | None = None
+    keys: tuple[tuple[int, int, int], ...] = ()
 
 
 def write_slice(

@@ -251,7 +251,7 @@ class Session:
             self._preview = None
             if edit is None:
                 return 0
-            self._push(Step([edit], new_key))
+            self._push(Step([edit], () if new_key is None else (new_key,)))
             return edit.count
 
     # --- propagation ---------------------------------------------------------------------------
@@ -384,8 +384,8 @@ class Session:
             step = self._undo.pop()
             for edit in reversed(step.edits):
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.old
-            if step.key is not None:  # an undone commit no longer makes its slice a key slice
-                self._keys.get(step.key[0], set()).discard(step.key[1:])
+            for key in step.keys:  # an undone commit no longer makes its slice a key slice
+                self._keys.get(key[0], set()).discard(key[1:])
             self._redo.append(step)
             return True
 
@@ -397,19 +397,29 @@ class Session:
             step = self._redo.pop()
             for edit in step.edits:
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.new
-            if step.key is not None:
-                self._keys.setdefault(step.key[0], set()).add(step.key[1:])
+            for key in step.keys:
+                self._keys.setdefault(key[0], set()).add(key[1:])
             self._undo.append(step)
             return True
 
     def record_edit(self, region: tuple[slice, slice, slice], before: np.ndarray) -> int:
         """Make a change someone else made to the labels (a brush stroke or a fill in napari) one undo
         step, in order with the session's own: ``before`` holds ``region``'s values before the change.
-        Returns the voxels changed (0: nothing to record)."""
+        A slice it left a label on becomes a key slice of that label, as a commit's does, so that a
+        propagation starts from the hand-drawn slice instead of drawing over it. Returns the voxels
+        changed (0: nothing to record)."""
         with self._lock:
             edits = edits_of_region(self.labels, region, np.asarray(before), self._axis)
+            added: list[tuple[int, int, int]] = []
+            for edit in edits:
+                plane = self._plane(edit.axis, edit.index)
+                for label_id in np.unique(np.concatenate([edit.old.ravel(), edit.new.ravel()])):
+                    keys = self._keys.setdefault(int(label_id), set())
+                    if label_id and (edit.axis, edit.index) not in keys and (plane == label_id).any():
+                        keys.add((edit.axis, edit.index))
+                        added.append((int(label_id), edit.axis, edit.index))
             if edits:
-                self._push(Step(edits))
+                self._push(Step(edits, tuple(added)))
         return sum(e.count for e in edits)
 
     # --- internals ---------------------------------------------------------------------------------
