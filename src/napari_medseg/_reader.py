@@ -74,6 +74,18 @@ def is_labels_file(path: str | Path, dtype: np.dtype) -> bool:
     return stem.endswith(LABEL_NAME_ENDINGS) and np.issubdtype(np.dtype(dtype), np.integer)
 
 
+def labels_file_for(image_path: str | Path | None, layer_name: str) -> Path:
+    """Where to save labels drawn on an image, by default: ``<image>_seg.nii.gz`` beside the image file
+    (or named after the layer, in the current folder), a name this reader opens as labels again."""
+    if image_path:
+        path = Path(image_path)
+        suffix = _volume_suffix(path)
+        stem = path.name[: -len(suffix)] if suffix else path.stem
+        return path.with_name(f"{stem}_seg.nii.gz")
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in layer_name).strip("._") or "image"
+    return Path(f"{stem}_seg.nii.gz")
+
+
 def looks_like_ct(data: np.ndarray) -> bool:
     """Hounsfield units: a signed volume whose darkest voxels are air (-1000) or the scanner's padding
     outside the field of view (-1024, -2048, -3024)."""

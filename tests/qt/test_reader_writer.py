@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nibabel as nib
 import numpy as np
 import pytest
 
-from napari_medseg._reader import is_labels_file, looks_like_ct, napari_get_reader, read_layers
+from napari_medseg._reader import (
+    is_labels_file,
+    labels_file_for,
+    looks_like_ct,
+    napari_get_reader,
+    read_layers,
+)
 from napari_medseg._writer import write_labels
 from napari_medseg.core.volume_io import write_zarr
 from napari_medseg.errors import VolumeReadError, VolumeWriteError
@@ -194,3 +202,20 @@ def test_writer_rejects_a_2d_layer_and_keeps_the_old_file(tmp_path):
     with pytest.raises(VolumeWriteError, match=">= 0"):
         write_labels(str(out), -np.ones(SHAPE, dtype=np.int8), {"metadata": {"affine": _affine()}})
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("image", "name", "expected"),
+    [
+        ("/data/case01.nii.gz", "case01", "/data/case01_seg.nii.gz"),
+        ("/data/ct.scan.nii", "ct.scan", "/data/ct.scan_seg.nii.gz"),
+        ("/data/volume.zarr", "volume", "/data/volume_seg.nii.gz"),
+        (None, "sample CT", "sample_CT_seg.nii.gz"),
+        (None, "../..", "image_seg.nii.gz"),
+    ],
+)
+def test_the_default_labels_file_opens_as_labels_again(image, name, expected):
+    """The panel's save dialog starts on this name; the old default, labels.nii.gz, came back as an image."""
+    path = labels_file_for(image, name)
+    assert path == Path(expected)
+    assert is_labels_file(path, np.uint16) and not is_labels_file("labels.nii.gz", np.uint16)

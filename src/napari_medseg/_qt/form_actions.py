@@ -7,8 +7,6 @@ becomes a warning in napari, never a traceback out of a Qt slot.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.colormaps import DirectLabelColormap
@@ -18,6 +16,7 @@ from qtpy.QtWidgets import QFileDialog
 from napari_medseg._qt.keys import guarded
 from napari_medseg._qt.layer_update import OWN_LAYER_NAMES
 from napari_medseg._qt.panels import NEW_LABELS
+from napari_medseg._reader import labels_file_for
 from napari_medseg.errors import MedsegError
 
 
@@ -111,7 +110,8 @@ class FormActions:
             self.form.checkpoint_edit.setText(path)
 
     def _choose_save_path(self) -> None:
-        start = str(Path(self.image_layer.source.path or "").with_name("labels.nii.gz")) if self.image_layer else ""
+        # <image>_seg.nii.gz: the reader opens that name as labels again ("labels.nii.gz" came back as an image)
+        start = str(labels_file_for(self.image_layer.source.path, self.image_layer.name)) if self.image_layer else ""
         path, _ = QFileDialog.getSaveFileName(self, "Save labels", start, "NIfTI (*.nii.gz *.nii)")
         if path:
             self.save_labels(path)
