@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_medseg.core.label_names import read_label_names
 from napari_medseg.core.volume_io import Volume, napari_scale_translate, read_volume
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -45,7 +46,12 @@ def layer_data(path: str | Path) -> LayerData:
     volume = read_volume(path)
     stem = path.name[: -len(_volume_suffix(path))]
     kind = "labels" if is_labels_file(path, volume.data.dtype) else "image"
-    return volume_layer_data(volume, stem, kind, source=path)
+    data, kwargs, kind = volume_layer_data(volume, stem, kind, source=path)
+    names = read_label_names(path) if kind == "labels" else {}
+    if names:  # saved by the panel beside the file: napari names the label under the cursor
+        kwargs["metadata"]["label_names"] = names
+        kwargs["features"] = label_features(names)
+    return data, kwargs, kind
 
 
 def volume_layer_data(volume: Volume, name: str, kind: str, source: str | Path | None = None) -> LayerData:
@@ -65,6 +71,17 @@ def volume_layer_data(volume: Volume, name: str, kind: str, source: str | Path |
         kwargs["contrast_limits"] = CT_ABDOMEN_LIMITS
         metadata["medseg_preset"] = "ct-abdomen"
     return data, kwargs, kind
+
+
+def label_features(names: dict[int, str]) -> dict[str, Any]:
+    """A features table napari's Labels layer understands: one row per label id (0 = background)."""
+    ids = sorted({0, *(int(k) for k in names)})
+    return {
+        "index": np.array(ids, dtype=np.int64),
+        "name": np.array(
+            [str(names.get(i, "background" if i == 0 else f"label {i}")) for i in ids], dtype=object
+        ),
+    }
 
 
 def is_labels_file(path: str | Path, dtype: np.dtype) -> bool:

@@ -7,11 +7,9 @@ so napari's status bar names the label under the cursor.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from napari_medseg._reader import CT_ABDOMEN_LIMITS, LayerData, volume_layer_data
+from napari_medseg._reader import CT_ABDOMEN_LIMITS, LayerData, label_features, volume_layer_data
 from napari_medseg.core.sample import load_sample
 
 SAMPLE_IMAGE_NAME = "sample CT"
@@ -30,14 +28,3 @@ def make_sample_data() -> list[LayerData]:
     labels_kwargs["opacity"] = 0.5
     labels_kwargs["visible"] = False
     return [(image_data, image_kwargs, "image"), (np.asarray(labels), labels_kwargs, "labels")]
-
-
-def label_features(names: dict[int, str]) -> dict[str, Any]:
-    """A features table napari's Labels layer understands: one row per label id (0 = background)."""
-    ids = sorted({0, *(int(k) for k in names)})
-    return {
-        "index": np.array(ids, dtype=np.int64),
-        "name": np.array(
-            [str(names.get(i, "background" if i == 0 else f"label {i}")) for i in ids], dtype=object
-        ),
-    }

@@ -14,6 +14,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from napari_medseg.core.label_names import write_label_names
 from napari_medseg.core.volume_io import Volume, atomic_path
 from napari_medseg.core.volume_io import write_labels as write_labels_file
 from napari_medseg.errors import VolumeWriteError
@@ -25,7 +26,9 @@ def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     _check_3d(labels, attributes)
     reference = reference_volume(labels.shape, attributes)
     out = write_labels_file(path, labels, reference=reference)
-    return [str(out)]
+    names = (attributes.get("metadata") or {}).get("label_names") or {}
+    sidecar = write_label_names(out, names)  # the panel's label names, beside the file
+    return [str(out)] + ([str(sidecar)] if sidecar is not None else [])
 
 
 def write_image(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:

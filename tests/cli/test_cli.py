@@ -94,6 +94,7 @@ def test_segment_writes_labels_matching_the_python_api(tmp_path, image_path, cap
     labels = np.asarray(written.dataobj)
     assert labels.shape == SHAPE and np.allclose(written.affine, affine())
     assert set(np.unique(labels)) <= {0, 1, 2}
+    assert json.loads((tmp_path / "labels.json").read_text()) == {"1": "organ", "2": "the organ again"}
 
     # the same objects through the Python API give the same voxels
     volume = read_volume(image_path)

@@ -74,6 +74,7 @@ def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_
     widget.save_labels(tmp_path / "out" / "organ.nii.gz")  # the explicit export, same writer
     assert widget.wait_idle(30) and widget.form.status.text().startswith("saved")
     exported = read_volume(tmp_path / "out" / "organ.nii.gz")
+    assert (tmp_path / "out" / "organ.json").read_text().split() == ["{", '"4":', '"organ"', "}"]  # the names
     assert np.array_equal(np.asarray(exported.data), saved)
     assert np.allclose(exported.affine, [[2.5, 0, 0, -20], [0, 0.8, 0, 5], [0, 0, 0.8, 7], [0, 0, 0, 1]])
     # the session ends (a crash, a closed window): the same image opened again offers the labels back

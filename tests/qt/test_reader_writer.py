@@ -219,3 +219,23 @@ def test_the_default_labels_file_opens_as_labels_again(image, name, expected):
     path = labels_file_for(image, name)
     assert path == Path(expected)
     assert is_labels_file(path, np.uint16) and not is_labels_file("labels.nii.gz", np.uint16)
+
+
+def test_label_names_are_saved_beside_the_labels_and_come_back_on_open(make_napari_viewer, tmp_path):
+    """The panel's names (metadata["label_names"]) go to <file>.json and return as names napari shows."""
+    rng = np.random.default_rng(2)
+    image_path = _write_nifti(tmp_path / "ct.nii.gz", _ct(rng), _affine(), code=2)
+    viewer = make_napari_viewer()
+    image = viewer.open(image_path, plugin=PLUGIN)[0]
+    labels = np.zeros(SHAPE, dtype=np.int32)
+    labels[5:15, 4:12, 2:6] = 3
+    layer = viewer.add_labels(labels, scale=image.scale, translate=image.translate,
+                              metadata={**image.metadata, "label_names": {3: "liver", 4: ""}})
+    out = tmp_path / "ct_seg.nii.gz"
+    written = layer.save(str(out), plugin=PLUGIN)
+    assert [str(p) for p in written] == [str(out), str(tmp_path / "ct_seg.json")]
+    reopened = viewer.open(out, plugin=PLUGIN)[0]
+    assert reopened._type_string == "labels" and reopened.metadata["label_names"] == {3: "liver"}
+    assert dict(zip(reopened.features["index"], reopened.features["name"], strict=True)) == {
+        0: "background", 3: "liver"}
+    assert "liver" in reopened.get_status((10, 8, 3), world=False)["coordinates"]  # napari names it on hover

@@ -106,13 +106,19 @@ class SessionOps:
 
         return self.worker.submit("propagate", run, cancellable=True)
 
-    def save(self, path: str | Path) -> Job:
-        """The labels as NIfTI (or .zarr) with the image's affine, written atomically."""
+    def save(self, path: str | Path, names: dict[int, str] | None = None) -> Job:
+        """The labels as NIfTI (or .zarr) with the image's affine, written atomically, and their
+        ``names`` beside them (core/label_names.py)."""
+        from napari_medseg.core.label_names import write_label_names
         from napari_medseg.core.volume_io import write_labels
+
+        names = dict(names or {})
 
         def run(job: Job) -> str:
             session = self._require()
-            return str(write_labels(path, np.array(session.labels, copy=True), reference=session.volume))
+            out = write_labels(path, np.array(session.labels, copy=True), reference=session.volume)
+            write_label_names(out, names)
+            return str(out)
 
         return self.worker.submit("save", run)
 

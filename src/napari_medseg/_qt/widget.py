@@ -296,7 +296,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
 
     def save_labels(self, path: str | Path) -> None:
         """Write the labels as NIfTI (or .zarr) with the image's affine, atomically, off the Qt thread."""
-        self.ops.save(path)
+        self.ops.save(path, self.label_names)
 
     def restore_recovery(self) -> None:
         """Replace the labels with the autosaved ones found for this image."""

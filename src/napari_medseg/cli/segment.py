@@ -45,6 +45,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from napari_medseg.core.intensity import get_preset
+    from napari_medseg.core.label_names import write_label_names
     from napari_medseg.core.prompt_file import load_prompt_file
     from napari_medseg.core.session import Session
     from napari_medseg.core.volume_io import read_volume, write_labels
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         name = f" ({obj.name})" if obj.name else ""
         print(f"label {obj.label}{name}: {voxels} voxels")
     write_labels(out, session.labels, reference=volume)
+    write_label_names(out, {o.label: o.name for o in prompts.objects if o.name})  # out.json beside it
     cache.flush()  # the embeddings reach the --cache folder before the process ends
     print(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return 0
