@@ -91,6 +91,9 @@ def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_
         qtbot.waitUntil(lambda: second.labels_layer.data.any(), timeout=20_000)
         assert second.wait_idle(30)
         assert np.array_equal(second.labels_layer.data, saved)
+        second.set_label_id(4)
+        assert second.label_names == {4: "organ"} and second.form.label_name.text() == "organ"  # names too
+        assert "organ" in second.labels_layer.get_status(tuple(np.argwhere(saved == 4)[0]), world=False)["coordinates"]
         assert second.form.restore_button.isHidden()
     finally:
         second.shutdown()

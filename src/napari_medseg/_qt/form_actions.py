@@ -16,7 +16,7 @@ from qtpy.QtWidgets import QFileDialog
 from napari_medseg._qt.keys import guarded
 from napari_medseg._qt.layer_update import OWN_LAYER_NAMES
 from napari_medseg._qt.panels import NEW_LABELS
-from napari_medseg._reader import labels_file_for
+from napari_medseg._reader import label_features, labels_file_for
 from napari_medseg.errors import MedsegError
 
 
@@ -63,6 +63,13 @@ class FormActions:
 
     def _on_label_name(self, text: str) -> None:
         self.label_names[self.label_id] = text
+        self._show_label_names()
+
+    def _show_label_names(self) -> None:
+        """The names as the target layer's features table: napari names the label under the cursor."""
+        named = {k: v for k, v in self.label_names.items() if v}
+        if self.labels_layer is not None and (named or len(self.labels_layer.features)):
+            self.labels_layer.features = label_features(named)
 
     def _connect_form(self) -> None:
         f = self.form

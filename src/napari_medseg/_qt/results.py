@@ -56,6 +56,10 @@ class WorkerResults:
             show_info(f"napari-medseg: labels saved to {result}")
         elif kind == "restore":
             self.form.restore_button.setVisible(False)
+            if self.recovery is not None:  # the names autosaved with the labels come back too
+                self.label_names.update({k: v for k, v in self.recovery.label_names.items() if v})
+                self._update_swatch()
+                self._show_label_names()
             self._after_labels_change("restored the autosaved labels", clear_prompts=False)
 
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:

@@ -331,6 +331,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         labels.events.paint.connect(self._on_paint)  # napari's brush and fill: undo steps too
         self.label_names = dict(labels.metadata.get("label_names", {}))
         labels.metadata["label_names"] = self.label_names
+        self._show_label_names()
         self.form.labels_combo.blockSignals(True)
         self._sync_layer_choices()
         self.form.labels_combo.setCurrentText(labels.name)
