@@ -447,8 +447,9 @@ def test_an_edit_made_outside_the_session_is_one_undo_step_in_order_with_its_own
     s.labels[8, 6, 7] = 0
     stroked = s.labels.copy()
     changed = int(np.count_nonzero(stroked != committed))
-    assert s.record_edit(region, before) == changed > 0
+    assert s.record_edit(region, before, axis=2) == changed > 0
     assert s.record_edit(region, s.labels[region].copy()) == 0  # no change: no step
+    assert s.key_slices(2, axis=2) == [5]  # the stroke's slice along axis 2 holds label 2 now
     assert s.undo()
     np.testing.assert_array_equal(s.labels, committed)
     assert s.undo()

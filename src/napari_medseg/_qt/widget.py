@@ -361,7 +361,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             return
         changed = region_before(self.labels_layer.data, event.value)
         if changed is not None:
-            self.ops.record_edit(*changed)
+            self.ops.record_edit(*changed, self._axis())  # (napari paints on the slice in view)
 
     def _interact(self, prompts: list[Prompt], label_id: int | None):
         """The worker's interaction handler (a method, so that benchmarks can wrap it)."""
