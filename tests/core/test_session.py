@@ -487,3 +487,25 @@ def test_a_slice_corrected_by_hand_is_a_key_slice_that_propagation_keeps():
     assert s.key_slices(1) == [6] and np.array_equal(s.labels[region], before)
     s.redo()
     assert s.key_slices(1) == [4, 6]
+
+
+def test_two_quick_strokes_recorded_late_undo_and_redo_through_exact_states(session):
+    """The worker records a stroke after the next one was already painted: with the values after each
+    stroke given, undo and redo pass through exactly the states the user saw."""
+    region = (slice(0, 8), slice(0, 8), slice(3, 4))
+    empty = session.labels.copy()
+    before1 = session.labels[region].copy()
+    session.labels[2:6, 2:6, 3] = 4
+    after1 = session.labels[region].copy()
+    first = session.labels.copy()
+    session.labels[4:8, 4:8, 3] = 5  # painted before the first stroke is recorded
+    after2 = session.labels[region].copy()
+    second = session.labels.copy()
+    assert session.record_edit(region, before1, 2, after1) == 16
+    assert session.record_edit(region, after1, 2, after2) == 16
+    for expected in (first, empty):
+        assert session.undo()
+        np.testing.assert_array_equal(session.labels, expected)
+    for expected in (first, second):
+        assert session.redo()
+        np.testing.assert_array_equal(session.labels, expected)

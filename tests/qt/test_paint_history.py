@@ -25,13 +25,14 @@ def test_the_values_before_each_kind_of_napari_edit_come_back(edit):
     data[3, 8:12, 10:14] = 1
     layer = Labels(data.copy())
     layer.brush_size = 4
-    events = []
-    layer.events.paint.connect(lambda event: events.append(event.value))
+    seen = []  # worked out inside the event, as the widget does: napari emits it before it writes a dab
+    layer.events.paint.connect(lambda event: seen.append(region_before(layer.data, event.value)))
     previous = layer.data.copy()
     edit(layer)
-    assert len(events) == 1 and (layer.data != previous).any()
-    region, before = region_before(layer.data, events[0])
+    assert len(seen) == 1 and (layer.data != previous).any()
+    region, before, after = seen[0]
     np.testing.assert_array_equal(before, previous[region])
+    np.testing.assert_array_equal(after, layer.data[region])
     outside = np.ones(data.shape, dtype=bool)
     outside[region] = False
     assert np.array_equal(layer.data[outside], previous[outside])  # the region holds every change
@@ -39,3 +40,17 @@ def test_the_values_before_each_kind_of_napari_edit_come_back(edit):
 
 def test_an_event_that_changed_nothing_gives_none():
     assert region_before(np.zeros((2, 3, 4)), []) is None
+
+
+def test_a_stroke_of_several_dabs_is_one_event_with_its_values_before_and_after():
+    layer = Labels(np.zeros((4, 30, 30), dtype=np.uint8))
+    layer.brush_size = 3
+    seen = []
+    layer.events.paint.connect(lambda event: seen.append(region_before(layer.data, event.value)))
+    layer._begin_stroke()
+    for c in range(5, 20, 2):
+        layer.paint((2, 10, c), 3)
+    assert seen == []
+    layer._commit_stroke()
+    region, before, after = seen[0]
+    assert not before.any() and np.array_equal(after, layer.data[region]) and (after == 3).sum() > 20

@@ -24,26 +24,37 @@ def _bounds(atom: Any, shape: tuple[int, ...]) -> Region:
     return tuple(slice(int(np.min(ix)), int(np.max(ix)) + 1) for ix in indices)
 
 
-def region_before(data: np.ndarray, atoms: Sequence[Any]) -> tuple[Region, np.ndarray] | None:
-    """The box the atoms of one napari paint event changed in ``data`` (already changed), and the box's
-    values before them: the atoms' old values written back, newest first, over a copy of what is there
-    now. None for an event that changed nothing."""
+def region_before(data: np.ndarray, atoms: Sequence[Any]) -> tuple[Region, np.ndarray, np.ndarray] | None:
+    """The box the atoms of one napari paint event change in ``data``, and the box's values before and
+    after them. napari emits the event before it writes a single brush dab or fill and after it wrote a
+    whole stroke, so both come from the atoms over a copy of what is there now: their old values written
+    back (newest first) give "before", their new values (oldest first) "after". None for an event that
+    changes nothing."""
     shape = tuple(data.shape)
     boxes = [_bounds(atom, shape) for atom in atoms]
     boxes = [b for b in boxes if all(s.stop > s.start for s in b)]
     if not boxes:
         return None
     region = tuple(slice(min(b[a].start for b in boxes), max(b[a].stop for b in boxes)) for a in range(len(shape)))
-    before = np.array(data[region], copy=True)
+    now = np.array(data[region], copy=True)
+    before, after = now, now.copy()
     for atom in reversed(atoms):
-        if hasattr(atom, "slice_key"):
-            local = tuple(slice(b.start - r.start, b.stop - r.start) for b, r in zip(_bounds(atom, shape), region, strict=True))
-            view = before[local]
-            if atom.mask is None:
-                view[...] = atom.old_values
-            else:
-                view[atom.mask] = atom.old_values
+        _apply(before, atom, region, shape, undo=True)
+    for atom in atoms:
+        _apply(after, atom, region, shape, undo=False)
+    return region, before, after
+
+
+def _apply(values: np.ndarray, atom: Any, region: Region, shape: tuple[int, ...], undo: bool) -> None:
+    """Write one atom's old (``undo``) or new values into ``values``, the box ``region`` of the data."""
+    if hasattr(atom, "slice_key"):
+        local = tuple(slice(b.start - r.start, b.stop - r.start) for b, r in zip(_bounds(atom, shape), region, strict=True))
+        view = values[local]
+        new = atom.old_values if undo else atom.new_value
+        if atom.mask is None:
+            view[...] = new
         else:
-            indices, old = atom[0], atom[1]
-            before[tuple(np.asarray(ix) - r.start for ix, r in zip(indices, region, strict=True))] = old
-    return region, before
+            view[atom.mask] = new
+    else:
+        indices, old, new = atom
+        values[tuple(np.asarray(ix) - r.start for ix, r in zip(indices, region, strict=True))] = old if undo else new

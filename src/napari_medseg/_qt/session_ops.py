@@ -74,11 +74,11 @@ class SessionOps:
 
         return self.worker.submit("commit", run)
 
-    def record_edit(self, region: tuple[slice, ...], before, axis: int) -> Job:
+    def record_edit(self, region: tuple[slice, ...], before, after, axis: int) -> Job:
         """An edit made with napari's tools across slices of ``axis``, as one undo step (voxels
         changed; 0 when none)."""
         return self.worker.submit(
-            "paint", lambda job: self.session.record_edit(region, before, axis) if self.session else 0)
+            "paint", lambda job: self.session.record_edit(region, before, axis, after) if self.session else 0)
 
     def clear(self) -> Job:
         return self.worker.submit("clear", lambda job: self.session.clear_preview() if self.session else None)

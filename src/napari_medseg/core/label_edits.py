@@ -74,11 +74,11 @@ def _union(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | N
 
 
 def edits_of_region(labels: np.ndarray, region: tuple[slice, slice, slice], before: np.ndarray,
-                    axis: int) -> list[SliceEdit]:
+                    axis: int, after: np.ndarray | None = None) -> list[SliceEdit]:
     """A change made to ``labels`` outside the session (a brush stroke or a fill in napari) as the
     :class:`SliceEdit` of each slice along ``axis`` that it changed: ``before`` holds ``region``'s values
-    before the change, ``labels[region]`` after it."""
-    after = labels[region]
+    before the change, ``after`` (default ``labels[region]`` now) after it."""
+    after = labels[region] if after is None else np.asarray(after)
     if before.shape != after.shape:
         raise ValueError(f"the values before the edit have shape {before.shape}, the region {after.shape}")
     edits = []

@@ -402,16 +402,18 @@ class Session:
             self._undo.append(step)
             return True
 
-    def record_edit(self, region: tuple[slice, slice, slice], before: np.ndarray, axis: int | None = None) -> int:
+    def record_edit(self, region: tuple[slice, slice, slice], before: np.ndarray, axis: int | None = None,
+                    after: np.ndarray | None = None) -> int:
         """Make a change someone else made to the labels (a brush stroke or a fill in napari) one undo
-        step, in order with the session's own: ``before`` holds ``region``'s values before the change.
+        step, in order with the session's own: ``before`` holds ``region``'s values before the change,
+        ``after`` after it (default: the labels there now; pass it when a later edit may have come first).
         A slice along ``axis`` (the one the edit was drawn across; default the session's) that it left
         a label on becomes a key slice of that label, as a commit's does, so that a propagation starts
         from the hand-drawn slice instead of drawing over it. Returns the voxels changed (0: nothing
         to record)."""
         axis = self._axis if axis is None else check_axis(axis)
         with self._lock:
-            edits = edits_of_region(self.labels, region, np.asarray(before), axis)
+            edits = edits_of_region(self.labels, region, np.asarray(before), axis, after)
             added: list[tuple[int, int, int]] = []
             for edit in edits:
                 plane = self._plane(edit.axis, edit.index)
