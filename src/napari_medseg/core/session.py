@@ -419,7 +419,11 @@ class Session:
                 plane = self._plane(edit.axis, edit.index)
                 for label_id in np.unique(np.concatenate([edit.old.ravel(), edit.new.ravel()])):
                     keys = self._keys.setdefault(int(label_id), set())
-                    if label_id and (edit.axis, edit.index) not in keys and (plane == label_id).any():
+                    # on the slice after the edit: in its new values, or outside its box (the box itself
+                    # may not be written yet: napari writes a dab after it announced it)
+                    there = (label_id in edit.new
+                             or np.count_nonzero(plane == label_id) > np.count_nonzero(plane[edit.rows, edit.cols] == label_id))
+                    if label_id and (edit.axis, edit.index) not in keys and there:
                         keys.add((edit.axis, edit.index))
                         added.append((int(label_id), edit.axis, edit.index))
             if edits:
