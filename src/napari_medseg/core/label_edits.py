@@ -93,3 +93,13 @@ def edits_of_region(labels: np.ndarray, region: tuple[slice, slice, slice], befo
         new = np.moveaxis(after, axis, 0)[offset][box[0] : box[1], box[2] : box[3]].copy()
         edits.append(SliceEdit(axis, region[axis].start + offset, rows, cols, old, new, int(np.count_nonzero(old != new))))
     return edits
+
+
+def labels_left_on(edit: SliceEdit, plane: np.ndarray) -> list[int]:
+    """The labels (not 0) an edit by hand touched that are on its slice ``plane`` after it: in its new
+    values, or outside its box (the box itself may not be written yet: napari writes a dab after it
+    announced it)."""
+    inside = plane[edit.rows, edit.cols]
+    return [int(label_id) for label_id in np.unique(np.concatenate([edit.old.ravel(), edit.new.ravel()]))
+            if label_id and (label_id in edit.new
+                             or np.count_nonzero(plane == label_id) > np.count_nonzero(inside == label_id))]

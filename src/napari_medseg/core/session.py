@@ -19,7 +19,7 @@ from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.beyond_window import trim_added, trim_within_window
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
-from napari_medseg.core.label_edits import SliceEdit, Step, edits_of_region, write_slice
+from napari_medseg.core.label_edits import SliceEdit, Step, edits_of_region, labels_left_on, write_slice
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -416,16 +416,11 @@ class Session:
             edits = edits_of_region(self.labels, region, np.asarray(before), axis, after)
             added: list[tuple[int, int, int]] = []
             for edit in edits:
-                plane = self._plane(edit.axis, edit.index)
-                for label_id in np.unique(np.concatenate([edit.old.ravel(), edit.new.ravel()])):
-                    keys = self._keys.setdefault(int(label_id), set())
-                    # on the slice after the edit: in its new values, or outside its box (the box itself
-                    # may not be written yet: napari writes a dab after it announced it)
-                    there = (label_id in edit.new
-                             or np.count_nonzero(plane == label_id) > np.count_nonzero(plane[edit.rows, edit.cols] == label_id))
-                    if label_id and (edit.axis, edit.index) not in keys and there:
+                for label_id in labels_left_on(edit, self._plane(edit.axis, edit.index)):
+                    keys = self._keys.setdefault(label_id, set())
+                    if (edit.axis, edit.index) not in keys:
                         keys.add((edit.axis, edit.index))
-                        added.append((int(label_id), edit.axis, edit.index))
+                        added.append((label_id, edit.axis, edit.index))
             if edits:
                 self._push(Step(edits, tuple(added)))
         return sum(e.count for e in edits)
