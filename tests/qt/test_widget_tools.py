@@ -207,6 +207,10 @@ def test_m_accepts_what_is_drawn_and_moves_on_to_the_next_label(widget, ct_viewe
     assert set(np.unique(widget.labels_layer.data)) == {0, 1}
     widget.set_label_id(1)
     assert widget.form.label_name.text() == "liver"  # the names stay with their ids
+    widget.labels_layer.data[k, :3, :3] = 6  # an object with a higher id (an opened segmentation)
+    ct_viewer.layers.selection.active = widget.labels_layer  # M works with the target layer active too
+    _press(ct_viewer, Qt.Key.Key_M)
+    assert widget.wait_idle(30) and widget.label_id == 7  # a new object, never label 2 into an old one
 
 
 def test_widget_lasso_scribble_and_negative_point_refine_one_slice(widget, ct_viewer, mouse, organ):

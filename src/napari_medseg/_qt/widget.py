@@ -170,7 +170,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         )
         self.tools = PromptTools(self.viewer, layer, self.add_prompt)
         self.shortcuts.bind_layers(self.tools.layers.values())  # our keys win on our tool layers
-        self.shortcuts.bind_layers([labels], UNDO_KEYS)  # the session's undo, not napari's paint history
+        self.shortcuts.bind_layers([labels], (*UNDO_KEYS, "M"))  # the session's undo and next object
         self._update_swatch()
         self.set_tool("point")
         self._build_session()
@@ -221,12 +221,15 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
 
     def next_label(self) -> None:
         """Finish this object and start the next (M, as in nnInteractive): what is drawn is accepted into
-        the current label, and the label id moves on by one."""
-        if self.tools is None:
+        the current label, and the label moves on to a new id, one past every id in use or named (as
+        napari's own M picks a new label), so that no existing object is drawn into by mistake."""
+        if self.tools is None or self.labels_layer is None:
             raise MedsegError("choose an image layer first")
         if self.tools.drawn:
             self.commit()
-        self.set_label_id(self.label_id + 1)
+        used = int(np.max(self.labels_layer.data)) if self.labels_layer.data.size else 0
+        named = max((k for k, v in self.label_names.items() if v), default=0)
+        self.set_label_id(max(self.label_id, used, named) + 1)
 
     def clear_prompts(self) -> None:
         """Drop the current prompts and preview (Escape)."""
