@@ -509,3 +509,12 @@ def test_two_quick_strokes_recorded_late_undo_and_redo_through_exact_states(sess
     for expected in (first, second):
         assert session.redo()
         np.testing.assert_array_equal(session.labels, expected)
+
+
+def test_a_label_volume_is_given_in_millilitres():
+    image, a, _ = two_balls()
+    volume = Volume(data=image, affine=np.diag([0.8, 0.8, 2.5, 1.0]), spacing=(0.8, 0.8, 2.5))
+    s = Session(volume, model=BrightBlobModel(), axis=2)
+    s.labels[a] = 3
+    assert s.label_volume_ml(3) == pytest.approx(a.sum() * 1.6 / 1000)
+    assert s.label_volume_ml(4) == 0.0

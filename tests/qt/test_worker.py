@@ -202,6 +202,8 @@ def test_propagation_fills_slices_live_then_undoes_in_one_step(widget, ct_viewer
     # the status says where the walk went and how many slices it added, each counted once (the fill
     # between the walks writes some slices a second time)
     assert f"{len(set(labelled) - {k})} slices added, from {lo} to {hi}" in widget.form.status.text()
+    ml = np.count_nonzero(widget.labels_layer.data == 1) * 2.5 * 0.8 * 0.8 / 1000  # the fixture's voxels, mm
+    assert widget.form.status.text().endswith(f"; {ml:,.1f} mL in all")  # the label's volume
     dice = 2 * ((widget.labels_layer.data == 1) & mask).sum() / ((widget.labels_layer.data == 1).sum() + mask.sum())
     assert dice > 0.3  # loose: the model's 3D quality is measured by the evaluation
     assert max(gaps) < 0.5  # the Qt loop kept ticking (the benchmark measures the real target)

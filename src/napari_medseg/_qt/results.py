@@ -48,9 +48,12 @@ class WorkerResults:
         elif kind in ("undo", "redo"):
             self._after_labels_change(f"{kind} done" if result else f"nothing to {kind}")
         elif kind == "propagate":
+            label_id, changed, ml = result
             self._end_propagation()
-            self._after_labels_change(f"propagated label {self.label_id}: {self._walked_summary()}")
-            self.propagation_finished.emit(int(result or 0))
+            name = self.label_names.get(label_id) or ""
+            self._after_labels_change(f"propagated label {label_id}{f' ({name})' if name else ''}: "
+                                      f"{self._walked_summary()}; {ml:,.1f} mL in all")
+            self.propagation_finished.emit(int(changed or 0))
         elif kind == "save":
             self.form.status.setText(f"saved {result}")
             show_info(f"napari-medseg: labels saved to {result}")

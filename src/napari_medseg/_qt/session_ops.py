@@ -90,14 +90,15 @@ class SessionOps:
         return self.worker.submit("redo", lambda job: self.session.redo() if self.session else False)
 
     def propagate(self, label_id: int, overwrite: bool, axis: int, options) -> Job:
-        """Propagation along ``axis`` (an unaccepted preview is accepted first); cancellable."""
+        """Propagation along ``axis`` (an unaccepted preview is accepted first); cancellable. Gives the
+        label, the voxels changed and the label's volume in mL after it."""
 
         def run(job: Job):
             session = self._require()
             if session.preview is not None:
                 session.commit(label_id, overwrite=overwrite)
             session.axis = axis
-            return session.propagate(
+            changed = session.propagate(
                 label_id,
                 options,
                 progress=lambda done, total: self.worker.progress.emit(job.job_id, int(done), int(total)),
@@ -105,6 +106,7 @@ class SessionOps:
                 on_slice=lambda index, mask: self.worker.partial.emit(job.job_id, int(index)),
                 overwrite=overwrite,
             )
+            return label_id, changed, session.label_volume_ml(label_id)
 
         return self.worker.submit("propagate", run, cancellable=True)
 

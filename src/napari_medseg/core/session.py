@@ -267,6 +267,12 @@ class Session:
         )
         return tracked or [int(i) for i in np.flatnonzero(holding)]
 
+    def label_volume_ml(self, label_id: int) -> float:
+        """The volume ``label_id`` covers, in millilitres (its voxels times the voxel size in mm^3)."""
+        voxels = sum(int(np.count_nonzero(self.labels[start : start + 16] == label_id))
+                     for start in range(0, self.shape[0], 16))
+        return voxels * float(np.prod(self.volume.spacing)) / 1000.0
+
     def slices_holding(self, label_id: int, axis: int | None = None) -> np.ndarray:
         """A bool per slice along ``axis``: does it hold ``label_id``? (One pass over the labels in
         contiguous slabs: far cheaper than testing strided slices one by one.)"""
