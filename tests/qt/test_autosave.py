@@ -97,3 +97,30 @@ def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_
         assert second.form.restore_button.isHidden()
     finally:
         second.shutdown()
+
+
+def test_a_removed_target_layer_is_replaced_and_its_labels_are_offered_back(widget, ct_viewer, mouse, organ, qtbot):
+    """Deleting the target labels layer by mistake: the panel gets a new target and offers the removed
+    labels back from the autosave (before, commits went on into the deleted layer's array, unseen)."""
+    from qtpy.QtWidgets import QMessageBox
+
+    mask, (k, _, _) = organ
+    rows, cols = np.nonzero(mask[k])
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
+    assert widget.wait_idle(30)
+    widget.commit()
+    assert widget.wait_idle(30)
+    removed = widget.labels_layer
+    saved = removed.data.copy()
+    assert saved.any()
+    ct_viewer.layers.remove(removed)
+    assert widget.wait_idle(60)
+    assert widget.labels_layer is not removed and widget.labels_layer in ct_viewer.layers
+    assert widget.session.labels is widget.labels_layer.data and not widget.labels_layer.data.any()
+    assert widget.recovery is not None
+    widget.restore_box.button(QMessageBox.StandardButton.Yes).click()
+    qtbot.waitUntil(lambda: widget.labels_layer.data.any(), timeout=20_000)
+    assert widget.wait_idle(30)
+    assert np.array_equal(widget.labels_layer.data, saved)

@@ -350,3 +350,22 @@ def test_a_brush_stroke_in_napari_is_an_undo_step_and_is_autosaved(widget, ct_vi
         _press(ct_viewer, *redo)
         assert widget.wait_idle(30)
         np.testing.assert_array_equal(labels.data, expected)
+
+
+def test_the_panels_own_layers_come_back_when_deleted(widget, ct_viewer, mouse, organ, qtbot):
+    """Deleting a prompt layer or the preview (napari's trash button) left the tool broken (P raised);
+    they belong to the panel and are put back."""
+    mask, (k, r, c) = organ
+    for layer in (widget.tools.points, widget.preview_layer):
+        ct_viewer.layers.remove(layer)
+    qtbot.waitUntil(lambda: widget.tools.points in ct_viewer.layers and widget.preview_layer in ct_viewer.layers,
+                    timeout=5000)
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("point")
+    mouse.click(widget.tools.points, (k, r, c))
+    assert widget.wait_idle(30) and widget.preview_layer.data[k, r, c] == 1
+    widget.set_image_layer(ct_viewer.layers["ct"])  # the panel's own teardown is not undone
+    assert widget.wait_idle(60)
+    qtbot.wait(50)  # (a put-back would be queued on the event loop)
+    assert sum(layer.name.startswith("medseg points") for layer in ct_viewer.layers) == 1
+    assert sum(layer.name.startswith("medseg preview") for layer in ct_viewer.layers) == 1

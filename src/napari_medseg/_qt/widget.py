@@ -342,12 +342,12 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
 
     def _teardown_layers(self) -> None:
         self.worker.cancel()
-        if self.tools is not None:
-            self.tools.remove_layers()
-            self.tools = None
-        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
-            self.viewer.layers.remove(self.preview_layer)
-        self.preview_layer = None
+        tools, preview = self.tools, self.preview_layer
+        self.tools, self.preview_layer = None, None  # (first: their removal is ours, not to be undone)
+        if tools is not None:
+            tools.remove_layers()
+        if preview is not None and preview in self.viewer.layers:
+            self.viewer.layers.remove(preview)
         self._preview_ref = None
         self.ops.session = None
 
@@ -356,6 +356,18 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             self._teardown_layers()
             self.image_layer = None
             self.form.status.setText("Choose an image layer.")
+        elif event.value is self.preview_layer or (self.tools is not None and event.value in self.tools.layers.values()):
+            # the panel's own layers (the prompt tools, the preview) go only with the panel: put it back
+            layer = event.value
+            show_warning(f"napari-medseg: '{layer.name}' belongs to the MedSeg panel and was put back; "
+                         "close the panel first to delete its layers")
+            QTimer.singleShot(0, lambda: layer in self.viewer.layers or self.viewer.layers.append(layer))
+        elif event.value is self.labels_layer and self.image_layer is not None:
+            # the target went (napari's delete key, the trash button): a new one takes its place, and
+            # the session offers the removed labels back from the autosave, which holds every change
+            show_warning(f"napari-medseg: the target labels layer '{event.value.name}' was removed; a new "
+                         "one takes its place, and its labels can be restored from the autosave")
+            self.set_labels_layer(None)
         self._sync_layer_choices()
 
     def _on_paint(self, event) -> None:
