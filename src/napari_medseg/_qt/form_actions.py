@@ -83,6 +83,7 @@ class FormActions:
         actions = {  # a user error in a button's action becomes a warning, never a traceback
             f.polarity_button: lambda: self.set_positive(not f.polarity_button.isChecked()),
             f.accept_button: self.commit,
+            f.next_button: self.next_label,
             f.clear_button: self.clear_prompts,
             f.undo_button: self.undo,
             f.redo_button: self.redo,
