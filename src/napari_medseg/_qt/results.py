@@ -51,8 +51,12 @@ class WorkerResults:
             label_id, changed, ml = result
             self._end_propagation()
             name = self.label_names.get(label_id) or ""
+            layer = self.image_layer
+            physical = layer is not None and (layer.metadata.get("affine") is not None
+                                              or any(float(v) != 1.0 for v in layer.scale))
+            size = f"; {ml:,.1f} mL in all" if physical else ""  # (a bare array has no voxel size)
             self._after_labels_change(f"propagated label {label_id}{f' ({name})' if name else ''}: "
-                                      f"{self._walked_summary()}; {ml:,.1f} mL in all")
+                                      f"{self._walked_summary()}{size}")
             self.propagation_finished.emit(int(changed or 0))
         elif kind == "save":
             self.form.status.setText(f"saved {result}")
