@@ -102,6 +102,23 @@ def mouse() -> Mouse:
 
 
 @pytest.fixture
+def box_on_organ(widget, ct_viewer, mouse, organ):
+    """``box_on_organ()`` drags a box around the organ on its centre slice with the widget's box tool
+    and waits for the preview; it returns the slice index."""
+
+    def draw() -> int:
+        mask, (k, _, _) = organ
+        rows, cols = np.nonzero(mask[k])
+        ct_viewer.dims.set_current_step(0, k)
+        widget.set_tool("box")
+        mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
+        assert widget.wait_idle(30)
+        return k
+
+    return draw
+
+
+@pytest.fixture
 def organ() -> tuple[np.ndarray, tuple[int, int, int]]:
     """The organ's true mask in the synthetic CT, and its centre voxel."""
     return blob_mask(), CENTER

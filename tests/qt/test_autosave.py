@@ -52,18 +52,13 @@ def test_autosaver_writes_the_newest_snapshot(qtbot):
     saver.stop()
 
 
-def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_viewer, mouse, organ, qtbot, tmp_path):
+def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_viewer, mouse, organ, qtbot, tmp_path, box_on_organ):
     from qtpy.QtWidgets import QMessageBox
 
     from napari_medseg._qt.widget import MedSegWidget
 
-    mask, (k, _, _) = organ
-    rows, cols = np.nonzero(mask[k])
-    ct_viewer.dims.set_current_step(0, k)
-    widget.set_tool("box")
     widget.set_label_id(4, "organ")
-    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
-    assert widget.wait_idle(30)
+    box_on_organ()
     widget.commit()
     assert widget.wait_idle(30)
     saved = widget.labels_layer.data.copy()
@@ -99,17 +94,12 @@ def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_
         second.shutdown()
 
 
-def test_a_removed_target_layer_is_replaced_and_its_labels_are_offered_back(widget, ct_viewer, mouse, organ, qtbot):
+def test_a_removed_target_layer_is_replaced_and_its_labels_are_offered_back(widget, ct_viewer, mouse, organ, qtbot, box_on_organ):
     """Deleting the target labels layer by mistake: the panel gets a new target and offers the removed
     labels back from the autosave (before, commits went on into the deleted layer's array, unseen)."""
     from qtpy.QtWidgets import QMessageBox
 
-    mask, (k, _, _) = organ
-    rows, cols = np.nonzero(mask[k])
-    ct_viewer.dims.set_current_step(0, k)
-    widget.set_tool("box")
-    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
-    assert widget.wait_idle(30)
+    box_on_organ()
     widget.commit()
     assert widget.wait_idle(30)
     removed = widget.labels_layer

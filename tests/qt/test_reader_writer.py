@@ -68,17 +68,20 @@ def test_open_nifti_gives_image_with_geometry_from_affine(make_napari_viewer, tm
     assert tuple(layer.contrast_limits) == (-160.0, 240.0)  # a CT opens in the abdomen window
 
 
-def test_labels_round_trip_through_napari_save_keeps_affine_and_header_codes(make_napari_viewer, tmp_path):
-    rng = np.random.default_rng(1)
-    image_path = _write_nifti(tmp_path / "ct.nii.gz", _ct(rng), _affine(), code=2)
-    viewer = make_napari_viewer()
+def _ct_and_labels(viewer, tmp_path, seed: int, extra: dict | None = None):
+    """A CT opened through the reader and a Labels layer drawn on it (ids 3 and 7) with its metadata."""
+    image_path = _write_nifti(tmp_path / "ct.nii.gz", _ct(np.random.default_rng(seed)), _affine(), code=2)
     image = viewer.open(image_path, plugin=PLUGIN)[0]
     labels = np.zeros(SHAPE, dtype=np.int32)
     labels[5:15, 4:12, 2:6] = 3
     labels[16:20, 2:5, 1:3] = 7
-    layer = viewer.add_labels(
-        labels, scale=image.scale, translate=image.translate, metadata=dict(image.metadata)
-    )
+    metadata = {**image.metadata, **(extra or {})}
+    return image, labels, viewer.add_labels(labels, scale=image.scale, translate=image.translate, metadata=metadata)
+
+
+def test_labels_round_trip_through_napari_save_keeps_affine_and_header_codes(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    image, labels, layer = _ct_and_labels(viewer, tmp_path, seed=1)
 
     out = tmp_path / "saved_labels.nii.gz"
     written = layer.save(str(out), plugin=PLUGIN)
@@ -223,19 +226,13 @@ def test_the_default_labels_file_opens_as_labels_again(image, name, expected):
 
 def test_label_names_are_saved_beside_the_labels_and_come_back_on_open(make_napari_viewer, tmp_path):
     """The panel's names (metadata["label_names"]) go to <file>.json and return as names napari shows."""
-    rng = np.random.default_rng(2)
-    image_path = _write_nifti(tmp_path / "ct.nii.gz", _ct(rng), _affine(), code=2)
     viewer = make_napari_viewer()
-    image = viewer.open(image_path, plugin=PLUGIN)[0]
-    labels = np.zeros(SHAPE, dtype=np.int32)
-    labels[5:15, 4:12, 2:6] = 3
-    layer = viewer.add_labels(labels, scale=image.scale, translate=image.translate,
-                              metadata={**image.metadata, "label_names": {3: "liver", 4: ""}})
+    _, _, layer = _ct_and_labels(viewer, tmp_path, seed=2, extra={"label_names": {3: "liver", 4: ""}})
     out = tmp_path / "ct_seg.nii.gz"
     written = layer.save(str(out), plugin=PLUGIN)
     assert [str(p) for p in written] == [str(out), str(tmp_path / "ct_seg.json")]
     reopened = viewer.open(out, plugin=PLUGIN)[0]
     assert reopened._type_string == "labels" and reopened.metadata["label_names"] == {3: "liver"}
     assert dict(zip(reopened.features["index"], reopened.features["name"], strict=True)) == {
-        0: "background", 3: "liver"}
+        0: "background", 3: "liver"}  # (label 7 has no name: napari shows its id alone)
     assert "liver" in reopened.get_status((10, 8, 3), world=False)["coordinates"]  # napari names it on hover

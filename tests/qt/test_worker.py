@@ -163,19 +163,9 @@ class _FailingOnceModel(_SlowModel):
         return self.model.decode(embedding, prompts, prev_logits)
 
 
-def _box_on_organ(widget, viewer, mouse, organ):
-    mask, (k, _, _) = organ
-    rows, cols = np.nonzero(mask[k])
-    viewer.dims.set_current_step(0, k)
-    widget.set_tool("box")
-    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, cols.max() + 2)])
-    assert widget.wait_idle(30)
-    return k
-
-
-def test_propagation_fills_slices_live_then_undoes_in_one_step(widget, ct_viewer, mouse, organ, qtbot):
+def test_propagation_fills_slices_live_then_undoes_in_one_step(widget, ct_viewer, mouse, organ, qtbot, box_on_organ):
     mask, _ = organ
-    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+    k = box_on_organ()
     widget.commit()
     assert widget.wait_idle(30)
     arrived, finished, gaps = [], [], []
@@ -212,10 +202,10 @@ def test_propagation_fills_slices_live_then_undoes_in_one_step(widget, ct_viewer
     assert sorted(set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2))))) == [k]
 
 
-def test_the_walk_summary_counts_a_rewritten_slice_once(widget, ct_viewer, mouse, organ):
+def test_the_walk_summary_counts_a_rewritten_slice_once(widget, ct_viewer, mouse, organ, box_on_organ):
     """The fill between the walks writes some slices a second time (on the bundled sample 24 of 28):
     the status line counted 52 slices added for 28."""
-    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+    k = box_on_organ()
     widget.commit()
     assert widget.wait_idle(30)
     widget._walked = set()
@@ -224,8 +214,8 @@ def test_the_walk_summary_counts_a_rewritten_slice_once(widget, ct_viewer, mouse
     assert widget._walked_summary() == f"3 slices added, from {k + 1} to {k + 3}"
 
 
-def test_cancel_midway_keeps_the_finished_slices(widget, ct_viewer, mouse, organ, qtbot):
-    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+def test_cancel_midway_keeps_the_finished_slices(widget, ct_viewer, mouse, organ, qtbot, box_on_organ):
+    k = box_on_organ()
     widget.commit()
     assert widget.wait_idle(30)
     widget.session.model = _SlowModel(widget.session.model, delay=0.15)
@@ -245,20 +235,20 @@ def test_cancel_midway_keeps_the_finished_slices(widget, ct_viewer, mouse, organ
     assert set(np.flatnonzero((widget.labels_layer.data == 1).any(axis=(1, 2)))) == {k}
 
 
-def test_an_exception_in_the_worker_is_shown_and_the_widget_keeps_working(widget, ct_viewer, mouse, organ):
+def test_an_exception_in_the_worker_is_shown_and_the_widget_keeps_working(widget, ct_viewer, mouse, organ, box_on_organ):
     from napari.utils.notifications import NotificationSeverity, notification_manager
 
     errors = []
     widget.error.connect(errors.append)
     widget.session.model = _FailingOnceModel(widget.session.model, delay=1)
     before = len(notification_manager.records)
-    k = _box_on_organ(widget, ct_viewer, mouse, organ)
+    k = box_on_organ()
     assert errors == ["RuntimeError: decoder exploded"]
     shown = notification_manager.records[before:]
     assert any(n.severity == NotificationSeverity.ERROR and "decoder exploded" in n.message for n in shown)
     assert not widget.preview_layer.data.any()
     widget.clear_prompts()
-    _box_on_organ(widget, ct_viewer, mouse, organ)  # the next interaction works
+    box_on_organ()  # the next interaction works
     assert widget.preview_layer.data[k].any()
     widget.commit()
     assert widget.wait_idle(30) and (widget.labels_layer.data[k] == 1).any()
