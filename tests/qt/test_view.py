@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_medseg._qt.view import show_axial
+from napari_medseg._qt.view import camera_of, show_axial
 
 
 def _open_sample(viewer):
@@ -15,7 +15,7 @@ def _open_sample(viewer):
 
 
 def _orientation(viewer) -> tuple[str, str]:
-    return tuple(str(v.value) for v in viewer.camera.orientation2d)
+    return tuple(str(v.value) for v in camera_of(viewer).orientation2d)
 
 
 def test_the_sample_opens_as_axial_slices_with_the_liver_on_the_screens_left(make_napari_viewer, qtbot):
@@ -31,7 +31,7 @@ def test_the_sample_opens_as_axial_slices_with_the_liver_on_the_screens_left(mak
         assert _orientation(viewer) == ("down", "left")  # j runs to the back, i to the patient's right
         assert widget.session.axis == 2  # the prompts land on the slices shown
         # the whole slice is in view again after the turn
-        assert viewer.camera.zoom > 0 and np.all(np.isfinite(viewer.camera.center))
+        assert camera_of(viewer).zoom > 0 and np.all(np.isfinite(camera_of(viewer).center))
     finally:
         widget.shutdown()
 
@@ -43,7 +43,7 @@ def test_a_view_the_user_chose_is_kept(make_napari_viewer):
     assert show_axial(viewer, image) is None
     assert tuple(viewer.dims.order) == (1, 0, 2) and _orientation(viewer) == ("down", "right")
     viewer.dims.order = (0, 1, 2)
-    viewer.camera.orientation2d = ("up", "right")
+    camera_of(viewer).orientation2d = ("up", "right")
     assert show_axial(viewer, image) is None and tuple(viewer.dims.order) == (0, 1, 2)
 
 

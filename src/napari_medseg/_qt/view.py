@@ -20,6 +20,12 @@ def view_of(layer: Any) -> AxialView | None:
     return axial_view(np.asarray(affine))
 
 
+def camera_of(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` from napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
 def show_axial(viewer: Any, layer: Any) -> AxialView | None:
     """Slice the viewer along ``layer``'s body axis, anterior up and the patient's right on the left,
     if the viewer still shows napari's default view (a view the user chose is kept); the view set, or
@@ -27,11 +33,12 @@ def show_axial(viewer: Any, layer: Any) -> AxialView | None:
     view = view_of(layer)
     if view is None or viewer.dims.ndim != 3 or tuple(viewer.dims.order) != (0, 1, 2):
         return None
-    if tuple(str(v.value) for v in viewer.camera.orientation2d) != DEFAULT_ORIENTATION_2D:
+    camera = camera_of(viewer)
+    if tuple(str(v.value) for v in camera.orientation2d) != DEFAULT_ORIENTATION_2D:
         return None
     if view.order == (0, 1, 2) and (view.vertical, view.horizontal) == DEFAULT_ORIENTATION_2D:
         return None  # the default already is the axial view
     viewer.dims.order = view.order
-    viewer.camera.orientation2d = (view.vertical, view.horizontal)
+    camera.orientation2d = (view.vertical, view.horizontal)
     viewer.reset_view()  # the slice now shown fits the canvas
     return view
