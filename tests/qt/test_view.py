@@ -30,6 +30,10 @@ def test_the_sample_opens_as_axial_slices_with_the_liver_on_the_screens_left(mak
         assert tuple(viewer.dims.order) == (2, 1, 0)  # slices along k (the body), rows j, columns i
         assert _orientation(viewer) == ("down", "left")  # j runs to the back, i to the patient's right
         assert widget.session.axis == 2  # the prompts land on the slices shown
+        viewer.dims.order = (0, 1, 2)  # the user goes back to napari's view, then picks a new target:
+        camera_of(viewer).orientation2d = ("down", "right")
+        widget.set_labels_layer(None)  # the view stays theirs
+        assert widget.wait_idle(60) and tuple(viewer.dims.order) == (0, 1, 2)
         # the whole slice is in view again after the turn
         assert camera_of(viewer).zoom > 0 and np.all(np.isfinite(camera_of(viewer).center))
     finally:

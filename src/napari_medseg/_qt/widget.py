@@ -87,6 +87,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self._handled = 0
         self._progress = None
         self._commit_labels: deque[int] = deque()  # the label of each commit not yet finished
+        self._shown_axial: set[int] = set()  # the image layers whose view was turned (_qt/view.py)
         self._walked: set[int] = set()  # slices the running propagation has written, for the status line
         self._propagation_job: Job | None = None
         self._shut_down = False
@@ -153,7 +154,9 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             raise MedsegError(f"layer '{layer.name}' is not a 3D scalar image; choose a CT or MR volume")
         self._teardown_layers()
         self.image_layer = layer
-        show_axial(self.viewer, layer)  # a NIfTI's axial slices, read as radiologists do
+        if id(layer) not in self._shown_axial:  # once per image: a view chosen after that is the user's
+            self._shown_axial.add(id(layer))
+            show_axial(self.viewer, layer)  # a NIfTI's axial slices, read as radiologists do
         self.form.image_combo.blockSignals(True)
         self.form.image_combo.setCurrentText(layer.name)
         self.form.image_combo.blockSignals(False)
