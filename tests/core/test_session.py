@@ -518,3 +518,29 @@ def test_a_label_volume_is_given_in_millilitres():
     s.labels[a] = 3
     assert s.label_volume_ml(3) == pytest.approx(a.sum() * 1.6 / 1000)
     assert s.label_volume_ml(4) == 0.0
+
+
+def test_a_slice_erased_by_hand_stays_empty_when_propagating_again():
+    """The walk ran a slice too far; the user erases that slice by hand: propagating again (after another
+    correction, say) leaves it and what lies beyond it empty, until the erase is undone."""
+    image, a, _ = two_balls()
+    s = Session(image, model=BrightBlobModel(), axis=2)
+    s.add_prompts(point(6, 12, 12))
+    s.commit(1)
+    s.propagate(1)
+    holding = [z for z in range(s.shape[2]) if (s.labels[:, :, z] == 1).any()]
+    end = holding[-2]  # erase the second-to-last slice: the last one lies beyond it
+    region = (slice(0, s.shape[0]), slice(0, s.shape[1]), slice(end, end + 1))
+    before = s.labels[region].copy()
+    s.labels[:, :, end][s.labels[:, :, end] == 1] = 0
+    assert s.record_edit(region, before, 2) > 0
+    assert s.erased_slices(1) == [end] and s.key_slices(1) == [6]
+    s.labels[:, :, end + 1 :][s.labels[:, :, end + 1 :] == 1] = 0  # (as if the walk had stopped there)
+    s.propagate(1)
+    assert not (s.labels[:, :, end:] == 1).any()  # neither the erased slice nor the one beyond it
+    assert (s.labels[:, :, end - 1] == 1).any()
+    s.undo()  # the propagation (or nothing, if it changed nothing)
+    while s.erased_slices(1):
+        s.undo()
+    s.propagate(1)
+    assert (s.labels[:, :, end] == 1).any()  # the erase undone, the walk goes there again

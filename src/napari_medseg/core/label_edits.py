@@ -30,10 +30,12 @@ class SliceEdit:
 @dataclass
 class Step:
     """One undo step: the slices it changed and the key slices it added, each (label, axis, index): a
-    commit's slice, or the slices an edit by hand left a label on."""
+    commit's slice, or the slices an edit by hand left a label on; and the slices it erased a label from."""
 
     edits: list[SliceEdit]
     keys: tuple[tuple[int, int, int], ...] = ()
+    # the slices an edit by hand took a label off entirely: propagation leaves them empty of it
+    erased: tuple[tuple[int, int, int], ...] = ()
 
 
 def write_slice(

@@ -85,6 +85,7 @@ class Session:
         self._undo: list[Step] = []
         self._redo: list[Step] = []
         self._keys: dict[int, set[tuple[int, int]]] = {}
+        self._erased: dict[int, set[tuple[int, int]]] = {}  # (axis, index) a label was erased from by hand
         self.set_preset(preset)
 
     # --- geometry, intensities, embeddings ---------------------------------------------------
@@ -314,6 +315,9 @@ class Session:
         options = options or PropagationOptions()
         if options.growth_look is None:  # absolute intensities (CT) only: see PropagationOptions
             options = replace(options, growth_look=not self.relative_intensity)
+        erased = self.erased_slices(label_id, axis)
+        if erased:  # a slice the user erased the label from by hand is a stop slice of its walks
+            options = replace(options, stop_slices=options.stop_slices | frozenset(erased))
         edits: list[SliceEdit] = []
 
         def decode_slice(index: int, prompts: list[Prompt], prev_logits: np.ndarray | None) -> np.ndarray:
@@ -392,6 +396,8 @@ class Session:
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.old
             for key in step.keys:  # an undone commit no longer makes its slice a key slice
                 self._keys.get(key[0], set()).discard(key[1:])
+            for mark in step.erased:
+                self._erased.get(mark[0], set()).discard(mark[1:])
             self._redo.append(step)
             return True
 
@@ -405,6 +411,8 @@ class Session:
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.new
             for key in step.keys:
                 self._keys.setdefault(key[0], set()).add(key[1:])
+            for mark in step.erased:
+                self._erased.setdefault(mark[0], set()).add(mark[1:])
             self._undo.append(step)
             return True
 
@@ -415,21 +423,37 @@ class Session:
         ``after`` after it (default: the labels there now; pass it when a later edit may have come first).
         A slice along ``axis`` (the one the edit was drawn across; default the session's) that it left
         a label on becomes a key slice of that label, as a commit's does, so that a propagation starts
-        from the hand-drawn slice instead of drawing over it. Returns the voxels changed (0: nothing
-        to record)."""
+        from the hand-drawn slice instead of drawing over it; one it took a label off entirely stays
+        empty of that label when it is propagated again (the overshoot erased at a walk's end does not
+        come back). Returns the voxels changed (0: nothing to record)."""
         axis = self._axis if axis is None else check_axis(axis)
         with self._lock:
             edits = edits_of_region(self.labels, region, np.asarray(before), axis, after)
             added: list[tuple[int, int, int]] = []
+            erased: list[tuple[int, int, int]] = []
             for edit in edits:
-                for label_id in labels_left_on(edit, self._plane(edit.axis, edit.index)):
+                left = labels_left_on(edit, self._plane(edit.axis, edit.index))
+                where = (edit.axis, edit.index)
+                for label_id in left:
                     keys = self._keys.setdefault(label_id, set())
-                    if (edit.axis, edit.index) not in keys:
-                        keys.add((edit.axis, edit.index))
-                        added.append((label_id, edit.axis, edit.index))
+                    if where not in keys:
+                        keys.add(where)
+                        added.append((label_id, *where))
+                for label_id in (int(v) for v in np.unique(edit.old) if v and int(v) not in left):
+                    marks = self._erased.setdefault(label_id, set())
+                    if where not in marks:
+                        marks.add(where)
+                        erased.append((label_id, *where))
             if edits:
-                self._push(Step(edits, tuple(added)))
+                self._push(Step(edits, tuple(added), tuple(erased)))
         return sum(e.count for e in edits)
+
+    def erased_slices(self, label_id: int, axis: int | None = None) -> list[int]:
+        """Slices along ``axis`` that ``label_id`` was erased from by hand (and not drawn on again, by hand
+        or by a commit): propagation leaves them empty of it."""
+        axis = self._axis if axis is None else check_axis(axis)
+        keys = self._keys.get(int(label_id), set())
+        return sorted(i for a, i in self._erased.get(int(label_id), set()) if a == axis and (a, i) not in keys)
 
     # --- internals ---------------------------------------------------------------------------------
 
