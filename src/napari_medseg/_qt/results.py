@@ -36,12 +36,12 @@ class WorkerResults:
         if kind == "setup":
             self._on_session_ready(result)
         elif kind == "commit":
-            label_id = self._commit_labels.popleft() if self._commit_labels else self.label_id
             if result is None:
                 self.form.status.setText("nothing to accept: draw a prompt first")
                 return
-            self._after_labels_change(f"accepted label {label_id}: {result} voxels changed")
-            self.committed.emit(int(result))
+            label_id, changed = result  # (the label it went into, whatever the current one is by now)
+            self._after_labels_change(f"accepted label {label_id}: {changed} voxels changed")
+            self.committed.emit(int(changed))
         elif kind == "paint":
             if result:  # (refreshed and autosaved like the session's own steps; the prompts stay)
                 self._after_labels_change(f"your edit: {result} voxels changed; Ctrl+Z undoes it", clear_prompts=False)
@@ -71,8 +71,6 @@ class WorkerResults:
 
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._handled += 1
-        if kind == "commit" and self._commit_labels:
-            self._commit_labels.popleft()
         if kind == "propagate":
             self._end_propagation()
             self._refresh_labels()

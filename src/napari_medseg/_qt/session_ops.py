@@ -65,12 +65,12 @@ class SessionOps:
         return self.worker.submit("setup", run)
 
     def commit(self, label_id: int, overwrite: bool) -> Job:
-        """Voxels changed, or None when there was no preview to accept."""
+        """(label, voxels changed), or None when there was no preview to accept."""
 
         def run(job: Job):
             if self.session is None or self.session.preview is None:
                 return None
-            return self.session.commit(label_id, overwrite=overwrite)
+            return label_id, self.session.commit(label_id, overwrite=overwrite)
 
         return self.worker.submit("commit", run)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +85,6 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self._preview_ref = None
         self._handled = 0
         self._progress = None
-        self._commit_labels: deque[int] = deque()  # the label of each commit not yet finished
         self._shown_axial: set[int] = set()  # the image layers whose view was turned (_qt/view.py)
         self._walked: set[int] = set()  # slices the running propagation has written, for the status line
         self._propagation_job: Job | None = None
@@ -219,7 +217,6 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
 
     def commit(self) -> None:
         """Write the preview into the current label (Enter)."""
-        self._commit_labels.append(self.label_id)  # (the status names it, whatever the label is by then)
         self.ops.commit(self.label_id, self.form.overwrite_check.isChecked())
 
     def next_label(self) -> None:
