@@ -544,3 +544,15 @@ def test_a_slice_erased_by_hand_stays_empty_when_propagating_again():
         s.undo()
     s.propagate(1)
     assert (s.labels[:, :, end] == 1).any()  # the erase undone, the walk goes there again
+
+
+def test_slices_holding_and_the_label_volume_over_several_slabs():
+    """A volume of more than one 8 MB slab: every slab is counted, on every axis."""
+    image = np.zeros((40, 512, 512), dtype=np.int16)
+    s = Session(image, model=BrightBlobModel(), axis=0)
+    s.labels[3, 10, 20] = s.labels[37, 500, 7] = s.labels[36:38, 100:104, 200:203] = 5
+    truth = s.labels == 5
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        np.testing.assert_array_equal(s.slices_holding(5, axis), truth.any(axis=others))
+    assert s.label_volume_ml(5) == pytest.approx(truth.sum() / 1000)

@@ -270,24 +270,31 @@ class Session:
 
     def label_volume_ml(self, label_id: int) -> float:
         """The volume ``label_id`` covers, in millilitres (its voxels times the voxel size in mm^3)."""
-        voxels = sum(int(np.count_nonzero(self.labels[start : start + 16] == label_id))
-                     for start in range(0, self.shape[0], 16))
+        voxels = sum(int(np.count_nonzero(slab == label_id)) for slab in self._slabs())
         return voxels * float(np.prod(self.volume.spacing)) / 1000.0
+
+    def _slabs(self):
+        """The labels in contiguous slabs along axis 0 of about 8 MB each: a pass over the whole volume
+        without a volume-sized temporary."""
+        step = max(1, (8 << 20) // max(1, self.labels[0].size))
+        for start in range(0, self.shape[0], step):
+            yield self.labels[start : start + step]
 
     def slices_holding(self, label_id: int, axis: int | None = None) -> np.ndarray:
         """A bool per slice along ``axis``: does it hold ``label_id``? (One pass over the labels in
         contiguous slabs: far cheaper than testing strided slices one by one.)"""
         axis = self._axis if axis is None else check_axis(axis)
         out = np.zeros(self.shape[axis], dtype=bool)
-        step = max(1, (8 << 20) // max(1, self.labels[0].size))
-        for start in range(0, self.shape[0], step):
-            slab = self.labels[start : start + step] == label_id
+        start = 0
+        for labels in self._slabs():
+            slab = labels == label_id
             if axis == 0:
-                out[start : start + step] = slab.reshape(slab.shape[0], -1).any(axis=1)
+                out[start : start + len(slab)] = slab.reshape(slab.shape[0], -1).any(axis=1)
             elif axis == 1:
                 out |= slab.any(axis=2).any(axis=0)
             else:
                 out |= slab.reshape(-1, slab.shape[2]).any(axis=0)
+            start += len(slab)
         return out
 
     def propagate(
