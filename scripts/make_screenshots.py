@@ -122,6 +122,7 @@ def main() -> int:
 
     import napari
 
+    from napari_medseg._qt.view import camera_of
     from napari_medseg.cli.demo import DEMO_AXIS, key_slice_box, load_demo_data, populate_viewer, show_slice
 
     data = load_demo_data(None, None)
@@ -196,7 +197,7 @@ def main() -> int:
         widget.preview_layer.visible = False
         image.visible = False
         viewer.reset_view()
-        camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+        camera = camera_of(viewer)
         camera.angles = (-20.0, 35.0, 120.0)
         camera.zoom *= 0.7
         shoot(viewer, args.out / "propagated_3d.png")

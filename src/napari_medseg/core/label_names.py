@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from napari_medseg.core.volume_io import atomic_path
+from napari_medseg.core.volume_io import NIFTI_SUFFIXES, ZARR_SUFFIX, atomic_path
 from napari_medseg.errors import VolumeWriteError
-
-SUFFIXES = (".nii.gz", ".nii", ".zarr")
 
 
 def names_path(labels_path: str | Path) -> Path:
     """The sidecar of a label file: its name with ``.json`` for ``.nii.gz``, ``.nii`` or ``.zarr``."""
     path = Path(labels_path)
     name = path.name
-    suffix = next((s for s in SUFFIXES if name.lower().endswith(s)), path.suffix)
+    suffix = next((s for s in (*NIFTI_SUFFIXES, ZARR_SUFFIX) if name.lower().endswith(s)), path.suffix)
     return path.with_name(f"{name[: len(name) - len(suffix)] if suffix else name}.json")
 
 
