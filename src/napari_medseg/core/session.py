@@ -401,10 +401,7 @@ class Session:
             step = self._undo.pop()
             for edit in reversed(step.edits):
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.old
-            for key in step.keys:  # an undone commit no longer makes its slice a key slice
-                self._keys.get(key[0], set()).discard(key[1:])
-            for mark in step.erased:
-                self._erased.get(mark[0], set()).discard(mark[1:])
+            self._set_marks(step, False)  # an undone commit no longer makes its slice a key slice
             self._redo.append(step)
             return True
 
@@ -416,10 +413,7 @@ class Session:
             step = self._redo.pop()
             for edit in step.edits:
                 self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.new
-            for key in step.keys:
-                self._keys.setdefault(key[0], set()).add(key[1:])
-            for mark in step.erased:
-                self._erased.setdefault(mark[0], set()).add(mark[1:])
+            self._set_marks(step, True)
             self._undo.append(step)
             return True
 
@@ -440,20 +434,25 @@ class Session:
             erased: list[tuple[int, int, int]] = []
             for edit in edits:
                 left = labels_left_on(edit, self._plane(edit.axis, edit.index))
-                where = (edit.axis, edit.index)
-                for label_id in left:
-                    keys = self._keys.setdefault(label_id, set())
-                    if where not in keys:
-                        keys.add(where)
-                        added.append((label_id, *where))
-                for label_id in (int(v) for v in np.unique(edit.old) if v and int(v) not in left):
-                    marks = self._erased.setdefault(label_id, set())
-                    if where not in marks:
-                        marks.add(where)
-                        erased.append((label_id, *where))
+                gone = [int(v) for v in np.unique(edit.old) if v and int(v) not in left]
+                for store, label_ids, new in ((self._keys, left, added), (self._erased, gone, erased)):
+                    for label_id in label_ids:
+                        if (edit.axis, edit.index) not in store.setdefault(label_id, set()):
+                            new.append((label_id, edit.axis, edit.index))
+            step = Step(edits, tuple(added), tuple(erased))
             if edits:
-                self._push(Step(edits, tuple(added), tuple(erased)))
+                self._set_marks(step, True)
+                self._push(step)
         return sum(e.count for e in edits)
+
+    def _set_marks(self, step: Step, present: bool) -> None:
+        """Add (redo, a new step) or take away (undo) the key slices and erased slices ``step`` marked."""
+        for store, marks in ((self._keys, step.keys), (self._erased, step.erased)):
+            for label_id, axis, index in marks:
+                if present:
+                    store.setdefault(label_id, set()).add((axis, index))
+                else:
+                    store.get(label_id, set()).discard((axis, index))
 
     def erased_slices(self, label_id: int, axis: int | None = None) -> list[int]:
         """Slices along ``axis`` that ``label_id`` was erased from by hand (and not drawn on again, by hand
