@@ -217,7 +217,7 @@ def test_commit_replaces_the_label_on_its_slice_with_undo_and_redo(session):
 def test_undo_stores_only_the_changed_region(session):
     session.add_prompts(point(6, 12, 12))
     session.commit(1)
-    (edit,) = session._undo[-1].edits
+    (edit,) = session._history.last.edits
     assert edit.old.shape == (11, 11) and edit.count == int((session.labels == 1).sum())
 
 

@@ -19,7 +19,8 @@ from napari_medseg.core import propagation as _propagation
 from napari_medseg.core.beyond_window import trim_added, trim_within_window
 from napari_medseg.core.cache import CacheKey, EmbeddingCache, precompute, volume_signature
 from napari_medseg.core.intensity import DEFAULT_PRESET, IntensityPreset, get_preset
-from napari_medseg.core.label_edits import SliceEdit, Step, edits_of_region, labels_left_on, write_slice
+from napari_medseg.core.label_edits import SliceEdit, Step, write_slice
+from napari_medseg.core.label_history import LabelHistory
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -82,10 +83,7 @@ class Session:
         self._lock = threading.RLock()
         self._signature: str | None = None
         self._preview: Preview | None = None
-        self._undo: list[Step] = []
-        self._redo: list[Step] = []
-        self._keys: dict[int, set[tuple[int, int]]] = {}
-        self._erased: dict[int, set[tuple[int, int]]] = {}  # (axis, index) a label was erased from by hand
+        self._history = LabelHistory(self.labels)  # undo, redo, key and erased slices
         self.set_preset(preset)
 
     # --- geometry, intensities, embeddings ---------------------------------------------------
@@ -245,14 +243,11 @@ class Session:
             if preview is None:
                 raise PromptError("nothing to commit: prompt the slice first (point, box, scribble or lasso)")
             edit = self._write_slice(preview.ref, preview.mask, label_id, overwrite)
-            keys = self._keys.setdefault(label_id, set())
-            key = (preview.ref.axis, preview.ref.index)
-            new_key = None if key in keys else (label_id, *key)
-            keys.add(key)
+            new_key = self._history.mark_key(label_id, preview.ref.axis, preview.ref.index)
             self._preview = None
             if edit is None:
                 return 0
-            self._push(Step([edit], () if new_key is None else (new_key,)))
+            self._history.push(Step([edit], () if new_key is None else (new_key,)))
             return edit.count
 
     # --- propagation ---------------------------------------------------------------------------
@@ -263,9 +258,7 @@ class Session:
         return self._key_slices(label_id, axis, self.slices_holding(label_id, axis))
 
     def _key_slices(self, label_id: int, axis: int, holding: np.ndarray) -> list[int]:
-        tracked = sorted(
-            index for a, index in self._keys.get(int(label_id), set()) if a == axis and holding[index]
-        )
+        tracked = sorted(index for index in self._history.tracked_keys(label_id, axis) if holding[index])
         return tracked or [int(i) for i in np.flatnonzero(holding)]
 
     def label_volume_ml(self, label_id: int) -> float:
@@ -350,7 +343,7 @@ class Session:
         finally:
             if edits:
                 with self._lock:
-                    self._push(Step(edits))
+                    self._history.push(Step(edits))
         return sum(e.count for e in edits)
 
     def segment_object(
@@ -387,35 +380,21 @@ class Session:
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self._history.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self._history.can_redo
 
     def undo(self) -> bool:
-        """Revert the last commit or propagation; False when there is nothing to undo."""
+        """Revert the last commit, propagation or recorded edit; False when there is nothing to undo."""
         with self._lock:
-            if not self._undo:
-                return False
-            step = self._undo.pop()
-            for edit in reversed(step.edits):
-                self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.old
-            self._set_marks(step, False)  # an undone commit no longer makes its slice a key slice
-            self._redo.append(step)
-            return True
+            return self._history.undo()
 
     def redo(self) -> bool:
         """Re-apply the last undone step; False when there is nothing to redo."""
         with self._lock:
-            if not self._redo:
-                return False
-            step = self._redo.pop()
-            for edit in step.edits:
-                self._plane(edit.axis, edit.index)[edit.rows, edit.cols] = edit.new
-            self._set_marks(step, True)
-            self._undo.append(step)
-            return True
+            return self._history.redo()
 
     def record_edit(self, region: tuple[slice, slice, slice], before: np.ndarray, axis: int | None = None,
                     after: np.ndarray | None = None) -> int:
@@ -429,43 +408,14 @@ class Session:
         come back). Returns the voxels changed (0: nothing to record)."""
         axis = self._axis if axis is None else check_axis(axis)
         with self._lock:
-            edits = edits_of_region(self.labels, region, np.asarray(before), axis, after)
-            added: list[tuple[int, int, int]] = []
-            erased: list[tuple[int, int, int]] = []
-            for edit in edits:
-                left = labels_left_on(edit, self._plane(edit.axis, edit.index))
-                gone = [int(v) for v in np.unique(edit.old) if v and int(v) not in left]
-                for store, label_ids, new in ((self._keys, left, added), (self._erased, gone, erased)):
-                    for label_id in label_ids:
-                        if (edit.axis, edit.index) not in store.setdefault(label_id, set()):
-                            new.append((label_id, edit.axis, edit.index))
-            step = Step(edits, tuple(added), tuple(erased))
-            if edits:
-                self._set_marks(step, True)
-                self._push(step)
-        return sum(e.count for e in edits)
-
-    def _set_marks(self, step: Step, present: bool) -> None:
-        """Add (redo, a new step) or take away (undo) the key slices and erased slices ``step`` marked."""
-        for store, marks in ((self._keys, step.keys), (self._erased, step.erased)):
-            for label_id, axis, index in marks:
-                if present:
-                    store.setdefault(label_id, set()).add((axis, index))
-                else:
-                    store.get(label_id, set()).discard((axis, index))
+            return self._history.record(region, before, axis, after)
 
     def erased_slices(self, label_id: int, axis: int | None = None) -> list[int]:
         """Slices along ``axis`` that ``label_id`` was erased from by hand (and not drawn on again, by hand
         or by a commit): propagation leaves them empty of it."""
-        axis = self._axis if axis is None else check_axis(axis)
-        keys = self._keys.get(int(label_id), set())
-        return sorted(i for a, i in self._erased.get(int(label_id), set()) if a == axis and (a, i) not in keys)
+        return self._history.erased_slices(label_id, self._axis if axis is None else check_axis(axis))
 
     # --- internals ---------------------------------------------------------------------------------
-
-    def _push(self, step: Step) -> None:
-        self._undo.append(step)
-        self._redo.clear()
 
     def _plane(self, axis: int, index: int) -> np.ndarray:
         """A writable view of one slice of the labels."""
