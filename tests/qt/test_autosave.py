@@ -114,3 +114,22 @@ def test_a_removed_target_layer_is_replaced_and_its_labels_are_offered_back(widg
     qtbot.waitUntil(lambda: widget.labels_layer.data.any(), timeout=20_000)
     assert widget.wait_idle(30)
     assert np.array_equal(widget.labels_layer.data, saved)
+
+
+def test_deleting_every_layer_at_once_ends_with_an_empty_viewer(widget, ct_viewer, qtbot, monkeypatch):
+    """Select all, delete: the panel must not put its layers back or make a new target while the image
+    goes too (done at once inside the deletion, that re-created layers for ever)."""
+    calls = []
+    original = widget.set_labels_layer
+
+    def counted(labels):
+        calls.append(labels)
+        if len(calls) > 3:
+            raise RuntimeError("the target was replaced again and again")
+        original(labels)
+
+    monkeypatch.setattr(widget, "set_labels_layer", counted)
+    ct_viewer.layers.clear()
+    qtbot.wait(100)
+    assert len(ct_viewer.layers) == 0 and calls == []
+    assert widget.image_layer is None and widget.form.status.text() == "Choose an image layer."

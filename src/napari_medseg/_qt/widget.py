@@ -358,17 +358,27 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             self.form.status.setText("Choose an image layer.")
         elif event.value is self.preview_layer or (self.tools is not None and event.value in self.tools.layers.values()):
             # the panel's own layers (the prompt tools, the preview) go only with the panel: put it back
-            layer = event.value
-            show_warning(f"napari-medseg: '{layer.name}' belongs to the MedSeg panel and was put back; "
-                         "close the panel first to delete its layers")
-            QTimer.singleShot(0, lambda: layer in self.viewer.layers or self.viewer.layers.append(layer))
+            # (later, and only if the image is still there: deleting every layer at once must end)
+            QTimer.singleShot(0, lambda layer=event.value: self._put_back(layer))
         elif event.value is self.labels_layer and self.image_layer is not None:
             # the target went (napari's delete key, the trash button): a new one takes its place, and
             # the session offers the removed labels back from the autosave, which holds every change
-            show_warning(f"napari-medseg: the target labels layer '{event.value.name}' was removed; a new "
-                         "one takes its place, and its labels can be restored from the autosave")
-            self.set_labels_layer(None)
+            QTimer.singleShot(0, lambda layer=event.value: self._replace_target(layer))
         self._sync_layer_choices()
+
+    def _put_back(self, layer) -> None:
+        tools = self.tools.layers.values() if self.tools is not None else ()
+        if (self.image_layer in self.viewer.layers and layer not in self.viewer.layers
+                and (layer is self.preview_layer or layer in tools)):
+            self.viewer.layers.append(layer)
+            show_warning(f"napari-medseg: '{layer.name}' belongs to the MedSeg panel and was put back; "
+                         "close the panel first to delete its layers")
+
+    def _replace_target(self, removed) -> None:
+        if self.image_layer in self.viewer.layers and self.labels_layer is removed:
+            show_warning(f"napari-medseg: the target labels layer '{removed.name}' was removed; a new one "
+                         "takes its place, and its labels can be restored from the autosave")
+            self.set_labels_layer(None)
 
     def _on_paint(self, event) -> None:
         """A stroke or fill made with napari's Labels tools on the target layer becomes a session undo step."""
