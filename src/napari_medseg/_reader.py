@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from napari_medseg.core.label_names import read_label_names
-from napari_medseg.core.volume_io import Volume, napari_scale_translate, read_volume
+from napari_medseg.core.volume_io import Volume, napari_scale_translate, read_volume, volume_suffix
 
 LayerData = tuple[Any, dict[str, Any], str]
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerData]]
 
-VOLUME_SUFFIXES = (".nii.gz", ".nii", ".zarr")
 LABEL_NAME_ENDINGS = ("_labels", "_label", "_seg", "_mask")
 # A CT is displayed in the abdomen window (level 40, width 400 HU) when it looks like one.
 CT_ABDOMEN_LIMITS = (-160.0, 240.0)
@@ -30,7 +29,7 @@ CT_ABDOMEN_LIMITS = (-160.0, 240.0)
 def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
     """Our reader if every path is a NIfTI file or a .zarr directory, else None (napari tries others)."""
     paths = _as_paths(path)
-    if not paths or not all(_volume_suffix(p) for p in paths):
+    if not paths or not all(volume_suffix(p) for p in paths):
         return None
     return read_layers
 
@@ -44,7 +43,7 @@ def layer_data(path: str | Path) -> LayerData:
     """The napari layer tuple of one volume file."""
     path = Path(path)
     volume = read_volume(path)
-    stem = path.name[: -len(_volume_suffix(path))]
+    stem = path.name[: -len(volume_suffix(path))]
     kind = "labels" if is_labels_file(path, volume.data.dtype) else "image"
     data, kwargs, kind = volume_layer_data(volume, stem, kind, source=path)
     names = read_label_names(path) if kind == "labels" else {}
@@ -87,7 +86,7 @@ def label_features(names: dict[int, str]) -> dict[str, Any]:
 def is_labels_file(path: str | Path, dtype: np.dtype) -> bool:
     """True for an integer volume named like ``*_labels``, ``*_seg``... (see the module docstring)."""
     path = Path(path)
-    stem = path.name[: -len(_volume_suffix(path))].lower() if _volume_suffix(path) else path.stem.lower()
+    stem = path.name[: -len(volume_suffix(path))].lower() if volume_suffix(path) else path.stem.lower()
     return stem.endswith(LABEL_NAME_ENDINGS) and np.issubdtype(np.dtype(dtype), np.integer)
 
 
@@ -96,7 +95,7 @@ def labels_file_for(image_path: str | Path | None, layer_name: str) -> Path:
     (or named after the layer, in the current folder), a name this reader opens as labels again."""
     if image_path:
         path = Path(image_path)
-        suffix = _volume_suffix(path)
+        suffix = volume_suffix(path)
         stem = path.name[: -len(suffix)] if suffix else path.stem
         return path.with_name(f"{stem}_seg.nii.gz")
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in layer_name).strip("._") or "image"
@@ -115,9 +114,6 @@ def looks_like_ct(data: np.ndarray) -> bool:
     return -3100.0 <= low <= -500.0 and high <= 4000.0
 
 
-def _volume_suffix(path: str | Path) -> str:
-    name = Path(path).name.lower()
-    return next((s for s in VOLUME_SUFFIXES if name.endswith(s)), "")
 
 
 def _as_paths(path: str | Path | Sequence[str | Path]) -> list[Path]:

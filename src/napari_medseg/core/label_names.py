@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from napari_medseg.core.volume_io import NIFTI_SUFFIXES, ZARR_SUFFIX, atomic_path
+from napari_medseg.core.volume_io import atomic_path, volume_suffix
 from napari_medseg.errors import VolumeWriteError
 
 
 def names_path(labels_path: str | Path) -> Path:
     """The sidecar of a label file: its name with ``.json`` for ``.nii.gz``, ``.nii`` or ``.zarr``."""
     path = Path(labels_path)
-    name = path.name
-    suffix = next((s for s in (*NIFTI_SUFFIXES, ZARR_SUFFIX) if name.lower().endswith(s)), path.suffix)
-    return path.with_name(f"{name[: len(name) - len(suffix)] if suffix else name}.json")
+    suffix = volume_suffix(path) or path.suffix
+    return path.with_name(f"{path.name[: len(path.name) - len(suffix)]}.json")
 
 
 def write_label_names(labels_path: str | Path, names: dict[int, str]) -> Path | None:

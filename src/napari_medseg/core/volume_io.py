@@ -52,6 +52,12 @@ class Volume:
         return np.dtype(self.data.dtype)
 
 
+def volume_suffix(path: str | Path) -> str:
+    """The volume suffix a file name ends in (``.nii.gz``, ``.nii``, ``.zarr``, any case), or ""."""
+    name = Path(path).name.lower()
+    return next((s for s in (".nii.gz", *NIFTI_SUFFIXES, ZARR_SUFFIX) if name.endswith(s)), "")
+
+
 def _is_nifti(path: Path) -> bool:
     return path.name.lower().endswith(NIFTI_SUFFIXES)
 
