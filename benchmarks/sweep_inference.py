@@ -4,7 +4,7 @@ Each ``--grid GROUP.NAME=V1,V2,...`` is swept on its own (every other option at 
 the values given with ``--set``), through the same benchmark as ``napari-medseg bench --sets dev``,
 and each run prints Dice@1 and 3D Dice per prompt type and the selection criterion (mean Dice@1 +
 mean 3D Dice). This is how the constants of ``calibration.py``, ``refine.py`` and
-``prompt_evidence.py`` were chosen (docs/model-card.md); run it again for new weights::
+``prompt_evidence.py`` were chosen (docs/model-development.md); run it again for new weights::
 
     python benchmarks/sweep_inference.py --grid calibration.box=0,0.5,1,1.5,2 \\
         --grid calibration.clicks=-2,-1.5,-1,-0.5 --grid calibration.scribbles=-1.5,-1,-0.5 --checkpoint runs/new/builtin.safetensors

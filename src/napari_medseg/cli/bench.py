@@ -78,7 +78,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--builtin-option", action="append", default=[], metavar="GROUP.NAME=VALUE",
         help="an inference-time option of the built-in model, e.g. calibration.box=0.5 or refine.radius=6 "
-        "(repeatable; for sweeps on the dev set, see docs/model-card.md)",
+        "(repeatable; for sweeps on the dev set, see docs/model-development.md)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the final tables")
     parser.set_defaults(run=run)

@@ -11,7 +11,7 @@ what it added looks like the object: its mean intensity is nearer the first answ
 of the box's (a branching vessel's box filled with the background between its branches otherwise:
 held-out box Dice 0.795 -> 0.616).
 
-Chosen on the development volumes (2026-12-06, fourteenth session; ``docs/model-card.md``): held-out
+Chosen on the development volumes (2026-12-06, fourteenth session; ``docs/model-development.md``): held-out
 phantoms' boxes (``dev_more_phantoms.py``) Dice@1 0.9005 -> 0.9073, 3D 0.9052 -> 0.9078 (lesions
 +0.058, aortas +0.016, none worse); ``dev`` boxes Dice@1 0.917 -> 0.922, corrections unchanged.
 

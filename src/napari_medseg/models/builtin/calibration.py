@@ -14,7 +14,7 @@ logits stay low and the same offset eats into the object (a 140 px blob from a s
 px); and inside a small box the network is timid, inside a large one it fills the box. So the
 click/scribble offset fades to none under 400 px and the box offset goes from +2.5 under 200 px to 0
 from 2,000 px. A lasso's answer is bounded by the lasso itself (``prompt_evidence.py``), so it gets
-+2 at any size. Dev criterion 1.784 -> 1.808, MR dev 1.378 -> 1.422 (docs/model-card.md).
++2 at any size. Dev criterion 1.784 -> 1.808, MR dev 1.378 -> 1.422 (docs/model-development.md).
 
 The lasso's offset went to +2.5 on 2026-12-06 (thirteenth session): answers to small lassos (a liver
 lesion's, too small for the second look) stayed a pixel inside the drawn object (held-out phantoms'

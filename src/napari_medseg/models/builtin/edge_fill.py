@@ -22,7 +22,7 @@ earlier, the fill's additions at a click beyond the mask read as the network hav
 part, and a dev MR brain clicked in its ventricles stayed the ventricles.
 
 Chosen on the development sets (``bench --sets dev,dev-mr --prompt-types point``, criterion = Dice@1
-+ 3D Dice), 2026-12-05, see docs/model-card.md.
++ 3D Dice), 2026-12-05, see docs/model-development.md.
 """
 
 from __future__ import annotations

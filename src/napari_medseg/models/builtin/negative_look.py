@@ -14,7 +14,7 @@ tissue recurs inside organs (vessels in the liver), and on the CT development se
 corrections (mean Dice@3/@5) 0.9563 -> 0.9553 (clicks Dice@2 0.934 -> 0.923).
 
 Chosen on ``bench --sets dev-mr,dev-mr-folded`` (2026-12-06): corrections 0.9602 / 0.8262 -> 0.9611 /
-0.8481 (with ``extend_relative.ring_percentile``); see docs/model-card.md.
+0.8481 (with ``extend_relative.ring_percentile``); see docs/model-development.md.
 
 Sometimes the network turns the mask around instead: after a box around a folded brain's two
 ventricles and a negative click on the bright septum between them, it answered the septum and dropped

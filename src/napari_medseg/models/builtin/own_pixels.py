@@ -5,7 +5,7 @@ stroke or click was put on outside its answer, interaction after interaction. Th
 in ``correction.bound_correction``, over what the network and the other rules decided: the line of
 each stroke, the medial axis of a thin correction lasso and (optionally) the pixel under each click
 take the prompt's sign, and a click's pixel left on the other side is joined to its side.
-Measurements: ``correction.py``'s module docstring and docs/model-card.md.
+Measurements: ``correction.py``'s module docstring and docs/model-development.md.
 """
 
 from __future__ import annotations

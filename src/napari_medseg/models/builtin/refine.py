@@ -11,7 +11,7 @@ one would leave the band near 0.5 and cut the vessel's wall off. Only the uncert
 (|logit| < ``band``) is rewritten, the coefficients are computed at 1/4 resolution ("fast guided
 filter", He & Sun 2015) and only inside the band's bounding box, which keeps it to about 1.5 ms per
 512x512 interaction. Radius, epsilon and band were chosen on the development
-volumes (``napari-medseg bench --sets dev``), see docs/model-card.md.
+volumes (``napari-medseg bench --sets dev``), see docs/model-development.md.
 """
 
 from __future__ import annotations

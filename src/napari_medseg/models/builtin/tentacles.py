@@ -13,7 +13,7 @@ their real thin parts (held-out winding tubes' clicks -0.04 at 3 px without the 
 nearer the surroundings than the kept core's removed none: the arms look like the lesion, which is
 why they were taken.
 
-Chosen on the held-out development phantoms (2026-12-06, fourteenth session; docs/model-card.md):
+Chosen on the held-out development phantoms (2026-12-06, fourteenth session; docs/model-development.md):
 clicks' Dice@1 / 3D 0.9074 / 0.8785 -> 0.9154 / 0.8821 (seven lesions better, +0.089 / +0.040, no
 other case moved; without ``min_removed`` 0.9145 / 0.8817, two right kidneys and a branching vessel
 worse, the vessel 0.975 -> 0.930, where the opening took 2-9 % of the answer against 22-35 % of the
