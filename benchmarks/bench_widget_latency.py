@@ -166,13 +166,18 @@ def bench_click_latency(size: int, clicks: int, timeout: float) -> dict[str, flo
                 waiter.exec()
             if len(shown) == before:
                 raise SystemExit("no preview arrived after a click on the canvas")
-            placed = np.asarray(widget.tools.points.data)[-1]
-            if not np.allclose(placed, (index, *rc), atol=1.0):
-                raise SystemExit(f"the click landed at voxel {placed}, not at {(index, *rc)}")
             empty += int(not widget.preview_layer.data[index].any())
             through_widget.append(shown[-1] - t0)
             canvas.repaint()  # the frame that shows the mask, drawn now rather than on the next vsync
             to_screen.append(time.perf_counter() - t0)
+            # the click's marker is drawn just after that frame (tools.py): it must be where the click was
+            deadline = time.perf_counter() + timeout
+            while not len(widget.tools.points.data) and time.perf_counter() < deadline:
+                app.processEvents()
+                time.sleep(0.002)
+            placed = np.asarray(widget.tools.points.data)[-1]
+            if not np.allclose(placed, (index, *rc), atol=1.0):
+                raise SystemExit(f"the click landed at voxel {placed}, not at {(index, *rc)}")
             stages.append(
                 [
                     stamps["submitted"] - t0,

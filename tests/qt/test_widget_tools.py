@@ -25,7 +25,7 @@ def tools(ct_viewer):
     return t
 
 
-def test_point_tool_click_gives_plane_point_with_polarity(tools, ct_viewer, mouse):
+def test_point_tool_click_gives_plane_point_with_polarity(tools, ct_viewer, mouse, qtbot):
     ct_viewer.dims.set_current_step(0, 5)
     tools.set_tool("point")
     mouse.click(tools.points, (5, 20, 30))
@@ -37,8 +37,25 @@ def test_point_tool_click_gives_plane_point_with_polarity(tools, ct_viewer, mous
         PointPrompt(SliceRef(0, 5), (22.0, 31.0), False),
         PointPrompt(SliceRef(0, 5), (40.0, 41.0), False),
     ])
+    # the prompts went out at the clicks; the markers follow (with no widget to show a mask: the delay)
+    assert len(tools.points.data) == 0 and tools.drawn
+    qtbot.waitUntil(lambda: len(tools.points.data) == 3, timeout=5000)
+    assert np.allclose(tools.points.data, [(5, 20, 30), (5, 22, 31), (5, 40, 41)], atol=0.6)
     colors = tools.points.face_color
-    assert colors[0][1] > colors[0][0] and colors[1][0] > colors[1][1]  # green, then red
+    assert colors[0][1] > colors[0][0] and colors[1][0] > colors[1][1] and colors[2][0] > colors[2][1]
+    assert len(tools.received) == 3  # drawing the markers sends nothing again
+
+
+def test_click_markers_are_drawn_when_asked_and_dropped_on_clear(tools, ct_viewer, mouse):
+    ct_viewer.dims.set_current_step(0, 5)
+    tools.set_tool("point")
+    mouse.click(tools.points, (5, 20, 30))
+    tools.show_pending_points()  # what the widget does when the click's mask is shown
+    assert len(tools.points.data) == 1 and tools.points.face_color[0][1] > tools.points.face_color[0][0]
+    mouse.click(tools.points, (5, 30, 30))
+    tools.clear()  # Escape before the mask came: the waiting marker goes too
+    tools.show_pending_points()
+    assert len(tools.points.data) == 0 and not tools.drawn and len(tools.received) == 2
 
 
 def test_box_tool_rectangle_gives_box(tools, ct_viewer, mouse):
@@ -369,3 +386,35 @@ def test_the_panels_own_layers_come_back_when_deleted(widget, ct_viewer, mouse, 
     qtbot.wait(50)  # (a put-back would be queued on the event loop)
     assert sum(layer.name.startswith("medseg points") for layer in ct_viewer.layers) == 1
     assert sum(layer.name.startswith("medseg preview") for layer in ct_viewer.layers) == 1
+
+
+def test_the_canvas_waits_for_a_clicks_mask_and_the_marker_follows(widget, ct_viewer, mouse, organ, qtbot):
+    """canvas_hold.py / tools.py: no repaint beside the decode; mask, then marker, once the answer is in."""
+    from napari_medseg._qt.canvas_hold import canvas_widget
+
+    mask, (k, r, c) = organ
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("point")
+    canvas = canvas_widget(ct_viewer)
+    mouse.click(widget.tools.points, (k, r, c))
+    assert widget.canvas_hold.held and not canvas.updatesEnabled()
+    assert len(widget.tools.points.data) == 0  # the click went to the model; its marker waits
+    qtbot.waitUntil(lambda: widget.preview_layer.data[k, r, c] == 1, timeout=30000)
+    assert canvas.updatesEnabled() and not widget.canvas_hold.held
+    qtbot.waitUntil(lambda: len(widget.tools.points.data) == 1, timeout=5000)
+    assert np.allclose(widget.tools.points.data[0], (k, r, c), atol=0.6)
+
+
+def test_a_failed_interaction_or_a_lost_answer_never_leaves_the_canvas_held(widget, ct_viewer, qtbot):
+    from napari_medseg._qt.canvas_hold import HOLD_MS, CanvasHold, canvas_widget
+
+    canvas = canvas_widget(ct_viewer)
+    with qtbot.waitSignal(widget.error, timeout=30000):
+        widget.add_prompt(PointPrompt(SliceRef(0, 5), (500.0, 500.0)))  # outside the slice: the worker fails
+        assert not canvas.updatesEnabled()
+    assert canvas.updatesEnabled() and not widget.canvas_hold.held
+    hold = CanvasHold(ct_viewer)  # an answer that never comes: the hold ends by itself
+    hold.hold()
+    assert hold.held and not canvas.updatesEnabled()
+    qtbot.waitUntil(lambda: canvas.updatesEnabled(), timeout=HOLD_MS + 2000)
+    assert not hold.held

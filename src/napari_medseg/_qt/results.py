@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QMessageBox
 
 from napari_medseg._qt.layer_update import plane_index, set_plane
@@ -21,11 +22,13 @@ class WorkerResults:
     def _on_preview(self, job_id: int, preview) -> None:
         self._handled += 1
         if preview is None or self.preview_layer is None:
+            self._show_prompts()
             return
         if self._preview_ref is not None and self._preview_ref != preview.ref:
             self._clear_preview_display()
         set_plane(self.preview_layer, preview.ref.axis, preview.ref.index, np.asarray(preview.mask, dtype=np.uint8))
         self._preview_ref = preview.ref
+        self._show_prompts()
         self.form.status.setText(
             f"preview on slice {preview.ref.index}: {int(np.count_nonzero(preview.mask))} voxels; Enter accepts"
         )
@@ -69,8 +72,19 @@ class WorkerResults:
                 self._show_label_names()
             self._after_labels_change("restored the autosaved labels", clear_prompts=False)
 
+    def _show_prompts(self) -> None:
+        """The answer is in: the canvas repaints (canvas_hold.py), and the clicks' markers are drawn
+        just after that frame (tools.py), so the mask is not kept waiting for napari's point adding."""
+        self.canvas_hold.release()
+        QTimer.singleShot(0, self._show_pending_points)
+
+    def _show_pending_points(self) -> None:
+        if self.tools is not None:
+            self.tools.show_pending_points()
+
     def _on_failed(self, job_id: int, kind: str, message: str) -> None:
         self._handled += 1
+        self._show_prompts()
         if kind == "propagate":
             self._end_propagation()
             self._refresh_labels()
@@ -80,6 +94,7 @@ class WorkerResults:
 
     def _on_cancelled(self, job_id: int, kind: str) -> None:
         self._handled += 1
+        self._show_prompts()
         if kind == "propagate":
             self._end_propagation()
             self._after_labels_change("propagation cancelled; the slices done are kept")

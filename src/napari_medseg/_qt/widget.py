@@ -28,6 +28,7 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QApplication, QMessageBox, QWidget
 
 from napari_medseg._qt import autosave
+from napari_medseg._qt.canvas_hold import CanvasHold
 from napari_medseg._qt.form_actions import FormActions
 from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts
 from napari_medseg._qt.layer_update import (
@@ -105,6 +106,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self.autosaver = autosave.Autosaver(self)
         self.autosaver.failed.connect(show_warning)
         self.ops = SessionOps(self.worker, self.autosaver)
+        self.canvas_hold = CanvasHold(self.viewer, self)  # no repaint while a prompt is decoded
         self.shortcuts = Shortcuts(self.viewer, self._key_actions())
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -213,6 +215,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         """Segment the prompt's slice (with the prompts before it on that slice); returns the request id."""
         prompts = prompt if isinstance(prompt, list) else [prompt]
         self.form.status.setText(f"segmenting slice {prompts[-1].slice.index}...")
+        self.canvas_hold.hold()
         return self.worker.submit_interaction(prompts, self.label_id)
 
     def commit(self) -> None:
@@ -441,6 +444,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         sys.setswitchinterval(self._switch_interval)
         self.worker.stop()
         self.autosaver.stop()
+        self.canvas_hold.release()
         self._close_progress()
         for signal, slot in ((self.viewer.layers.events.inserted, self._sync_layer_choices),
                              (self.viewer.layers.events.removed, self._on_layer_removed),
