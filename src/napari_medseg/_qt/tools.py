@@ -273,17 +273,13 @@ class PromptTools:
             self._point_timer.start()
 
     def _on_points_data(self, event) -> None:
-        if self._adding:  # markers of clicks already sent
-            self._consumed["point"] = len(self.points.data)
-            return
-        if self._clearing or str(getattr(event, "action", "")) != "added":
+        """Points put on the layer by another way than a click (``points.data = ...`` on the empty layer,
+        from a script) are prompts too; the clicks' own markers (``_adding``) were sent already."""
+        if self._adding or self._clearing or str(getattr(event, "action", "")) != "added":
             self._consumed["point"] = len(self.points.data)
             return
         start, self._consumed["point"] = self._consumed["point"], len(self.points.data)
         for voxel in np.asarray(self.points.data[start:], dtype=float):
-            if self._early_points:  # already sent on mouse release
-                self._early_points -= 1
-                continue
             self._emit(lambda v=voxel: self._point_prompt(v))
 
     def _point_prompt(self, voxel: np.ndarray) -> PointPrompt:
