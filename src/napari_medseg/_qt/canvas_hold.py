@@ -4,9 +4,9 @@ On a CPU-only machine a repaint is Python on the Qt thread (vispy) plus software
 ran beside the worker's decode: on 2 cores a click's decode took 3-5 times as long in the widget as
 alone (``benchmarks/bench_widget_latency.py``), the two threads taking the cores and the GIL from each
 other. The canvas is held from the prompt's hand-over to the worker until its preview is shown (or
-the interaction fails, or ``HOLD_MS`` passes: a lost answer can never freeze the view), so the
-stroke or click marker and the mask are drawn in one frame. Only the canvas waits; the dock widget,
-the layer list and the rest of napari stay live.
+the interaction fails, or ``HOLD_MS`` passes: a lost answer can never freeze the view), so a stroke,
+box or lasso and its mask are drawn in one frame (a click's marker just after it, ``tools.py``). Only
+the canvas waits; the dock widget, the layer list and the rest of napari stay live.
 """
 
 from __future__ import annotations

@@ -21,14 +21,13 @@ class WorkerResults:
 
     def _on_preview(self, job_id: int, preview) -> None:
         self._handled += 1
+        self._show_prompts()  # (the repaint and the markers come from the event loop, after the mask is set)
         if preview is None or self.preview_layer is None:
-            self._show_prompts()
             return
         if self._preview_ref is not None and self._preview_ref != preview.ref:
             self._clear_preview_display()
         set_plane(self.preview_layer, preview.ref.axis, preview.ref.index, np.asarray(preview.mask, dtype=np.uint8))
         self._preview_ref = preview.ref
-        self._show_prompts()
         self.form.status.setText(
             f"preview on slice {preview.ref.index}: {int(np.count_nonzero(preview.mask))} voxels; Enter accepts"
         )
