@@ -388,33 +388,33 @@ def test_the_panels_own_layers_come_back_when_deleted(widget, ct_viewer, mouse, 
     assert sum(layer.name.startswith("medseg preview") for layer in ct_viewer.layers) == 1
 
 
-def test_the_canvas_waits_for_a_clicks_mask_and_the_marker_follows(widget, ct_viewer, mouse, organ, qtbot):
-    """canvas_hold.py / tools.py: no repaint beside the decode; mask, then marker, once the answer is in."""
-    from napari_medseg._qt.canvas_hold import canvas_widget
+def test_the_window_waits_for_a_clicks_mask_and_the_marker_follows(widget, ct_viewer, mouse, organ, qtbot):
+    """paint_hold.py / tools.py: no repaint beside the decode; mask, then marker, once the answer is in."""
+    from napari_medseg._qt.paint_hold import viewer_window
 
     mask, (k, r, c) = organ
     ct_viewer.dims.set_current_step(0, k)
     widget.set_tool("point")
-    canvas = canvas_widget(ct_viewer)
+    window = viewer_window(ct_viewer)
     mouse.click(widget.tools.points, (k, r, c))
-    assert widget.canvas_hold.held and not canvas.updatesEnabled()
+    assert widget.paint_hold.held and not window.updatesEnabled()
     assert len(widget.tools.points.data) == 0  # the click went to the model; its marker waits
     qtbot.waitUntil(lambda: widget.preview_layer.data[k, r, c] == 1, timeout=30000)
-    assert canvas.updatesEnabled() and not widget.canvas_hold.held
+    assert window.updatesEnabled() and not widget.paint_hold.held
     qtbot.waitUntil(lambda: len(widget.tools.points.data) == 1, timeout=5000)
     assert np.allclose(widget.tools.points.data[0], (k, r, c), atol=0.6)
 
 
-def test_a_failed_interaction_or_a_lost_answer_never_leaves_the_canvas_held(widget, ct_viewer, qtbot):
-    from napari_medseg._qt.canvas_hold import HOLD_MS, CanvasHold, canvas_widget
+def test_a_failed_interaction_or_a_lost_answer_never_leaves_the_window_held(widget, ct_viewer, qtbot):
+    from napari_medseg._qt.paint_hold import HOLD_MS, PaintHold, viewer_window
 
-    canvas = canvas_widget(ct_viewer)
+    window = viewer_window(ct_viewer)
     with qtbot.waitSignal(widget.error, timeout=30000):
         widget.add_prompt(PointPrompt(SliceRef(0, 5), (500.0, 500.0)))  # outside the slice: the worker fails
-        assert not canvas.updatesEnabled()
-    assert canvas.updatesEnabled() and not widget.canvas_hold.held
-    hold = CanvasHold(ct_viewer)  # an answer that never comes: the hold ends by itself
+        assert not window.updatesEnabled()
+    assert window.updatesEnabled() and not widget.paint_hold.held
+    hold = PaintHold(ct_viewer)  # an answer that never comes: the hold ends by itself
     hold.hold()
-    assert hold.held and not canvas.updatesEnabled()
-    qtbot.waitUntil(lambda: canvas.updatesEnabled(), timeout=HOLD_MS + 2000)
+    assert hold.held and not window.updatesEnabled()
+    qtbot.waitUntil(lambda: window.updatesEnabled(), timeout=HOLD_MS + 2000)
     assert not hold.held

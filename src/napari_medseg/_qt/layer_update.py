@@ -7,8 +7,6 @@ does that partial update; the preview layer keeps no napari paint history (it is
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from napari.layers import Labels
 
@@ -72,27 +70,3 @@ def add_labels_like(viewer, image, name: str, dtype=np.uint16, **kwargs) -> Labe
     )
     viewer.add_layer(layer)
     return layer  # our own reference, not the viewer's plugin proxy of it
-
-
-class ThrottledProgress:
-    """A napari progress bar with a Cancel button, redrawn at most every ``interval`` seconds."""
-
-    def __init__(self, total: int, description: str, on_cancel, interval: float = 0.1) -> None:
-        from napari.utils import cancelable_progress
-
-        self.bar = cancelable_progress(total=total, desc=description, cancel_callback=on_cancel)
-        self.interval = interval
-        self._shown = 0.0
-
-    def set(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._shown < self.interval and done < total:  # a redraw per slice costs more than it tells
-            return
-        self._shown = now
-        if total and total != self.bar.total:
-            self.bar.total = total
-        if done > self.bar.n:
-            self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        self.bar.close()

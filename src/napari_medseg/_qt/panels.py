@@ -11,6 +11,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -132,6 +133,9 @@ class MedSegForm:
         form.addRow("Range (slices)", self.range_spin)
         form.addRow("Stop below IoU", self.iou_spin)
         form.addRow(run_row)
+        self.progress_bar = QProgressBar()  # shown while a propagation runs (progress.py)
+        self.progress_bar.setVisible(False)
+        form.addRow(self.progress_bar)
         root.addWidget(prop)
 
         self.save_button = QPushButton("Save labels as NIfTI...")

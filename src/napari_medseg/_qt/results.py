@@ -72,9 +72,9 @@ class WorkerResults:
             self._after_labels_change("restored the autosaved labels", clear_prompts=False)
 
     def _show_prompts(self) -> None:
-        """The answer is in: the canvas repaints (canvas_hold.py), and the clicks' markers are drawn
+        """The answer is in: the window repaints (paint_hold.py), and the clicks' markers are drawn
         just after that frame (tools.py), so the mask is not kept waiting for napari's point adding."""
-        self.canvas_hold.release()
+        self.paint_hold.release()
         QTimer.singleShot(0, self._show_pending_points)
 
     def _show_pending_points(self) -> None:

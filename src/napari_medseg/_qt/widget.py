@@ -17,7 +17,6 @@ Programmatic use (the demo, benchmarks and tests drive the widget this way)::
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -28,19 +27,19 @@ from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import QApplication, QMessageBox, QWidget
 
 from napari_medseg._qt import autosave
-from napari_medseg._qt.canvas_hold import CanvasHold
 from napari_medseg._qt.form_actions import FormActions
 from napari_medseg._qt.keys import UNDO_KEYS, Shortcuts
 from napari_medseg._qt.layer_update import (
     LABELS_NAME,
     PREVIEW_NAME,
-    ThrottledProgress,
     add_labels_like,
     image_volume,
     without_history,
 )
 from napari_medseg._qt.paint_history import region_before
+from napari_medseg._qt.paint_hold import PaintHold
 from napari_medseg._qt.panels import MedSegForm
+from napari_medseg._qt.progress import PropagationProgress
 from napari_medseg._qt.results import WorkerResults
 from napari_medseg._qt.session_ops import SessionOps
 from napari_medseg._qt.tools import PromptTools, slicing_axis
@@ -50,11 +49,6 @@ from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, PromptError
 
 PREFETCH_RADIUS = 3
-# The Qt thread and the worker share the GIL. A model call is many short torch ops, each giving the
-# GIL up and waiting to get it back; with Python's default 5 ms switch interval a busy Qt thread
-# (napari adding a point, redrawing) makes each wait up to 5 ms. 1 ms halved the median
-# click-to-preview time in benchmarks/bench_widget_latency.py on a loaded 2-core machine.
-SWITCH_INTERVAL_S = 0.001
 
 
 class MedSegWidget(FormActions, WorkerResults, QWidget):
@@ -90,8 +84,6 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self._walked: set[int] = set()  # slices the running propagation has written, for the status line
         self._propagation_job: Job | None = None
         self._shut_down = False
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
 
         self.form = MedSegForm(self)
         self.form.model_combo.setCurrentText(model)
@@ -106,7 +98,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         self.autosaver = autosave.Autosaver(self)
         self.autosaver.failed.connect(show_warning)
         self.ops = SessionOps(self.worker, self.autosaver)
-        self.canvas_hold = CanvasHold(self.viewer, self)  # no repaint while a prompt is decoded
+        self.paint_hold = PaintHold(self.viewer, self)  # no repaint while a prompt is decoded
         self.shortcuts = Shortcuts(self.viewer, self._key_actions())
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -215,7 +207,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
         """Segment the prompt's slice (with the prompts before it on that slice); returns the request id."""
         prompts = prompt if isinstance(prompt, list) else [prompt]
         self.form.status.setText(f"segmenting slice {prompts[-1].slice.index}...")
-        self.canvas_hold.hold()
+        self.paint_hold.hold()
         return self.worker.submit_interaction(prompts, self.label_id)
 
     def commit(self) -> None:
@@ -263,7 +255,7 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
 
         depth = int(self.image_layer.data.shape[axis]) if self.image_layer is not None else 0
         self._close_progress()
-        self._progress = ThrottledProgress(depth, f"Propagating label {label_id}", self.cancel)
+        self._progress = PropagationProgress(self.form.progress_bar, depth, f"label {label_id}")
         self._walked = set()
         self._propagation_job = self.ops.propagate(label_id, overwrite, axis, options)
         self.form.cancel_button.setEnabled(True)
@@ -441,10 +433,9 @@ class MedSegWidget(FormActions, WorkerResults, QWidget):
             return
         self._shut_down = True
         self.shortcuts.unbind()
-        sys.setswitchinterval(self._switch_interval)
         self.worker.stop()
         self.autosaver.stop()
-        self.canvas_hold.release()
+        self.paint_hold.release()
         self._close_progress()
         for signal, slot in ((self.viewer.layers.events.inserted, self._sync_layer_choices),
                              (self.viewer.layers.events.removed, self._on_layer_removed),
