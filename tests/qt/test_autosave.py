@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -50,6 +54,20 @@ def test_autosaver_writes_the_newest_snapshot(qtbot):
     qtbot.waitUntil(lambda: len(failed) == 1, timeout=5000)
     assert failed[0].startswith("autosave failed") and autosave.find_recovery("bad") is None
     saver.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have their own nice value on Linux")
+def test_the_autosave_writer_runs_niced_so_a_click_is_not_kept_waiting(qtbot):
+    """Compressing a snapshot must yield the cores to the model's threads (autosave.WRITER_NICENESS)."""
+    saver = autosave.Autosaver()
+    try:
+        saver.save("sig", np.ones((4, 5, 6), np.uint8))
+        assert saver.flush(30)  # the loop has lowered its priority before its first write
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        writer = os.getpriority(os.PRIO_PROCESS, saver._thread.native_id)
+        assert writer == max(mine, autosave.WRITER_NICENESS)  # and this (Qt's) thread keeps its own
+    finally:
+        saver.stop()
 
 
 def test_commit_autosaves_exports_and_a_new_widget_offers_to_restore(widget, ct_viewer, mouse, organ, qtbot, tmp_path, box_on_organ):
