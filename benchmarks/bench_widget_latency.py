@@ -2,8 +2,11 @@
 
 1. Click-to-mask on a cached 512x512 slice with the built-in model: a real Qt mouse click on the
    napari canvas (point tool) until the preview Labels layer holds the new mask. Baseline, same run,
-   same slice and clicks: the bare ``Session.add_prompts`` call, so the widget's own overhead (event
-   translation, worker hand-off, layer update) is the difference. Target: widget p95 <= 150 ms.
+   same slice and clicks: the bare ``Session.add_prompts`` call on the widget's worker thread, so the
+   widget's own overhead (event translation, worker hand-off, layer update) is the difference.
+   Target: widget p95 <= 150 ms.
+   Then boxes drawn by real drags on the same slice (box tool), timed from the button's release to
+   the preview, with the bare call on the same boxes as the baseline.
 2. Event-loop stall during a 200-slice propagation: a QTimer ticks every 5 ms on the Qt thread and
    the longest gap between ticks is recorded while the worker propagates a box-initialised object
    through all slices. Baseline, same run: the longest gap of the idle event loop over 2 s (timer
@@ -48,23 +51,44 @@ def organ_center(volume: np.ndarray, index: int) -> tuple[float, float]:
     return float(rows.mean()), float(cols.mean())
 
 
+def canvas_pixel(viewer, world_point):
+    """The canvas pixel (a QPoint) that shows ``world_point``."""
+    from qtpy.QtCore import QPoint
+
+    view = viewer.window._qt_viewer.canvas.view
+    displayed = list(viewer.dims.displayed)
+    x, y = float(world_point[displayed[1]]), float(world_point[displayed[0]])
+    px = (view.transform * view.scene.transform).map([x, y, 0, 1])
+    return QPoint(int(round(px[0])), int(round(px[1])))
+
+
 def canvas_click(viewer, world_point, qt_app) -> None:
     """A real left click (Qt press and release) on the canvas pixel showing ``world_point``."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    QTest.mouseClick(
+        viewer.window._qt_viewer.canvas.native,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        canvas_pixel(viewer, world_point),
+    )
+
+
+def canvas_drag(viewer, start, end, qt_app, steps: int = 8) -> float:
+    """A real left-button drag from ``start`` to ``end`` (world points); returns when it was released."""
     from qtpy.QtCore import QPoint, Qt
     from qtpy.QtTest import QTest
 
-    canvas = viewer.window._qt_viewer.canvas
-    view = canvas.view
-    displayed = list(viewer.dims.displayed)
-    x, y = float(world_point[displayed[1]]), float(world_point[displayed[0]])
-    transform = view.transform * view.scene.transform
-    px = transform.map([x, y, 0, 1])
-    QTest.mouseClick(
-        canvas.native,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-        QPoint(int(round(px[0])), int(round(px[1]))),
-    )
+    native = viewer.window._qt_viewer.canvas.native
+    a, b = canvas_pixel(viewer, start), canvas_pixel(viewer, end)
+    QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    for t in np.linspace(0.0, 1.0, steps)[1:]:
+        QTest.mouseMove(native, QPoint(int(a.x() + t * (b.x() - a.x())), int(a.y() + t * (b.y() - a.y()))))
+        qt_app.processEvents()
+    released = time.perf_counter()
+    QTest.mouseRelease(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+    return released
 
 
 STAGES = ("click_to_prompt", "queue_to_worker", "decode_in_worker", "result_to_layer")
@@ -110,7 +134,67 @@ def make_viewer_and_widget(volume: np.ndarray, timeout: float):
     return viewer, image, widget
 
 
-def bench_click_latency(size: int, clicks: int, timeout: float) -> dict[str, float]:
+def on_worker(widget, run, timeout: float) -> None:
+    """``run()`` on the widget's worker thread, as the widget runs every model call (a torch call on
+    another thread than the one torch ran on before is slower on 2 cores: two OpenMP teams)."""
+    widget.worker.submit("benchmark", lambda job: run())
+    if not widget.wait_idle(timeout):
+        raise SystemExit("the widget's worker did not finish the benchmark's own job")
+
+
+def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, timeout: float) -> dict[str, float]:
+    """Release-to-mask of real box drags around the organ (three sizes, in turn), with the bare
+    ``Session.add_prompts`` of the same boxes as the baseline."""
+    from qtpy.QtCore import QEventLoop, QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from napari_medseg.core.prompts import BoxPrompt, SliceRef
+
+    app = QApplication.instance()
+    rows, cols = np.nonzero(volume[index] > 120)
+    boxes = [((rows.min() - 8 + j, cols.min() - 8 + j), (rows.max() + 8 - j, cols.max() + 8 - j)) for j in (0, 4, 8)]
+    session = widget.session
+    bare: list[float] = []
+
+    def bare_boxes() -> None:
+        for k in range(drags):
+            lo, hi = boxes[k % 3]
+            session.clear_preview()
+            t0 = time.perf_counter()
+            session.add_prompts([BoxPrompt(SliceRef(0, index), (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])))])
+            bare.append(time.perf_counter() - t0)
+        session.clear_preview()
+
+    on_worker(widget, bare_boxes, timeout)
+    shown: list[float] = []
+    waiter = QEventLoop()
+    widget.preview_shown.connect(lambda preview: (shown.append(time.perf_counter()), waiter.quit()))
+    widget.set_tool("box")
+    through = []
+    for k in range(drags + 1):  # the first drag warms up the Qt path and is not counted
+        lo, hi = boxes[k % 3]
+        widget.clear_prompts()
+        widget.wait_idle(timeout)
+        app.processEvents()
+        before = len(shown)
+        start, end = (image.data_to_world(np.array([index, *corner])) for corner in (lo, hi))
+        released = canvas_drag(viewer, start, end, app)
+        if len(shown) == before:
+            QTimer.singleShot(int(timeout * 1000), waiter.quit)
+            waiter.exec()
+        if len(shown) == before:
+            raise SystemExit("no preview arrived after a box drawn on the canvas")
+        through.append(shown[-1] - released)
+    through = through[1:]
+    return {
+        "box_bare_p50": percentile_ms(bare, 50),
+        "box_bare_p95": percentile_ms(bare, 95),
+        "box_p50": percentile_ms(through, 50),
+        "box_p95": percentile_ms(through, 95),
+    }
+
+
+def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12) -> dict[str, float]:
     from qtpy.QtWidgets import QApplication
 
     from napari_medseg.core.prompts import PointPrompt, SliceRef
@@ -124,21 +208,25 @@ def bench_click_latency(size: int, clicks: int, timeout: float) -> dict[str, flo
         viewer.reset_view()
         widget.wait_idle(timeout)
         session = widget.session
-        for i in range(volume.shape[0]):  # every slice cached, as after prefetch: only decoding is timed
-            session.embedding(i, 0)
+        # every slice cached, as after prefetch: only decoding is timed
+        on_worker(widget, lambda: [session.embedding(i, 0) for i in range(volume.shape[0])], timeout)
         widget.set_tool("point")
         center = organ_center(volume, index)
         rng = np.random.default_rng(1)
         offsets = rng.uniform(-0.05 * size, 0.05 * size, size=(clicks, 2))
         points = [(center[0] + dr, center[1] + dc) for dr, dc in offsets]
 
-        bare = []
-        for rc in points:
+        bare: list[float] = []
+
+        def bare_clicks() -> None:
+            for rc in points:
+                session.clear_preview()
+                t0 = time.perf_counter()
+                session.add_prompts([PointPrompt(SliceRef(0, index), rc)])
+                bare.append(time.perf_counter() - t0)
             session.clear_preview()
-            t0 = time.perf_counter()
-            session.add_prompts([PointPrompt(SliceRef(0, index), rc)])
-            bare.append(time.perf_counter() - t0)
-        session.clear_preview()
+
+        on_worker(widget, bare_clicks, timeout)
 
         shown: list[float] = []
         widget.preview_shown.connect(lambda preview: shown.append(time.perf_counter()))
@@ -188,7 +276,9 @@ def bench_click_latency(size: int, clicks: int, timeout: float) -> dict[str, flo
             )
         through_widget, to_screen = through_widget[1:], to_screen[1:]
         stages = np.asarray(stages[1:]) * 1000.0
+        boxes = box_drag_latency(viewer, image, widget, volume, index, drags, timeout)
         return {
+            **boxes,
             "bare_p50": percentile_ms(bare, 50),
             "bare_p95": percentile_ms(bare, 95),
             "widget_p50": percentile_ms(through_widget, 50),
@@ -280,6 +370,7 @@ def main() -> None:
         "--size", type=int, default=512, help="slice size for the click latency (default 512)"
     )
     parser.add_argument("--clicks", type=int, default=30)
+    parser.add_argument("--drags", type=int, default=12, help="box drags after the clicks")
     parser.add_argument(
         "--prop-size", type=int, default=128, help="slice size for the propagation (default 128)"
     )
@@ -299,7 +390,7 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"torch threads: {torch.get_num_threads()}, CPU cores: {os.cpu_count()}, load average {load}")
     if not args.skip_click:
-        r = bench_click_latency(args.size, args.clicks, args.timeout)
+        r = bench_click_latency(args.size, args.clicks, args.timeout, args.drags)
         print(
             f"click-to-mask on a cached {args.size}x{args.size} slice, {args.clicks} clicks (point tool, Qt click):"
         )
@@ -317,6 +408,9 @@ def main() -> None:
             f"(ratio {r['widget_p95'] / r['bare_p95']:.2f}x);"
             f" target p95 <= 150 ms: {'PASS' if r['widget_p95'] <= 150 else 'FAIL'}"
         )
+        print(f"box drawn by a drag on the same slice, {args.drags} boxes (release to mask):")
+        print(f"  bare Session.add_prompts   p50 {r['box_bare_p50']:7.1f} ms   p95 {r['box_bare_p95']:7.1f} ms")
+        print(f"  through the widget         p50 {r['box_p50']:7.1f} ms   p95 {r['box_p95']:7.1f} ms")
     if not args.skip_propagation:
         r = bench_propagation_stall(args.prop_size, args.prop_depth, args.timeout)
         print(
