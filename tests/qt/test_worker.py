@@ -153,6 +153,39 @@ class _SlowModel:
         return self.model.decode(embedding, prompts, prev_logits)
 
 
+class _SlowEncoder(_SlowModel):
+    """The real model with a slow encoder, as a SAM ViT-B on a CPU (about 17 s a slice), scaled down."""
+
+    def encode(self, image):
+        time.sleep(self.delay)
+        return self.model.encode(image)
+
+    def decode(self, embedding, prompts, prev_logits=None):
+        return self.model.decode(embedding, prompts, prev_logits)
+
+
+def test_a_slow_encoder_prefetches_the_viewed_slice_only(widget, ct_viewer, qtbot):
+    """session_ops.SLOW_ENCODE_S: a click must not wait for a neighbour's encode that takes seconds."""
+    from napari_medseg._qt import widget as widget_module
+
+    session = widget.session
+    viewed = int(ct_viewer.dims.current_step[0])  # the built-in model prefetches the neighbours too
+    around = range(viewed - widget_module.PREFETCH_RADIUS, viewed + widget_module.PREFETCH_RADIUS + 1)
+    qtbot.waitUntil(lambda: all(session.cache_key(i, 0) in session.cache for i in around), timeout=20_000)
+    assert not widget.ops.slow_encoder
+    session.model = _SlowEncoder(session.model, delay=0.6)
+    session.cache.clear()
+
+    def cached() -> list[int]:
+        return [i for i in range(session.volume.shape[0]) if session.cache_key(i, 0) in session.cache]
+
+    for index, expected in ((3, [3]), (9, [3, 9])):
+        ct_viewer.dims.set_current_step(0, index)
+        qtbot.waitUntil(lambda i=index: session.cache_key(i, 0) in session.cache, timeout=20_000)
+        qtbot.wait(1500)  # time for two more slow encodes, were the neighbours still queued
+        assert widget.ops.slow_encoder and cached() == expected
+
+
 class _FailingOnceModel(_SlowModel):
     """The real model whose next decode raises, as a crashing backend would."""
 
