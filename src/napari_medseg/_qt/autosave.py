@@ -113,16 +113,16 @@ def discard_recovery(signature: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def lower_thread_priority(niceness: int) -> bool:
-    """Make the calling thread nicer (Linux, where threads have their own nice value); False elsewhere."""
+def lower_thread_priority(niceness: int) -> None:
+    """Make the calling thread nicer (Linux, where threads have their own nice value; elsewhere
+    PRIO_PROCESS with a thread id would name a process, not this thread)."""
     if not sys.platform.startswith("linux"):
-        return False  # elsewhere PRIO_PROCESS with a thread id would name a process, not this thread
+        return
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), niceness))
-    except (OSError, AttributeError):
-        return False
-    return True
+    except OSError:
+        pass  # (not allowed here: the writer runs at the normal priority)
 
 
 class Autosaver(QObject):
