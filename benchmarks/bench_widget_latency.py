@@ -276,7 +276,7 @@ def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12)
             )
         through_widget, to_screen = through_widget[1:], to_screen[1:]
         stages = np.asarray(stages[1:]) * 1000.0
-        boxes = box_drag_latency(viewer, image, widget, volume, index, drags, timeout)
+        boxes = box_drag_latency(viewer, image, widget, volume, index, drags, timeout) if drags > 0 else {}
         return {
             **boxes,
             "bare_p50": percentile_ms(bare, 50),
@@ -370,7 +370,7 @@ def main() -> None:
         "--size", type=int, default=512, help="slice size for the click latency (default 512)"
     )
     parser.add_argument("--clicks", type=int, default=30)
-    parser.add_argument("--drags", type=int, default=12, help="box drags after the clicks")
+    parser.add_argument("--drags", type=int, default=12, help="box drags after the clicks (0: none)")
     parser.add_argument(
         "--prop-size", type=int, default=128, help="slice size for the propagation (default 128)"
     )
@@ -408,9 +408,10 @@ def main() -> None:
             f"(ratio {r['widget_p95'] / r['bare_p95']:.2f}x);"
             f" target p95 <= 150 ms: {'PASS' if r['widget_p95'] <= 150 else 'FAIL'}"
         )
-        print(f"box drawn by a drag on the same slice, {args.drags} boxes (release to mask):")
-        print(f"  bare Session.add_prompts   p50 {r['box_bare_p50']:7.1f} ms   p95 {r['box_bare_p95']:7.1f} ms")
-        print(f"  through the widget         p50 {r['box_p50']:7.1f} ms   p95 {r['box_p95']:7.1f} ms")
+        if args.drags > 0:
+            print(f"box drawn by a drag on the same slice, {args.drags} boxes (release to mask):")
+            print(f"  bare Session.add_prompts   p50 {r['box_bare_p50']:7.1f} ms   p95 {r['box_bare_p95']:7.1f} ms")
+            print(f"  through the widget         p50 {r['box_p50']:7.1f} ms   p95 {r['box_p95']:7.1f} ms")
     if not args.skip_propagation:
         r = bench_propagation_stall(args.prop_size, args.prop_depth, args.timeout)
         print(
