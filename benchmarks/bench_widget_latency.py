@@ -142,10 +142,37 @@ def on_worker(widget, run, timeout: float) -> None:
         raise SystemExit("the widget's worker did not finish the benchmark's own job")
 
 
+def bare_seconds(widget, interactions: list, timeout: float) -> list[float]:
+    """Seconds of each bare ``Session.add_prompts(prompts)`` on a clear slice, run on the worker."""
+    session, seconds = widget.session, []
+
+    def run() -> None:
+        for prompts in interactions:
+            session.clear_preview()
+            t0 = time.perf_counter()
+            session.add_prompts(prompts)
+            seconds.append(time.perf_counter() - t0)
+        session.clear_preview()
+
+    on_worker(widget, run, timeout)
+    return seconds
+
+
+def wait_for_preview(shown: list[float], before: int, waiter, timeout: float, what: str) -> None:
+    """Wait in an idle Qt event loop until ``shown`` grows past ``before`` (a preview was shown)."""
+    from qtpy.QtCore import QTimer
+
+    if len(shown) == before:
+        QTimer.singleShot(int(timeout * 1000), waiter.quit)
+        waiter.exec()
+    if len(shown) == before:
+        raise SystemExit(f"no preview arrived after {what}")
+
+
 def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, timeout: float) -> dict[str, float]:
     """Release-to-mask of real box drags around the organ (three sizes, in turn), with the bare
     ``Session.add_prompts`` of the same boxes as the baseline."""
-    from qtpy.QtCore import QEventLoop, QTimer
+    from qtpy.QtCore import QEventLoop
     from qtpy.QtWidgets import QApplication
 
     from napari_medseg.core.prompts import BoxPrompt, SliceRef
@@ -153,19 +180,9 @@ def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, time
     app = QApplication.instance()
     rows, cols = np.nonzero(volume[index] > 120)
     boxes = [((rows.min() - 8 + j, cols.min() - 8 + j), (rows.max() + 8 - j, cols.max() + 8 - j)) for j in (0, 4, 8)]
-    session = widget.session
-    bare: list[float] = []
-
-    def bare_boxes() -> None:
-        for k in range(drags):
-            lo, hi = boxes[k % 3]
-            session.clear_preview()
-            t0 = time.perf_counter()
-            session.add_prompts([BoxPrompt(SliceRef(0, index), (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])))])
-            bare.append(time.perf_counter() - t0)
-        session.clear_preview()
-
-    on_worker(widget, bare_boxes, timeout)
+    prompts = [[BoxPrompt(SliceRef(0, index), (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])))]
+               for lo, hi in boxes]
+    bare = bare_seconds(widget, [prompts[k % 3] for k in range(drags)], timeout)
     shown: list[float] = []
     waiter = QEventLoop()
     widget.preview_shown.connect(lambda preview: (shown.append(time.perf_counter()), waiter.quit()))
@@ -179,11 +196,7 @@ def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, time
         before = len(shown)
         start, end = (image.data_to_world(np.array([index, *corner])) for corner in (lo, hi))
         released = canvas_drag(viewer, start, end, app)
-        if len(shown) == before:
-            QTimer.singleShot(int(timeout * 1000), waiter.quit)
-            waiter.exec()
-        if len(shown) == before:
-            raise SystemExit("no preview arrived after a box drawn on the canvas")
+        wait_for_preview(shown, before, waiter, timeout, "a box drawn on the canvas")
         through.append(shown[-1] - released)
     through = through[1:]
     return {
@@ -216,17 +229,7 @@ def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12)
         offsets = rng.uniform(-0.05 * size, 0.05 * size, size=(clicks, 2))
         points = [(center[0] + dr, center[1] + dc) for dr, dc in offsets]
 
-        bare: list[float] = []
-
-        def bare_clicks() -> None:
-            for rc in points:
-                session.clear_preview()
-                t0 = time.perf_counter()
-                session.add_prompts([PointPrompt(SliceRef(0, index), rc)])
-                bare.append(time.perf_counter() - t0)
-            session.clear_preview()
-
-        on_worker(widget, bare_clicks, timeout)
+        bare = bare_seconds(widget, [[PointPrompt(SliceRef(0, index), rc)] for rc in points], timeout)
 
         shown: list[float] = []
         widget.preview_shown.connect(lambda preview: shown.append(time.perf_counter()))
@@ -237,7 +240,7 @@ def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12)
         stages: list[list[float]] = []
         # Wait for the preview in a Qt event loop, idle as napari's own: a Python loop around
         # processEvents() would hold the GIL and slow the worker thread several times over.
-        from qtpy.QtCore import QEventLoop, QTimer
+        from qtpy.QtCore import QEventLoop
 
         waiter = QEventLoop()
         widget.preview_shown.connect(lambda preview: waiter.quit())
@@ -249,11 +252,7 @@ def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12)
             world = image.data_to_world(np.array([index, rc[0], rc[1]]))
             t0 = time.perf_counter()
             canvas_click(viewer, world, app)
-            if len(shown) == before:
-                QTimer.singleShot(int(timeout * 1000), waiter.quit)
-                waiter.exec()
-            if len(shown) == before:
-                raise SystemExit("no preview arrived after a click on the canvas")
+            wait_for_preview(shown, before, waiter, timeout, "a click on the canvas")
             empty += int(not widget.preview_layer.data[index].any())
             through_widget.append(shown[-1] - t0)
             canvas.repaint()  # the frame that shows the mask, drawn now rather than on the next vsync

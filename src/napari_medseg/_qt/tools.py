@@ -165,10 +165,10 @@ class PromptTools:
         try:
             for voxel, positive in pending:
                 self.points.selected_data = set()  # (napari selects an added point; "current" recolours it)
-                self.points.current_face_color = POSITIVE_COLOR if positive else NEGATIVE_COLOR
+                self.points.current_face_color = polarity_color(positive)
                 Points.add(self.points, voxel)
             self.points.selected_data = set()
-            self.points.current_face_color = POSITIVE_COLOR if self._applied_positive is not False else NEGATIVE_COLOR
+            self.points.current_face_color = polarity_color(self._applied_positive is not False)
         finally:
             self._adding = False
 
@@ -228,7 +228,7 @@ class PromptTools:
         if positive == self._applied_positive:  # every press lands here: keep it cheap
             return
         self._applied_positive = positive
-        color = POSITIVE_COLOR if positive else NEGATIVE_COLOR
+        color = polarity_color(positive)
         # Clear the selections first: "current" colours also recolour whatever is selected.
         self.points.selected_data = set()
         self.points.current_face_color = color
@@ -324,6 +324,11 @@ class PromptTools:
             show_warning(str(exc))
             return
         self.on_prompt(prompt)
+
+
+def polarity_color(positive: bool) -> str:
+    """The colour a prompt of this polarity is drawn in."""
+    return POSITIVE_COLOR if positive else NEGATIVE_COLOR
 
 
 def _rgb(color: str) -> list[float]:
