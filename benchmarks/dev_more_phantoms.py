@@ -11,6 +11,7 @@ and seeds), and prints one row per case and the means::
 
     python benchmarks/dev_more_phantoms.py                       # all of them
     python benchmarks/dev_more_phantoms.py --seeds 9,10 --synthetic-seeds "" --builtin-option rim.enabled=0
+    python benchmarks/dev_more_phantoms.py --interactions 5 --prompt-types lasso --no-3d --quiet   # corrections
 
 About 30 s per four phantoms, 15 s per four synthetic volumes on 2 cores; prints numbers, asserts nothing.
 """
@@ -45,8 +46,13 @@ def main() -> None:
                         help="an inference-time option of the built-in model (repeatable), as napari-medseg bench's")
     parser.add_argument("--whole-slices", action="store_true",
                         help="the volumes as they are (the bench cuts each case to its structure's box + 24 px)")
+    parser.add_argument("--interactions", type=int, default=1,
+                        help="the simulated user's interactions per case (1: first answers; 5 also gives Dice@3, @5)")
+    parser.add_argument("--prompt-types", default=",".join(PROMPT_TYPES), help="comma-separated, of " + ",".join(PROMPT_TYPES))
+    parser.add_argument("--no-3d", action="store_true", help="skip the walk (3D Dice nan): the interactions only")
     parser.add_argument("--quiet", action="store_true", help="the means only, not one row per case")
     args = parser.parse_args()
+    prompt_types = [t for t in args.prompt_types.split(",") if t]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     synthetic = tuple(int(s) for s in args.synthetic_seeds.split(",") if s)
     if DEFAULT_SEED in seeds:
@@ -54,24 +60,28 @@ def main() -> None:
     if set(synthetic) & set(SYNTHETIC_SEEDS):
         parser.error(f"synthetic seeds {SYNTHETIC_SEEDS} make the synthetic evaluation set, not development volumes")
     model = make_model("builtin", options=parse_options(args.builtin_option))
-    bench = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=1))
-    rows: list[tuple[str, str, float, float]] = []
+    bench = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=args.interactions,
+                                  with_3d=not args.no_3d))
+    rows: list[tuple[str, str, float, float, float, float]] = []
     cases = (case for seed in seeds for image, labels, _, names in [generate_phantom(seed)]
              for case in _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen"))
     for whole in itertools.chain(cases, synthetic_cases(synthetic, set_name=DEV_SET) if synthetic else []):
         case = whole if args.whole_slices else crop_case(whole, margin=CROP_MARGIN)  # as the bench cuts every case
-        for prompt_type in PROMPT_TYPES:
+        for prompt_type in prompt_types:
             m = bench.run_case(case, "builtin", model, prompt_type).metrics
-            rows.append((case.name, prompt_type, m["dice@1"], m["dice3d"]))
+            rows.append((case.name, prompt_type, m["dice@1"], m["dice3d"], m["dice@3"], m["dice@5"]))
             if not args.quiet:
                 print(f"{case.name:34s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}  3D {m['dice3d']:.3f}  "
                       f"slices beyond {m['slices_beyond']:.0f} / missed {m['slices_missed']:.0f}", flush=True)
     d1, d3 = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+    at3, at5 = np.array([r[4] for r in rows]), np.array([r[5] for r in rows])
     print(f"\n{model.identity}, phantom seeds {args.seeds}, synthetic seeds {args.synthetic_seeds}: {len(rows)} cases; "
-          f"mean Dice@1 {d1.mean():.4f}, mean 3D Dice {d3.mean():.4f}; 3D >= 0.90 in {int((d3 >= 0.9).sum())}, < 0.5 in {int((d3 < 0.5).sum())}")
-    for prompt_type in PROMPT_TYPES:
+          f"mean Dice@1 {d1.mean():.4f}" + ("" if args.no_3d else f", mean 3D Dice {d3.mean():.4f}; 3D >= 0.90 in "
+                                           f"{int((d3 >= 0.9).sum())}, < 0.5 in {int((d3 < 0.5).sum())}"))
+    for prompt_type in prompt_types:
         pick = [i for i, r in enumerate(rows) if r[1] == prompt_type]
-        print(f"  {prompt_type:8s} Dice@1 {d1[pick].mean():.4f}  3D {d3[pick].mean():.4f}")
+        more = f"  @3 {at3[pick].mean():.4f}  @5 {at5[pick].mean():.4f}" if args.interactions >= 5 else ""
+        print(f"  {prompt_type:8s} Dice@1 {d1[pick].mean():.4f}  3D {d3[pick].mean():.4f}{more}")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ from napari_medseg.models.builtin.scale import (
 from napari_medseg.models.builtin.second_look import (
     SecondLookOptions,
     drawn_answer,
+    drawn_into_previous,
     gets_second_look,
     second_look_input,
 )
@@ -346,7 +347,7 @@ class BuiltinModel:
         given = torch.zeros(1)
         rows, cols = slice(0, hp), slice(0, wp)  # the part of the padded slice decoded
         if previous is not None:  # (a correction or a walk: always on the full-resolution grid, k = 1)
-            pl = previous
+            pl = drawn_into_previous(prompts, previous, self.second_look)
             if (hp, wp) != (h, w):
                 pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
             window = decode_window(previous, prompts, (hp, wp), self.window) if windowed else None
