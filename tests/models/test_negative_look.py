@@ -107,3 +107,18 @@ def test_ct_corrections_are_left_to_the_network(monkeypatch):
     assert not calls
     builtin_model.decode_relative(emb, prompts, first, relative=True)
     assert calls
+
+
+def test_a_click_beside_the_slice_or_a_one_pixel_mask_leave_the_answer_without_warnings():
+    import warnings
+
+    logits = _whole_answer()
+    one_pixel = np.full((80, 80), -3.0, dtype=np.float32)
+    one_pixel[41, 41] = 3.0  # on an odd row and column: not on the every-other-pixel grid
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" was one
+        beside = PointPrompt(REF, (-5.0, -5.0), positive=False)
+        assert take_out_look_alike(logits, [INSIDE, beside], _brain_like()) is logits
+        on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
+        out = take_out_look_alike(one_pixel, [INSIDE, on_ribbon], _brain_like())
+        assert out.shape == one_pixel.shape and np.isfinite(out).all()
