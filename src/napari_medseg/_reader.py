@@ -9,6 +9,7 @@ rule depends only on the name and the dtype, so the same file always opens the s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,11 @@ def looks_like_ct(data: np.ndarray) -> bool:
         np.issubdtype(data.dtype, np.signedinteger) or np.issubdtype(data.dtype, np.floating)
     ):
         return False
-    low = float(np.nanmin(data))
-    high = float(np.nanmax(data))
+    with warnings.catch_warnings():  # an all-NaN volume: nanmin warns and gives NaN (not CT)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = float(np.nanmin(data))
+        high = float(np.nanmax(data))
     return -3100.0 <= low <= -500.0 and high <= 4000.0
-
-
 
 
 def _as_paths(path: str | Path | Sequence[str | Path]) -> list[Path]:

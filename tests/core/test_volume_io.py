@@ -155,6 +155,18 @@ def test_multi_volume_4d_is_refused(tmp_path):
     assert "(4, 4, 3, 2)" in _one_line(exc)
 
 
+@pytest.mark.parametrize("suffix", [".nii.gz", ".zarr"])
+def test_a_volume_without_voxels_is_refused(tmp_path, suffix):
+    path = tmp_path / f"empty{suffix}"
+    if suffix == ".zarr":
+        zarr.save(str(path), np.zeros((0, 4, 4), np.float32))
+    else:
+        nib.save(nib.Nifti1Image(np.zeros((0, 4, 4), np.float32), np.eye(4)), str(path))
+    with pytest.raises(VolumeReadError) as exc:
+        read_volume(path)
+    assert "holds no voxels" in _one_line(exc) and "(0, 4, 4)" in _one_line(exc)
+
+
 def test_rgb_is_refused(tmp_path):
     rgb = np.zeros((4, 4, 3), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
     nib.save(nib.Nifti1Image(rgb, np.eye(4)), str(tmp_path / "rgb.nii.gz"))

@@ -193,6 +193,11 @@ def test_labels_rule_depends_on_name_and_dtype_only(tmp_path):
     padded = np.full((4, 4, 2), 40, dtype=np.int16)
     padded[0] = -3024  # outside the scanner's field of view
     assert looks_like_ct(padded)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice encountered" was one
+        assert not looks_like_ct(np.full((2, 2, 2), np.nan, dtype=np.float32))
 
 
 def test_writer_rejects_a_2d_layer_and_keeps_the_old_file(tmp_path):

@@ -130,6 +130,8 @@ def read_volume(path: str | Path) -> Volume:
         img = nib.load(str(p))
         if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
             raise VolumeReadError(f"{p.name} is not a NIfTI-1/2 image ({type(img).__name__})")
+        if 0 in img.shape:
+            raise VolumeReadError(f"{p.name} holds no voxels (shape {img.shape}); give a volume of at least one voxel")
         data = np.asanyarray(img.dataobj)  # nibabel is lazy: force the read here to catch corruption
     except VolumeReadError:
         raise
@@ -156,6 +158,8 @@ def _as_scalar_3d(data: np.ndarray, name: str) -> np.ndarray:
             f"{name} holds {data.dtype} voxels (RGB/vector/complex), shape {data.shape}; "
             "give a scalar grey-value volume"
         )
+    if data.size == 0:
+        raise VolumeReadError(f"{name} holds no voxels (shape {data.shape}); give a volume of at least one voxel")
     if data.ndim == 2:
         return data[:, :, np.newaxis]
     if data.ndim == 4 and data.shape[3] == 1:
@@ -189,6 +193,8 @@ def read_zarr(path: str | Path) -> Volume:
         raise VolumeReadError(
             f"{p.name} has shape {shape} and dtype {arr.dtype}; give a 3D scalar zarr array"
         )
+    if 0 in shape:
+        raise VolumeReadError(f"{p.name} holds no voxels (shape {shape}); give a volume of at least one voxel")
     spacing = dict(arr.attrs).get("spacing")
     if spacing is None:
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
