@@ -125,6 +125,15 @@ def test_previous_logits_alone_and_wrong_shapes(model):
         model.decode(emb, [])
 
 
+def test_nan_and_infinite_voxels_give_finite_logits(model):
+    """The session windows every slice to [0, 1] first, but a slice given to the model directly may
+    hold NaN or inf: one such voxel made every logit NaN (the attention spreads it)."""
+    image = np.linspace(0, 1, 40 * 52, dtype=np.float32).reshape(40, 52)
+    image[3, 4], image[10, 10], image[20, 30] = np.nan, np.inf, -np.inf
+    out = model.decode(model.encode(image), [PointPrompt(S, (20.0, 26.0))])
+    assert out.shape == (40, 52) and np.isfinite(out).all()
+
+
 def test_float16_embedding_decodes_like_float32(model):
     emb = model.encode(np.random.default_rng(5).random((40, 52), dtype=np.float32))
     full = dict(emb, image_embeddings=emb["image_embeddings"].astype(np.float32))

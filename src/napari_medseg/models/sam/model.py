@@ -172,6 +172,8 @@ class SamModel:
         img = np.asarray(image, dtype=np.float32)
         if img.ndim != 2 or min(img.shape) < 1:
             raise PromptError(f"the encoder takes one 2D slice, got an array of shape {img.shape}")
+        if not np.isfinite(img).all():  # one NaN voxel would spread through the attention to every logit
+            img = np.clip(np.nan_to_num(img, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
         h, w = img.shape
         x = self.preprocessing.image_tensor(img, self.device)
         with torch.inference_mode(), torch.autocast(
