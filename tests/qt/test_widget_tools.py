@@ -99,6 +99,34 @@ def test_scribble_tool_stroke_gives_ordered_scribble_and_paints(tools, ct_viewer
     assert not tools.received[1].positive and tools.scribbles.data[9][51, 51] == 2
 
 
+def test_drawings_past_the_image_edge_are_cut_to_it_and_a_click_outside_is_refused(tools, ct_viewer, mouse):
+    """The image is 64 x 64 on each slice (rows and cols -0.5 .. 63.5): a box, lasso or stroke that
+    overshoots the edge becomes a prompt of its part on the image; a click beside it, a warning."""
+    from napari.settings import get_settings
+    from napari.utils.notifications import notification_manager
+
+    get_settings().experimental.rdp_epsilon = 0
+    ct_viewer.dims.set_current_step(0, 7)
+    tools.set_tool("box")
+    mouse.drag(tools.boxes, [(7, 40, 50), (7, 70, 80)])
+    assert np.allclose(tools.received[-1].bounds, (40, 50, 63.5, 63.5), atol=0.6)
+    tools.set_tool("lasso")
+    mouse.drag(tools.lassos, [(7, 50, 50), (7, 50, 75), (7, 58, 75), (7, 58, 50), (7, 51, 50)])
+    cols = [c for _, c in tools.received[-1].vertices]
+    assert isinstance(tools.received[-1], LassoPrompt) and max(cols) <= 63.5 and max(cols) > 63.0
+    tools.set_tool("scribble")
+    mouse.drag(tools.scribbles, [(7, 10, 55), (7, 10, 70), (7, 20, 70), (7, 20, 40)])  # out and back, longer inside
+    stroke = tools.received[-1]
+    assert np.allclose(stroke.points[0], (20, 63.5), atol=0.6) and np.allclose(stroke.points[-1], (20, 40), atol=0.6)
+    assert len(tools.received) == 3
+    before = len(notification_manager.records)
+    tools.set_tool("point")
+    mouse.click(tools.points, (7, 30, 70))
+    tools.show_pending_points()
+    assert len(tools.received) == 3 and len(tools.points.data) == 0  # no prompt, no marker
+    assert any("outside the image" in n.message for n in notification_manager.records[before:])
+
+
 def test_transposed_view_uses_hidden_axis(tools, ct_viewer, mouse):
     ct_viewer.dims.order = (1, 0, 2)  # hide axis 1, show axes 0 and 2
     ct_viewer.dims.set_current_step(1, 33)
@@ -314,6 +342,20 @@ def test_a_2d_image_is_refused_with_a_message(make_napari_viewer, qtbot):
         assert "not a 3D" in w.form.status.text()
     finally:
         w.shutdown()
+
+
+def test_a_box_dragged_past_the_image_edge_segments_the_organ(widget, ct_viewer, mouse, organ):
+    mask, center = organ
+    k = center[0]
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    rows, cols = np.nonzero(mask[k])
+    mouse.drag(widget.tools.boxes, [(k, rows.min() - 2, cols.min() - 2), (k, rows.max() + 2, 90)])  # past col 63
+    assert widget.wait_idle(30)
+    assert widget.session.preview is not None and "outside" not in widget.form.status.text()
+    shown = widget.preview_layer.data[k].astype(bool)
+    assert (shown & mask[k]).sum() > 0.9 * mask[k].sum()  # (a loose box: the answer may be larger)
+    assert widget.tools.boxes.nshapes == 1  # before, the session refused the box: no preview at all
 
 
 def test_bad_propagation_settings_warn_and_keep_the_widget_usable(widget, ct_viewer):

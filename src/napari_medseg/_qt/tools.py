@@ -14,7 +14,9 @@ coordinates are image voxel coordinates:
 * Lasso: a Shapes layer in napari's freehand polygon-lasso mode; the closed polygon is one lasso.
 
 A prompt lies on the displayed slice: the slicing axis is the one axis not displayed, and the plane
-coordinates (row, col) are the two displayed axes in data order. The visuals stay until
+coordinates (row, col) are the two displayed axes in data order. A drawing that reaches past the
+image's edge is cut to it (``core/clip.py``); a click or drawing wholly outside is refused with a
+warning. The visuals stay until
 :meth:`PromptTools.clear` (commit or escape).
 """
 
@@ -27,6 +29,7 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 
+from napari_medseg.core.clip import clip_box, clip_polygon, clip_polyline
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -79,6 +82,7 @@ class PromptTools:
         self._negative_press = False
         self._applied_positive: bool | None = None
         self._early_points = 0
+        self._early_sent = False
         self._pending_points: list[tuple[np.ndarray, bool]] = []  # clicked, not drawn yet (voxel, positive)
         self._adding = False
         self._stroke: list[np.ndarray] = []
@@ -86,6 +90,7 @@ class PromptTools:
         self._clearing = False
         common = {"scale": image.scale, "translate": image.translate}
         shape = tuple(int(s) for s in image.data.shape)
+        self._volume_shape = shape
         self.points = Points(
             np.empty((0, len(shape))),
             name=LAYER_NAMES["point"],
@@ -222,7 +227,7 @@ class PromptTools:
             if np.linalg.norm(np.asarray(event.pos, dtype=float) - start) < CLICK_DISTANCE:
                 self._early_points = 1
                 voxel = np.asarray(layer.world_to_data(event.position), dtype=float)
-                self._emit(lambda: self._point_prompt(voxel))
+                self._early_sent = self._emit(lambda: self._point_prompt(voxel))
 
     def _apply_polarity(self, positive: bool) -> None:
         if positive == self._applied_positive:  # every press lands here: keep it cheap
@@ -254,8 +259,14 @@ class PromptTools:
 
     def _scribble_prompt(self, stroke: np.ndarray) -> ScribblePrompt:
         ref, plane = plane_prompt_parts(stroke, self._axis())
-        ordered = [plane[0]]
-        for rc in plane[1:]:  # drop repeats of the same pixel, keep the drawing order
+        # the stroke's part on the slice (core/clip.py); of a stroke that left the image and came
+        # back, its longest run
+        runs = clip_polyline(plane, ref.plane_shape(self._volume_shape))
+        if not runs:
+            raise PromptError("the stroke lies outside the image; draw it on the image")
+        run = max(runs, key=lambda r: float(np.sum(np.hypot(*np.diff(np.asarray(r), axis=0).T))) if len(r) > 1 else 0.0)
+        ordered = [run[0]]
+        for rc in run[1:]:  # drop repeats of the same pixel, keep the drawing order
             if np.hypot(rc[0] - ordered[-1][0], rc[1] - ordered[-1][1]) >= 0.5:
                 ordered.append(rc)
         width = float(self.scribbles.brush_size)
@@ -266,8 +277,11 @@ class PromptTools:
         voxel = np.asarray(coordinates, dtype=float)
         if self._early_points:  # already sent on mouse release
             self._early_points -= 1
+            sent = self._early_sent
         else:
-            self._emit(lambda: self._point_prompt(voxel))
+            sent = self._emit(lambda: self._point_prompt(voxel))
+        if not sent:  # refused (outside the image): no marker
+            return
         self._pending_points.append((voxel, not self._negative_press))
         if not self._point_timer.isActive():
             self._point_timer.start()
@@ -284,6 +298,10 @@ class PromptTools:
 
     def _point_prompt(self, voxel: np.ndarray) -> PointPrompt:
         ref, plane = plane_prompt_parts(voxel, self._axis())
+        rows, cols = ref.plane_shape(self._volume_shape)
+        r, c = plane[0]
+        if not (-0.5 <= r <= rows - 0.5 and -0.5 <= c <= cols - 0.5):
+            raise PromptError("the click is outside the image; click on the image")
         return PointPrompt(ref, plane[0], positive=not self._negative_press)
 
     def _on_box_data(self, event) -> None:
@@ -294,7 +312,10 @@ class PromptTools:
         ref, plane = plane_prompt_parts(vertices, self._axis())
         rc = np.asarray(plane)
         lo, hi = rc.min(axis=0), rc.max(axis=0)
-        return BoxPrompt(ref, (float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])), not self._negative_press)
+        cut = clip_box((float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])), ref.plane_shape(self._volume_shape))
+        if cut is None:
+            raise PromptError("the box lies outside the image; drag it over the image")
+        return BoxPrompt(ref, cut[0], cut[1], not self._negative_press)
 
     def _on_lasso_data(self, event) -> None:
         for vertices in self._new_shapes(self.lassos, "lasso", event):
@@ -302,7 +323,10 @@ class PromptTools:
 
     def _lasso_prompt(self, vertices: np.ndarray) -> LassoPrompt:
         ref, plane = plane_prompt_parts(vertices, self._axis())
-        return LassoPrompt(ref, tuple(plane), positive=not self._negative_press)
+        cut = clip_polygon(plane, ref.plane_shape(self._volume_shape))
+        if len(cut) < 3:
+            raise PromptError("the lasso lies outside the image; draw it around the object on the image")
+        return LassoPrompt(ref, tuple(cut), positive=not self._negative_press)
 
     def _new_shapes(self, layer: Shapes, key: str, event) -> list[np.ndarray]:
         """Shapes finished since the last call (a lasso too small to keep adds nothing)."""
@@ -315,15 +339,17 @@ class PromptTools:
         start, self._consumed[key] = self._consumed[key], layer.nshapes
         return [np.asarray(v, dtype=float) for v in layer.data[start:]]
 
-    def _emit(self, build: Callable[[], Prompt]) -> None:
+    def _emit(self, build: Callable[[], Prompt]) -> bool:
+        """Send the prompt ``build`` makes; a drawing it refuses is a warning (False), not an error."""
         try:
             prompt = build()
         except PromptError as exc:
             from napari.utils.notifications import show_warning
 
             show_warning(str(exc))
-            return
+            return False
         self.on_prompt(prompt)
+        return True
 
 
 def polarity_color(positive: bool) -> str:
