@@ -43,3 +43,18 @@ def test_a_stroke_leaving_and_coming_back_gives_two_runs_ending_on_the_edge():
     assert clip_polyline([(-5.0, 1.0), (-3.0, 4.0)], SHAPE) == []
     assert clip_polyline([(-5.0, 5.0), (25.0, 5.0)], SHAPE) == [[(-0.5, 5.0), (19.5, 5.0)]]  # crosses it
     assert clip_polyline([(4.0, 4.0)], SHAPE) == [[(4.0, 4.0)]]  # a dot
+
+
+def test_clipped_ends_never_land_a_rounding_error_past_the_edge():
+    """Interpolated crossings (a stroke or outline leaving through a corner region at a slant) are
+    held within -0.5 .. size - 0.5: the session's check refused 15.500000000000002 on a 16-row slice."""
+    from napari_medseg.core.prompts import ScribblePrompt, validate_prompt
+
+    rng = np.random.default_rng(3)
+    ref = SliceRef(2, 0)
+    for _ in range(2000):
+        points = [tuple(float(v) for v in rng.uniform((-9, -9), (25, 35))) for _ in range(int(rng.integers(2, 6)))]
+        for run in clip_polyline(points, SHAPE):
+            validate_prompt(ScribblePrompt(ref, tuple(run)), (*SHAPE, 1))
+        for r, c in clip_polygon(points, SHAPE):
+            assert -0.5 <= r <= 19.5 and -0.5 <= c <= 29.5

@@ -32,7 +32,8 @@ def clip_box(lo: Coord, hi: Coord, shape: tuple[int, int]) -> tuple[Coord, Coord
 def clip_polygon(vertices: Sequence[Coord], shape: tuple[int, int]) -> list[Coord]:
     """A closed polygon cut to the slice (Sutherland-Hodgman against its four edges); fewer than three
     vertices when nothing of it lies on the slice."""
-    r_min, r_max, c_min, c_max = _limits(shape)
+    limits = _limits(shape)
+    r_min, r_max, c_min, c_max = limits
     edges = ((0, r_min, True), (0, r_max, False), (1, c_min, True), (1, c_max, False))
     out = [(float(r), float(c)) for r, c in vertices]
     for axis, limit, keep_above in edges:
@@ -51,7 +52,7 @@ def clip_polygon(vertices: Sequence[Coord], shape: tuple[int, int]) -> list[Coor
                 out.append(p)
             elif inside(q):
                 out.append(_crossing(q, p, axis, limit))
-    return out
+    return [_within(p, limits) for p in out]
 
 
 def clip_polyline(points: Sequence[Coord], shape: tuple[int, int]) -> list[list[Coord]]:
@@ -95,6 +96,12 @@ def _crossing(q: Coord, p: Coord, axis: int, limit: float) -> Coord:
     return (limit, point[1]) if axis == 0 else (point[0], limit)
 
 
+def _within(p: Coord, limits: tuple[float, float, float, float]) -> Coord:
+    """``p`` held inside the limits: an interpolated end may land a rounding error past the edge."""
+    r_min, r_max, c_min, c_max = limits
+    return min(max(p[0], r_min), r_max), min(max(p[1], c_min), c_max)
+
+
 def _clip_segment(a: Coord, b: Coord, limits: tuple[float, float, float, float]) -> tuple[Coord, Coord] | None:
     """The part of segment a -> b inside the rectangle (Liang-Barsky), or None."""
     r_min, r_max, c_min, c_max = limits
@@ -112,4 +119,4 @@ def _clip_segment(a: Coord, b: Coord, limits: tuple[float, float, float, float])
             t1 = min(t1, t)
         if t0 > t1:
             return None
-    return (a[0] + t0 * dr, a[1] + t0 * dc), (a[0] + t1 * dr, a[1] + t1 * dc)
+    return _within((a[0] + t0 * dr, a[1] + t0 * dc), limits), _within((a[0] + t1 * dr, a[1] + t1 * dc), limits)
