@@ -358,6 +358,29 @@ def test_a_box_dragged_past_the_image_edge_segments_the_organ(widget, ct_viewer,
     assert widget.tools.boxes.nshapes == 1  # before, the session refused the box: no preview at all
 
 
+def test_presets_chosen_in_quick_succession_leave_one_session_and_no_error(widget, ct_viewer, qtbot, mouse, organ):
+    """Each preset builds a new session on the worker; the first one's "ready" could arrive while the
+    second was being built (the session None), and raised in the Qt slot (found by a widget fuzz)."""
+    import sys
+
+    errors = []
+    hook, sys.excepthook = sys.excepthook, lambda *exc: errors.append(exc)
+    try:
+        for name in ("mr", "ct-abdomen", "mr", "ct-abdomen"):
+            widget.set_preset(name)
+        assert widget.wait_idle(60)
+    finally:
+        sys.excepthook = hook
+    assert not errors and widget.session is not None
+    assert widget.form.status.text().startswith("ready")
+    mask, center = organ
+    k = center[0]
+    ct_viewer.dims.set_current_step(0, k)
+    widget.set_tool("box")
+    mouse.drag(widget.tools.boxes, _box_around(mask[k], k))
+    assert widget.wait_idle(30) and widget.session.preview is not None
+
+
 def test_bad_propagation_settings_warn_and_keep_the_widget_usable(widget, ct_viewer):
     from napari.utils.notifications import notification_manager
 

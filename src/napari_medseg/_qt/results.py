@@ -120,6 +120,8 @@ class WorkerResults:
         self.slice_propagated.emit(index)
 
     def _on_session_ready(self, recovery) -> None:
+        if self.session is None or self.image_layer is None:
+            return  # a newer setup (another preset, model or image chosen meanwhile) is being built: it reports
         self.form.status.setText(f"ready: {self.session.model.name} on '{self.image_layer.name}'")
         self.recovery = recovery
         if recovery is not None:
