@@ -29,7 +29,7 @@ from napari.layers import Image, Labels, Points, Shapes
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QTimer
 
-from napari_medseg.core.clip import clip_box, clip_polygon, clip_polyline
+from napari_medseg.core.clip import clip_box, clip_polygon, clip_polyline, on_slice, polyline_length
 from napari_medseg.core.prompts import (
     BoxPrompt,
     LassoPrompt,
@@ -264,7 +264,7 @@ class PromptTools:
         runs = clip_polyline(plane, ref.plane_shape(self._volume_shape))
         if not runs:
             raise PromptError("the stroke lies outside the image; draw it on the image")
-        run = max(runs, key=lambda r: float(np.sum(np.hypot(*np.diff(np.asarray(r), axis=0).T))) if len(r) > 1 else 0.0)
+        run = max(runs, key=polyline_length)
         ordered = [run[0]]
         for rc in run[1:]:  # drop repeats of the same pixel, keep the drawing order
             if np.hypot(rc[0] - ordered[-1][0], rc[1] - ordered[-1][1]) >= 0.5:
@@ -298,9 +298,7 @@ class PromptTools:
 
     def _point_prompt(self, voxel: np.ndarray) -> PointPrompt:
         ref, plane = plane_prompt_parts(voxel, self._axis())
-        rows, cols = ref.plane_shape(self._volume_shape)
-        r, c = plane[0]
-        if not (-0.5 <= r <= rows - 0.5 and -0.5 <= c <= cols - 0.5):
+        if not on_slice(plane[0], ref.plane_shape(self._volume_shape)):
             raise PromptError("the click is outside the image; click on the image")
         return PointPrompt(ref, plane[0], positive=not self._negative_press)
 

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from napari_medseg.core.prompts import Coord
 
 
 def _limits(shape: tuple[int, int]) -> tuple[float, float, float, float]:
     rows, cols = shape
     return -0.5, rows - 0.5, -0.5, cols - 0.5
+
+
+def on_slice(point: Coord, shape: tuple[int, int]) -> bool:
+    """Whether a (row, col) point lies on a slice of ``shape`` (the prompt check's -0.5 .. size - 0.5)."""
+    r_min, r_max, c_min, c_max = _limits(shape)
+    return r_min <= point[0] <= r_max and c_min <= point[1] <= c_max
+
+
+def polyline_length(points: Sequence[Coord]) -> float:
+    """A stroke's length in pixels (0 for a dot)."""
+    return float(sum(np.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(points[:-1], points[1:], strict=True)))
 
 
 def clip_box(lo: Coord, hi: Coord, shape: tuple[int, int]) -> tuple[Coord, Coord] | None:
@@ -58,10 +71,10 @@ def clip_polygon(vertices: Sequence[Coord], shape: tuple[int, int]) -> list[Coor
 def clip_polyline(points: Sequence[Coord], shape: tuple[int, int]) -> list[list[Coord]]:
     """A stroke cut to the slice: its runs on the slice, each ending where the stroke crosses the
     edge (a stroke that leaves and comes back gives two runs, not a jump across)."""
-    r_min, r_max, c_min, c_max = _limits(shape)
+    limits = _limits(shape)
 
     def inside(p: Coord) -> bool:
-        return r_min <= p[0] <= r_max and c_min <= p[1] <= c_max
+        return on_slice(p, shape)
 
     pts = [(float(r), float(c)) for r, c in points]
     runs: list[list[Coord]] = []
@@ -71,7 +84,7 @@ def clip_polyline(points: Sequence[Coord], shape: tuple[int, int]) -> list[list[
             if inside(p):
                 current.append(p)
             continue
-        segment = _clip_segment(pts[i - 1], p, (r_min, r_max, c_min, c_max))
+        segment = _clip_segment(pts[i - 1], p, limits)
         if segment is None:  # this step lies wholly outside
             if current:
                 runs.append(current)
