@@ -185,7 +185,9 @@ class PromptTools:
         try:
             self.points.data = np.empty((0, self.points.ndim))
             for shapes in (self.boxes, self.lassos):
-                if shapes._is_creating:  # Escape in the middle of a drawing: end it first
+                if _failed_drawing(shapes):
+                    _drop_failed_drawing(shapes, 0)
+                elif shapes._is_creating:  # Escape in the middle of a drawing: end it first
                     shapes._finish_drawing()
                 if shapes.nshapes:
                     shapes.selected_data = set(range(shapes.nshapes))
@@ -213,6 +215,9 @@ class PromptTools:
 
     def _on_press(self, layer, event):
         """First mouse callback of every tool layer: decide the polarity of what is drawn now."""
+        for shapes, key in ((self.boxes, "box"), (self.lassos, "lasso")):
+            if layer is shapes and _failed_drawing(shapes):
+                _drop_failed_drawing(shapes, self._consumed[key])
         negative = (not self.positive) or any(m in NEGATIVE_MODIFIERS for m in event.modifiers)
         self._negative_press = negative
         self._apply_polarity(not negative)
@@ -348,6 +353,23 @@ class PromptTools:
             return False
         self.on_prompt(prompt)
         return True
+
+
+def _failed_drawing(shapes: Shapes) -> bool:
+    """Whether napari failed inside a drawing on ``shapes`` and left it half made: vispy cannot
+    triangulate some lassos that cross themselves, napari raises in its mouse callback, and the layer
+    stays "creating" with no shape to finish; every later finish raised, so the tool stayed broken."""
+    return bool(shapes._is_creating) and shapes._moving_value[0] is None
+
+
+def _drop_failed_drawing(shapes: Shapes, kept: int) -> None:
+    """End the failed drawing: the layer stops creating and loses the shapes past the ``kept`` first
+    (the half-made one; the drawings before it stay)."""
+    shapes._is_creating = False
+    shapes._is_moving = False
+    if shapes.nshapes > kept:
+        shapes.selected_data = set(range(kept, shapes.nshapes))
+        shapes.remove_selected()
 
 
 def polarity_color(positive: bool) -> str:
