@@ -130,8 +130,7 @@ def read_volume(path: str | Path) -> Volume:
         img = nib.load(str(p))
         if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
             raise VolumeReadError(f"{p.name} is not a NIfTI-1/2 image ({type(img).__name__})")
-        if 0 in img.shape:
-            raise VolumeReadError(f"{p.name} holds no voxels (shape {img.shape}); give a volume of at least one voxel")
+        _refuse_empty(img.shape, p.name)  # (nibabel reads such a file as shape (0,))
         data = np.asanyarray(img.dataobj)  # nibabel is lazy: force the read here to catch corruption
     except VolumeReadError:
         raise
@@ -148,6 +147,11 @@ def read_volume(path: str | Path) -> Volume:
     )
 
 
+def _refuse_empty(shape: tuple[int, ...], name: str) -> None:
+    if 0 in tuple(shape):
+        raise VolumeReadError(f"{name} holds no voxels (shape {tuple(shape)}); give a volume of at least one voxel")
+
+
 def _as_scalar_3d(data: np.ndarray, name: str) -> np.ndarray:
     if data.dtype.fields is not None or not (
         np.issubdtype(data.dtype, np.integer)
@@ -158,8 +162,6 @@ def _as_scalar_3d(data: np.ndarray, name: str) -> np.ndarray:
             f"{name} holds {data.dtype} voxels (RGB/vector/complex), shape {data.shape}; "
             "give a scalar grey-value volume"
         )
-    if data.size == 0:
-        raise VolumeReadError(f"{name} holds no voxels (shape {data.shape}); give a volume of at least one voxel")
     if data.ndim == 2:
         return data[:, :, np.newaxis]
     if data.ndim == 4 and data.shape[3] == 1:
@@ -193,8 +195,7 @@ def read_zarr(path: str | Path) -> Volume:
         raise VolumeReadError(
             f"{p.name} has shape {shape} and dtype {arr.dtype}; give a 3D scalar zarr array"
         )
-    if 0 in shape:
-        raise VolumeReadError(f"{p.name} holds no voxels (shape {shape}); give a volume of at least one voxel")
+    _refuse_empty(shape, p.name)
     spacing = dict(arr.attrs).get("spacing")
     if spacing is None:
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
