@@ -114,6 +114,64 @@ def medulla_click_slice(size: int) -> tuple[np.ndarray, list[PointPrompt], np.nd
     return _scaled_structure(image, labels == 3, "ct-abdomen", size)
 
 
+def _scaled_raw(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The structure ``mask``'s largest slice of ``image`` as it was stored (HU, MR units), scaled to
+    ``size`` pixels, and its mask there: for a Session, which applies the intensity preset itself."""
+    from scipy import ndimage
+
+    z = int(np.argmax(mask.sum(axis=(0, 1))))
+    zoom = (size / image.shape[0], size / image.shape[1])
+    img = ndimage.zoom(image[..., z].astype(np.float32), zoom, order=1)
+    return img, ndimage.zoom(mask[..., z].astype(np.float32), zoom, order=1) > 0.5
+
+
+def simulated_user_decodes(model, size: int) -> dict[str, list[float]]:
+    """Decode ms of every interaction of the simulated user (five per prompt type, as the evaluation
+    draws them: a hand-like lasso has hundreds of vertices, a stroke follows the skeleton) through the
+    real Session, on a CT liver and an MR white matter and brain (development phantoms) scaled to
+    ``size`` px. The fixed prompts above time the steps one at a time; these are a user's interactions."""
+    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.core.session import Session
+    from napari_medseg.evaluation.mr_phantom import brain_phantom
+
+    ct, ct_labels, _, _ = generate_phantom(9)  # development phantoms: seed 9 (CT), 4 (MR)
+    mr, mr_labels, _ = brain_phantom(4)
+    cases = [("ct-abdomen", *_scaled_raw(ct, ct_labels == 1, size)), ("mr", *_scaled_raw(mr, mr_labels == 2, size)),
+             ("mr", *_scaled_raw(mr, mr_labels > 0, size))]
+    times: dict[str, list[float]] = {kind: [] for kind in ("point", "box", "scribble", "lasso")}
+    timed: list[float] = []
+    depth = [0]  # a decode may call the model again (a correction's fresh answer): time the outer call
+
+    def timing(fn):
+        def wrapped(*args, **kwargs):
+            depth[0] += 1
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    timed.append(1e3 * (time.perf_counter() - t))
+        return wrapped
+
+    decode, decode_relative = model.decode, model.decode_relative
+    model.decode, model.decode_relative = timing(decode), timing(decode_relative)
+    try:
+        for preset, img, ref in cases:
+            volume = img[:, :, None]
+            for kind in times:
+                session = Session(volume, model=model, preset=preset, axis=2)
+                session.embedding(REF.index)  # encoded before the first interaction, as in the widget
+                user, mask = SimulatedUser(kind, REF, seed=0), None
+                for _ in range(5):
+                    timed.clear()
+                    mask = session.add_prompts(user.next_interaction(ref, mask)).mask
+                    times[kind].append(sum(timed))
+    finally:
+        del model.decode, model.decode_relative  # the bound methods again
+    return times
+
+
 def tube_volume(size: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """A bright tube of slowly varying radius and position through every slice, on noise."""
     rng = np.random.default_rng(1)
@@ -258,6 +316,10 @@ def main() -> None:
     print(f"  of which prompt maps (all types): {median_ms(lambda: build_prompt_maps(every, (128, 128)), args.repeats):.2f} ms")
     nbytes = embedding_nbytes(emb)
     print(f"embedding per 512x512 slice: {nbytes / 1e6:.2f} MB; 512x512x300 cached: {300 * nbytes / 1024**3:.2f} GiB")
+    for kind, ms in simulated_user_decodes(model, 512).items():
+        ms = np.asarray(ms)
+        print(f"decoder 512x512, the simulated user's {kind}s (3 structures x 5 interactions): median {np.median(ms):.1f} ms, "
+              f"90th percentile {np.percentile(ms, 90):.1f} ms, max {ms.max():.1f} ms; {int((ms <= 15).sum())} of {len(ms)} <= 15 ms")
     cold, warm, dice = propagation(model, args.depth)
     print(f"propagation through {args.depth} slices of 256x256 (Session, mask+box): cold {cold:.2f} s, "
           f"warm {warm:.2f} s; 3D Dice on the tube {dice:.3f}")

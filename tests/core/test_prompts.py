@@ -19,6 +19,7 @@ from napari_medseg.core.prompts import (
     rasterize_point,
     rasterize_polygon,
     rasterize_polyline,
+    segment_pixels,
     split_voxel,
     validate_interaction,
     validate_prompt,
@@ -228,3 +229,66 @@ def test_fill_polygon_matches_skimage_point_in_polygon():
     assert total > 100_000
     assert differing <= total * 1e-3  # only pixel centres lying exactly on an edge may differ
     assert not fill_polygon([(1, 1), (5, 5)], (8, 8)).any()  # two vertices enclose nothing
+
+
+def test_segment_pixels_are_skimages_lines():
+    """The outline and stroke pixels, drawn for all segments at once, are skimage.draw.line's."""
+    from skimage.draw import line
+
+    rng = np.random.default_rng(5)
+    for _ in range(3000):
+        r0, c0, r1, c1 = (int(v) for v in rng.integers(-3, 40, 4))
+        rr, cc = segment_pixels(np.array([[r0, c0], [r1, c1]]), closed=False)
+        expected = line(r0, c0, r1, c1)
+        np.testing.assert_array_equal(rr, expected[0])
+        np.testing.assert_array_equal(cc, expected[1])
+    pts = rng.integers(0, 30, (7, 2))
+    rr, cc = segment_pixels(pts, closed=True)
+    drawn = [line(*a, *b) for a, b in zip(pts, np.roll(pts, -1, axis=0), strict=True)]
+    np.testing.assert_array_equal(rr, np.concatenate([d[0] for d in drawn]))
+    np.testing.assert_array_equal(cc, np.concatenate([d[1] for d in drawn]))
+
+
+def test_fill_polygon_is_the_even_odd_rule_at_pixel_centres():
+    """Every pixel centre, tested on its own: inside when a ray along its row crosses the outline an
+    odd number of times to its left, counting an edge when exactly one end lies at or above the row
+    (half-open, so a vertex on the row counts once). Random and self-crossing polygons, vertices on
+    whole and half pixels (edges through centres, edges along rows), ones that leave the slice."""
+    rng = np.random.default_rng(11)
+    for k in range(300):
+        n = int(rng.integers(3, 30))
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+        v = rng.uniform(-5, 45, (n, 2))
+        if k % 2:
+            v = np.round(v * 2) / 2
+        r0, c0 = v[:, 0], v[:, 1]
+        r1, c1 = np.roll(r0, -1), np.roll(c0, -1)
+        expected = np.zeros(shape, dtype=bool)
+        for y in range(shape[0]):
+            crossing = (r0 <= y) != (r1 <= y)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                xs = np.sort((c0 + (y - r0) * ((c1 - c0) / (r1 - r0)))[crossing])
+            for a, b in zip(xs[0::2], xs[1::2], strict=False):
+                expected[y, max(int(np.ceil(a)), 0) : max(int(np.floor(b)) + 1, 0)] = True
+        np.testing.assert_array_equal(fill_polygon(v, shape), expected)
+
+
+def test_rasterized_prompts_are_fresh_arrays():
+    """A lasso or stroke drawn again comes from memory; changing the array one caller got changes
+    neither the next caller's nor the remembered one."""
+    lasso = [(2.0, 2.0), (2.0, 12.0), (12.0, 7.0)]
+    first = rasterize_polygon(lasso, (16, 16))
+    expected = first.copy()
+    first[:] = False
+    again = rasterize_polygon(lasso, (16, 16))
+    np.testing.assert_array_equal(again, expected)
+    again[:] = False  # (the remembered copy must not be the array handed out)
+    np.testing.assert_array_equal(rasterize_polygon(lasso, (16, 16)), expected)
+    stroke = rasterize_polyline([(1, 1), (9, 9)], (12, 12), 3.0)
+    kept = stroke.copy()
+    stroke[:] = True
+    again = rasterize_polyline([(1, 1), (9, 9)], (12, 12), 3.0)
+    np.testing.assert_array_equal(again, kept)
+    again[:] = True
+    np.testing.assert_array_equal(rasterize_polyline([(1, 1), (9, 9)], (12, 12), 3.0), kept)
+    assert not np.array_equal(rasterize_polyline([(1, 1), (9, 9)], (12, 12), 1.0), kept)  # width is part of it

@@ -8,6 +8,8 @@ second. Models only ever see plane coordinates; the volume coordinates stay with
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -209,18 +211,17 @@ def rasterize_box(box: BoxPrompt, shape: tuple[int, int]) -> np.ndarray:
 
 
 def rasterize_polyline(points: Sequence[Coord], shape: tuple[int, int], width: float = 1.0) -> np.ndarray:
-    """A stroke through ``points`` of the given width, as bool."""
-    from skimage.draw import line
+    """A stroke through ``points`` of the given width, as bool (a fresh array; see ``_remembered``)."""
+    return _remembered(_polyline_pixels, points, shape, float(width))
 
+
+def _polyline_pixels(points: np.ndarray, shape: tuple[int, int], width: float) -> np.ndarray:
     from napari_medseg.core.morphology import within_distance
 
     out = np.zeros(shape, dtype=bool)
-    pts = np.clip(np.round(np.asarray(points, dtype=float)), 0, np.array(shape) - 1).astype(int)
-    if len(pts) == 1:
-        out[pts[0, 0], pts[0, 1]] = True
-    for (r0, c0), (r1, c1) in zip(pts[:-1], pts[1:], strict=False):
-        rr, cc = line(r0, c0, r1, c1)
-        out[rr, cc] = True
+    pts = np.clip(np.round(points), 0, np.array(shape) - 1).astype(int)
+    rr, cc = segment_pixels(pts, closed=False)
+    out[rr, cc] = True
     half = (width - 1) / 2
     if half >= 0.5:  # widen by distance, measured only around the line (a 512x512 slice costs a crop)
         pad = int(np.ceil(half)) + 1
@@ -231,48 +232,114 @@ def rasterize_polyline(points: Sequence[Coord], shape: tuple[int, int], width: f
     return out
 
 
+def segment_pixels(pts: np.ndarray, closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the straight lines joining consecutive integer points ``pts`` (N, 2), and
+    the last to the first when ``closed``: pixel for pixel what ``skimage.draw.line`` draws for each
+    (Bresenham, in integers), for all segments at once. A hand-drawn lasso or stroke has hundreds of
+    vertices; drawn a ``line`` call at a time, a 1,000-vertex outline took 8 ms, three times a decode."""
+    pts = np.asarray(pts, dtype=np.int64).reshape(-1, 2)
+    if len(pts) < 2:
+        return pts[:, 0].copy(), pts[:, 1].copy()
+    a, b = (pts, np.roll(pts, -1, axis=0)) if closed else (pts[:-1], pts[1:])
+    dr, dc = b[:, 0] - a[:, 0], b[:, 1] - a[:, 1]
+    steep = np.abs(dr) > np.abs(dc)  # the row is the major axis (skimage's rule: ties go by column)
+    length = np.maximum(np.abs(dr), np.abs(dc))
+    counts = length + 1
+    seg = np.repeat(np.arange(len(a)), counts)
+    step = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    major = length[seg]
+    minor = np.where(steep, np.abs(dc), np.abs(dr))[seg]
+    # Bresenham's minor offset at step i: floor(minor * i / major + 1/2), in integers
+    offset = (2 * minor * step + major) // np.maximum(2 * major, 1)
+    row_step = np.where(steep[seg], step, offset) * np.where(dr > 0, 1, -1)[seg]
+    col_step = np.where(steep[seg], offset, step) * np.where(dc > 0, 1, -1)[seg]
+    return a[seg, 0] + row_step, a[seg, 1] + col_step
+
+
 def fill_polygon(vertices: Sequence[Coord], shape: tuple[int, int]) -> np.ndarray:
-    """Pixel centres inside the polygon (even-odd rule), as bool: a scanline fill vectorised over
-    rows, about 1 ms for a 512x512 slice (skimage.draw.polygon tests every pixel: ~9 ms)."""
+    """Pixel centres inside the polygon (even-odd rule), as bool: each edge's crossings of the rows'
+    centre lines, sorted along each row and paired, fill the spans between them. The work grows with
+    the crossings, not with rows x edges (a 1,000-vertex lasso: 0.5 ms, against 8 ms with a row x
+    edge table; skimage.draw.polygon tests every pixel: ~9 ms at 512x512)."""
     v = np.asarray(vertices, dtype=float).reshape(-1, 2)
     h, w = shape
     out = np.zeros(shape, dtype=bool)
-    if len(v) < 3:
+    if len(v) < 3 or h == 0 or w == 0 or not np.isfinite(v).all():
         return out
     r0, c0 = v[:, 0], v[:, 1]
     r1, c1 = np.roll(r0, -1), np.roll(c0, -1)
-    lo, hi = max(int(np.ceil(r0.min())), 0), min(int(np.floor(r0.max())), h - 1)
-    if hi < lo:
+    # an edge crosses the centre line of row y when exactly one end lies at or above it: lo <= y < hi
+    first = np.clip(np.ceil(np.minimum(r0, r1)), 0, h).astype(np.int64)
+    last = np.clip(np.ceil(np.maximum(r0, r1)), 0, h).astype(np.int64)
+    n = np.maximum(last - first, 0)
+    total = int(n.sum())
+    if total == 0:
         return out
-    y = np.arange(lo, hi + 1, dtype=float)[:, None]
-    crosses = (r0[None] <= y) != (r1[None] <= y)  # edges that cross the row's centre line
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = c0[None] + (y - r0[None]) * ((c1 - c0) / (r1 - r0))[None]
-    x = np.sort(np.where(crosses, x, np.inf), axis=1)
-    n = int(crosses.sum(axis=1).max())
-    x = x[:, : n - n % 2]
-    start = np.clip(np.ceil(x[:, 0::2]), 0, w)
-    stop = np.clip(np.floor(x[:, 1::2]) + 1, 0, w)
-    ok = np.isfinite(start) & np.isfinite(stop) & (stop > start)
-    rows = np.broadcast_to(np.arange(hi - lo + 1)[:, None], start.shape)[ok]
-    edges = np.zeros((hi - lo + 1, w + 1), dtype=np.int32)
-    np.add.at(edges, (rows, start[ok].astype(int)), 1)
-    np.add.at(edges, (rows, stop[ok].astype(int)), -1)
-    out[lo : hi + 1] = np.cumsum(edges[:, :w], axis=1) > 0
+    edge = np.repeat(np.arange(len(v)), n)
+    y = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + first[edge]
+    x = c0[edge] + (y - r0[edge]) * ((c1 - c0)[edge] / (r1 - r0)[edge])
+    order = np.lexsort((x, y))
+    y, x = y[order], x[order]
+    # the crossings of a row come in pairs (a closed outline crosses each line an even number of times)
+    row_start = np.flatnonzero(np.r_[True, y[1:] != y[:-1]])
+    per_row = np.diff(np.r_[row_start, total])
+    rank = np.arange(total) - np.repeat(row_start, per_row)
+    keep = rank < np.repeat(per_row - per_row % 2, per_row)
+    y, x = y[keep], x[keep]
+    rows, start, stop = y[0::2], np.ceil(x[0::2]), np.floor(x[1::2]) + 1
+    start, stop = np.clip(start, 0, w).astype(np.int64), np.clip(stop, 0, w).astype(np.int64)
+    # two crossings at one pixel centre make spans that share it: each span starts after the last
+    same_row = np.r_[False, rows[1:] == rows[:-1]]
+    start = np.where(same_row, np.maximum(start, np.r_[0, stop[:-1]]), start)
+    ok = stop > start
+    lo = int(rows.min()) if len(rows) else 0
+    nrows = int(rows.max()) - lo + 1 if len(rows) else 0
+    if not ok.any():
+        return out
+    # each span switches the row on at its start and off at its stop: the parity of the switches
+    # met so far along a row (an exclusive-or scan: a seventh of an int32 cumsum's time) is the fill
+    rows = (rows[ok] - lo) * (w + 1)
+    switches = np.zeros(nrows * (w + 1), dtype=np.uint8)
+    np.add.at(switches, np.r_[rows + start[ok], rows + stop[ok]], 1)  # (a span may stop where the next starts)
+    odd = (switches & 1).view(bool).reshape(nrows, w + 1)[:, :w]
+    out[lo : lo + nrows] = np.logical_xor.accumulate(odd, axis=1)
     return out
 
 
 def rasterize_polygon(vertices: Sequence[Coord], shape: tuple[int, int]) -> np.ndarray:
-    """The filled polygon (boundary included), as bool."""
-    from skimage.draw import line
+    """The filled polygon (boundary included), as bool (a fresh array; see ``_remembered``)."""
+    return _remembered(_polygon_pixels, vertices, shape, None)
 
-    v = np.asarray(vertices, dtype=float)
+
+def _polygon_pixels(v: np.ndarray, shape: tuple[int, int], _: None) -> np.ndarray:
     out = fill_polygon(v, shape)
-    # The outline, drawn segment by segment (skimage's polygon_perimeter needs matplotlib).
     pts = np.clip(np.round(v), 0, np.array(shape) - 1).astype(int)
-    for (r0, c0), (r1, c1) in zip(pts, np.roll(pts, -1, axis=0), strict=True):
-        rr, cc = line(r0, c0, r1, c1)
-        out[rr, cc] = True
+    rr, cc = segment_pixels(pts, closed=True)
+    out[rr, cc] = True
+    return out
+
+
+_RECENT: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_RECENT_SIZE = 8
+_RECENT_LOCK = threading.Lock()
+
+
+def _remembered(draw, coords: Sequence[Coord], shape: tuple[int, int], width: float | None) -> np.ndarray:
+    """``draw(coords, shape, width)``, a copy of it when the same geometry was drawn lately: one decode
+    asks for a lasso's or a stroke's pixels up to four times (prompt maps, second look, evidence,
+    own pixels), and every later correction on the slice asks again for each earlier prompt."""
+    v = np.ascontiguousarray(coords, dtype=float).reshape(-1, 2)
+    key = (draw.__name__, v.tobytes(), int(shape[0]), int(shape[1]), width)
+    with _RECENT_LOCK:
+        hit = _RECENT.get(key)
+        if hit is not None:
+            _RECENT.move_to_end(key)
+            return hit.copy()
+    out = draw(v, (int(shape[0]), int(shape[1])), width)
+    with _RECENT_LOCK:
+        _RECENT[key] = out.copy()
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
     return out
 
 
