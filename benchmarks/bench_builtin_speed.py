@@ -6,7 +6,12 @@ Encoder ms per slice (256x256, 512x512), decoder ms per interaction at 512x512 (
 prompt type plus previous logits), the prompt-map rasterisation inside it, embedding bytes per
 512x512 slice (and the RAM for a cached 512x512x300 volume), and propagation of one object through
 ``--depth`` slices of 256x256 with the real Session, cold (empty cache) and warm (cache filled).
-The load average is printed: on a shared machine, timings rise with it.
+Then every decode of the simulated user's five interactions per prompt type (the evaluation's
+prompts: lassos of hundreds of vertices, strokes along skeletons) through the Session on three
+development structures scaled to 512x512: median, 90th percentile, max. The fixed prompts above
+time one step each and ran 2-3x faster than these interactions on 2026-12-07 (see
+docs/model-development.md, twenty-first session). The load average is printed: on a shared machine,
+timings rise with it.
 """
 
 from __future__ import annotations
@@ -318,7 +323,7 @@ def main() -> None:
     print(f"embedding per 512x512 slice: {nbytes / 1e6:.2f} MB; 512x512x300 cached: {300 * nbytes / 1024**3:.2f} GiB")
     for kind, ms in simulated_user_decodes(model, 512).items():
         ms = np.asarray(ms)
-        print(f"decoder 512x512, the simulated user's {kind}s (3 structures x 5 interactions): median {np.median(ms):.1f} ms, "
+        print(f"decoder 512x512, the simulated user's {kind} sequences (3 structures x 5 interactions): median {np.median(ms):.1f} ms, "
               f"90th percentile {np.percentile(ms, 90):.1f} ms, max {ms.max():.1f} ms; {int((ms <= 15).sum())} of {len(ms)} <= 15 ms")
     cold, warm, dice = propagation(model, args.depth)
     print(f"propagation through {args.depth} slices of 256x256 (Session, mask+box): cold {cold:.2f} s, "
