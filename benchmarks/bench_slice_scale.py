@@ -51,8 +51,9 @@ MODELS = {
 }
 
 
-def volumes(set_name: str) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], str]]:
-    """(name, image, {structure: 3D mask}, intensity preset) of each volume of the set."""
+def volumes(set_name: str, seeds: tuple[int, ...] = (7, 8)) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], str]]:
+    """(name, image, {structure: 3D mask}, intensity preset) of each volume of the set (``seeds``: the
+    CT phantoms of ``dev``)."""
     if set_name == "sample":
         volume, labels, names = load_sample()
         return [("sample", np.asarray(volume.data), _masks(np.asarray(labels), names), "ct-abdomen")]
@@ -65,7 +66,7 @@ def volumes(set_name: str) -> list[tuple[str, np.ndarray, dict[str, np.ndarray],
                 (f"mr-average-{seed}", image, brain_labels(labels), "mr")
                 for seed in AVERAGE_SEEDS for image, labels, _ in [average_brain_phantom(seed)]]
     out = []
-    for seed in (7, 8):
+    for seed in seeds:
         image, labels, _, names = generate_phantom(seed)
         out.append((f"phantom-{seed}", image, _masks(labels, names), "ct-abdomen"))
     return out
@@ -86,6 +87,8 @@ def main() -> None:
     parser.add_argument("--models", default=";".join(MODELS), help="the rows to run, ';'-separated (their labels hold commas)")
     parser.add_argument("--builtin-option", action="append", default=[], metavar="GROUP.NAME=VALUE",
                         help="an inference-time option for every built-in row (repeatable), as napari-medseg bench's")
+    parser.add_argument("--seeds", default="7,8",
+                        help="--set dev: the phantom seeds (7,8 the development pair; 9-16 held out, as dev_more_phantoms.py's)")
     parser.add_argument("--existing", action="store_true",
                         help="correct an imperfect existing label (the reference grown by 2 px, moved by (3, 2) px)")
     args = parser.parse_args()
@@ -97,7 +100,8 @@ def main() -> None:
               for label, (name, opts) in MODELS.items() if label in args.models.split(";")}
     scores: dict[tuple[str, str, float], list[float]] = {}
     start = time.perf_counter()
-    for vname, image, masks, preset in volumes(args.set):
+    curves: dict[tuple[str, str, float], list[list[float]]] = {}
+    for vname, image, masks, preset in volumes(args.set, tuple(int(v) for v in args.seeds.split(","))):
         for lid, (name, ref3) in enumerate(masks.items(), start=1):
             if not ref3.any():
                 continue
@@ -114,11 +118,14 @@ def main() -> None:
                             labels[..., 1] = mask
                         session = Session(img, model, labels=labels, preset=preset, axis=2)
                         user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
+                        curve = []
                         for _ in range(args.interactions):
                             prompts = user.next_interaction(ref, mask)
                             if prompts:  # else nothing is left to correct: the mask stays
                                 mask = session.add_prompts(prompts, label_id=1).mask
+                            curve.append(dice(mask, ref))
                         scores.setdefault((pt, label, zoom), []).append(dice(mask, ref))
+                        curves.setdefault((pt, label, zoom), []).append(curve)
             print(f"{vname} {name}: done", flush=True)
     shape = f"{image.shape[0]} x {image.shape[1]}"
     what = "First-answer Dice" if args.interactions == 1 else f"Dice after {args.interactions} interactions"
@@ -132,6 +139,10 @@ def main() -> None:
         for label in models:
             row = " | ".join(f"{np.mean(scores[(pt, label, z)]):.3f}" for z in zooms)
             print(f"| {pt} | {label} | {row} |")
+    if args.interactions > 1:
+        print("\nMean Dice after each interaction:")
+        for (pt, label, zoom), runs in curves.items():
+            print(f"  {pt} {label} x{zoom:g}: " + " / ".join(f"{v:.3f}" for v in np.mean(runs, axis=0)))
 
 
 if __name__ == "__main__":

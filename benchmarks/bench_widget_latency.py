@@ -6,7 +6,9 @@
    widget's own overhead (event translation, worker hand-off, layer update) is the difference.
    Target: widget p95 <= 150 ms.
    Then boxes drawn by real drags on the same slice (box tool), timed from the button's release to
-   the preview, with the bare call on the same boxes as the baseline.
+   the preview, with the bare call on the same boxes as the baseline; and freehand lassos (lasso
+   tool, the mouse moved round the organ with the button held), with the bare call on the lassos
+   the widget sent.
 2. Event-loop stall during a 200-slice propagation: a QTimer ticks every 5 ms on the Qt thread and
    the longest gap between ticks is recorded while the worker propagates a box-initialised object
    through all slices. Baseline, same run: the longest gap of the idle event loop over 2 s (timer
@@ -207,6 +209,72 @@ def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, time
     }
 
 
+def canvas_lasso(viewer, outline, qt_app) -> float:
+    """A real lasso: the left button pressed at the outline's first world point, the mouse moved
+    through the others with it held (napari adds a vertex every ``lasso_vertex_distance`` screen
+    pixels), released at the last; returns when it was released."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    native = viewer.window._qt_viewer.canvas.native
+    pixels = [canvas_pixel(viewer, point) for point in outline]
+    QTest.mousePress(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixels[0])
+    for pixel in pixels[1:]:
+        QTest.mouseMove(native, pixel)
+        qt_app.processEvents()
+    released = time.perf_counter()
+    QTest.mouseRelease(native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pixels[-1])
+    return released
+
+
+def lasso_drag_latency(viewer, image, widget, volume, index: int, lassos: int, timeout: float) -> dict[str, float]:
+    """Release-to-mask of real freehand lassos around the organ (three sizes, in turn), with the
+    bare ``Session.add_prompts`` of the very lassos the widget sent (their vertices as napari made
+    them) as the baseline."""
+    from qtpy.QtCore import QEventLoop
+    from qtpy.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    rows, cols = np.nonzero(volume[index] > 120)
+    centre, half = ((rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2), ((rows.max() - rows.min()) / 2, (cols.max() - cols.min()) / 2)
+    angles = np.linspace(0.0, 2 * np.pi, 240)
+    outlines = [[image.data_to_world(np.array([index, centre[0] + (half[0] + m) * np.sin(a), centre[1] + (half[1] + m) * np.cos(a)]))
+                 for a in angles] for m in (6, 10, 14)]
+    sent: list = []
+    submit = widget.worker.submit_interaction
+
+    def record(prompts, label_id=None):
+        sent.append(list(prompts))
+        return submit(prompts, label_id)
+
+    widget.worker.submit_interaction = record
+    shown: list[float] = []
+    waiter = QEventLoop()
+    widget.preview_shown.connect(lambda preview: (shown.append(time.perf_counter()), waiter.quit()))
+    widget.set_tool("lasso")
+    through = []
+    try:
+        for k in range(lassos + 1):  # the first lasso warms up the Qt path and is not counted
+            widget.clear_prompts()
+            widget.wait_idle(timeout)
+            app.processEvents()
+            before = len(shown)
+            released = canvas_lasso(viewer, outlines[k % 3], app)
+            wait_for_preview(shown, before, waiter, timeout, "a lasso drawn on the canvas")
+            through.append(shown[-1] - released)
+    finally:
+        widget.worker.submit_interaction = submit
+    lasso_prompts = [[p for p in prompts if p.kind == "lasso"] for prompts in sent[1:]]
+    bare = bare_seconds(widget, lasso_prompts, timeout)
+    return {
+        "lasso_vertices": float(np.median([len(p[0].vertices) for p in lasso_prompts])),
+        "lasso_bare_p50": percentile_ms(bare, 50),
+        "lasso_bare_p95": percentile_ms(bare, 95),
+        "lasso_p50": percentile_ms(through[1:], 50),
+        "lasso_p95": percentile_ms(through[1:], 95),
+    }
+
+
 def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12) -> dict[str, float]:
     from qtpy.QtWidgets import QApplication
 
@@ -276,8 +344,10 @@ def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12)
         through_widget, to_screen = through_widget[1:], to_screen[1:]
         stages = np.asarray(stages[1:]) * 1000.0
         boxes = box_drag_latency(viewer, image, widget, volume, index, drags, timeout) if drags > 0 else {}
+        lassos = lasso_drag_latency(viewer, image, widget, volume, index, drags, timeout) if drags > 0 else {}
         return {
             **boxes,
+            **lassos,
             "bare_p50": percentile_ms(bare, 50),
             "bare_p95": percentile_ms(bare, 95),
             "widget_p50": percentile_ms(through_widget, 50),
@@ -369,7 +439,7 @@ def main() -> None:
         "--size", type=int, default=512, help="slice size for the click latency (default 512)"
     )
     parser.add_argument("--clicks", type=int, default=30)
-    parser.add_argument("--drags", type=int, default=12, help="box drags after the clicks (0: none)")
+    parser.add_argument("--drags", type=int, default=12, help="box drags and lassos after the clicks (0: none)")
     parser.add_argument(
         "--prop-size", type=int, default=128, help="slice size for the propagation (default 128)"
     )
@@ -411,6 +481,10 @@ def main() -> None:
             print(f"box drawn by a drag on the same slice, {args.drags} boxes (release to mask):")
             print(f"  bare Session.add_prompts   p50 {r['box_bare_p50']:7.1f} ms   p95 {r['box_bare_p95']:7.1f} ms")
             print(f"  through the widget         p50 {r['box_p50']:7.1f} ms   p95 {r['box_p95']:7.1f} ms")
+            print(f"lasso drawn freehand on the same slice, {args.drags} lassos of {r['lasso_vertices']:.0f} vertices "
+                  "(median, as napari made them; release to mask):")
+            print(f"  bare Session.add_prompts   p50 {r['lasso_bare_p50']:7.1f} ms   p95 {r['lasso_bare_p95']:7.1f} ms")
+            print(f"  through the widget         p50 {r['lasso_p50']:7.1f} ms   p95 {r['lasso_p95']:7.1f} ms")
     if not args.skip_propagation:
         r = bench_propagation_stall(args.prop_size, args.prop_depth, args.timeout)
         print(
