@@ -7,8 +7,8 @@
    Target: widget p95 <= 150 ms.
    Then boxes drawn by real drags on the same slice (box tool), timed from the button's release to
    the preview, with the bare call on the same boxes as the baseline; and freehand lassos (lasso
-   tool, the mouse moved round the organ with the button held), with the bare call on the lassos
-   the widget sent.
+   tool, the mouse moved round the organ with the button held) and brush strokes across it
+   (scribble tool), with the bare call on the lassos and strokes the widget sent.
 2. Event-loop stall during a 200-slice propagation: a QTimer ticks every 5 ms on the Qt thread and
    the longest gap between ticks is recorded while the worker propagates a box-initialised object
    through all slices. Baseline, same run: the longest gap of the idle event loop over 2 s (timer
@@ -210,9 +210,10 @@ def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, time
 
 
 def canvas_lasso(viewer, outline, qt_app) -> float:
-    """A real lasso: the left button pressed at the outline's first world point, the mouse moved
-    through the others with it held (napari adds a vertex every ``lasso_vertex_distance`` screen
-    pixels), released at the last; returns when it was released."""
+    """A real freehand drawing: the left button pressed at the path's first world point, the mouse
+    moved through the others with it held (a lasso: napari adds a vertex every
+    ``lasso_vertex_distance`` screen pixels; a brush stroke: a point per move), released at the
+    last; returns when it was released."""
     from qtpy.QtCore import Qt
     from qtpy.QtTest import QTest
 
@@ -227,19 +228,25 @@ def canvas_lasso(viewer, outline, qt_app) -> float:
     return released
 
 
-def lasso_drag_latency(viewer, image, widget, volume, index: int, lassos: int, timeout: float) -> dict[str, float]:
-    """Release-to-mask of real freehand lassos around the organ (three sizes, in turn), with the
-    bare ``Session.add_prompts`` of the very lassos the widget sent (their vertices as napari made
-    them) as the baseline."""
+def drawn_latency(viewer, image, widget, volume, index: int, tool: str, count: int, timeout: float) -> dict[str, float]:
+    """Release-to-mask of real freehand lassos around the organ (``tool`` "lasso", three sizes in
+    turn) or brush strokes along it (``tool`` "scribble", three lengths), drawn with Qt mouse moves,
+    with the bare ``Session.add_prompts`` of the very prompts the widget sent (their vertices or points
+    as napari and the tool made them) as the baseline."""
     from qtpy.QtCore import QEventLoop
     from qtpy.QtWidgets import QApplication
 
     app = QApplication.instance()
     rows, cols = np.nonzero(volume[index] > 120)
     centre, half = ((rows.min() + rows.max()) / 2, (cols.min() + cols.max()) / 2), ((rows.max() - rows.min()) / 2, (cols.max() - cols.min()) / 2)
-    angles = np.linspace(0.0, 2 * np.pi, 240)
-    outlines = [[image.data_to_world(np.array([index, centre[0] + (half[0] + m) * np.sin(a), centre[1] + (half[1] + m) * np.cos(a)]))
-                 for a in angles] for m in (6, 10, 14)]
+    if tool == "lasso":
+        angles = np.linspace(0.0, 2 * np.pi, 240)
+        paths = [[(centre[0] + (half[0] + m) * np.sin(a), centre[1] + (half[1] + m) * np.cos(a)) for a in angles]
+                 for m in (6, 10, 14)]
+    else:  # a wavy stroke across the organ's middle, a half to four fifths of its width long
+        paths = [[(centre[0] + 0.2 * half[0] * np.sin(6 * t), centre[1] + share * half[1] * (2 * t - 1))
+                  for t in np.linspace(0.0, 1.0, 160)] for share in (0.5, 0.65, 0.8)]
+    outlines = [[image.data_to_world(np.array([index, r, c])) for r, c in path] for path in paths]
     sent: list = []
     submit = widget.worker.submit_interaction
 
@@ -251,27 +258,27 @@ def lasso_drag_latency(viewer, image, widget, volume, index: int, lassos: int, t
     shown: list[float] = []
     waiter = QEventLoop()
     widget.preview_shown.connect(lambda preview: (shown.append(time.perf_counter()), waiter.quit()))
-    widget.set_tool("lasso")
+    widget.set_tool(tool)
     through = []
     try:
-        for k in range(lassos + 1):  # the first lasso warms up the Qt path and is not counted
+        for k in range(count + 1):  # the first one warms up the Qt path and is not counted
             widget.clear_prompts()
             widget.wait_idle(timeout)
             app.processEvents()
             before = len(shown)
             released = canvas_lasso(viewer, outlines[k % 3], app)
-            wait_for_preview(shown, before, waiter, timeout, "a lasso drawn on the canvas")
+            wait_for_preview(shown, before, waiter, timeout, f"a {tool} drawn on the canvas")
             through.append(shown[-1] - released)
     finally:
         widget.worker.submit_interaction = submit
-    lasso_prompts = [[p for p in prompts if p.kind == "lasso"] for prompts in sent[1:]]
-    bare = bare_seconds(widget, lasso_prompts, timeout)
+    drawn = [[p for p in prompts if p.kind == tool] for prompts in sent[1:]]
+    bare = bare_seconds(widget, drawn, timeout)
     return {
-        "lasso_vertices": float(np.median([len(p[0].vertices) for p in lasso_prompts])),
-        "lasso_bare_p50": percentile_ms(bare, 50),
-        "lasso_bare_p95": percentile_ms(bare, 95),
-        "lasso_p50": percentile_ms(through[1:], 50),
-        "lasso_p95": percentile_ms(through[1:], 95),
+        f"{tool}_vertices": float(np.median([len(p[0].vertices if tool == "lasso" else p[0].points) for p in drawn])),
+        f"{tool}_bare_p50": percentile_ms(bare, 50),
+        f"{tool}_bare_p95": percentile_ms(bare, 95),
+        f"{tool}_p50": percentile_ms(through[1:], 50),
+        f"{tool}_p95": percentile_ms(through[1:], 95),
     }
 
 
@@ -344,10 +351,11 @@ def bench_click_latency(size: int, clicks: int, timeout: float, drags: int = 12)
         through_widget, to_screen = through_widget[1:], to_screen[1:]
         stages = np.asarray(stages[1:]) * 1000.0
         boxes = box_drag_latency(viewer, image, widget, volume, index, drags, timeout) if drags > 0 else {}
-        lassos = lasso_drag_latency(viewer, image, widget, volume, index, drags, timeout) if drags > 0 else {}
+        drawn = {key: value for tool in ("lasso", "scribble") if drags > 0
+                 for key, value in drawn_latency(viewer, image, widget, volume, index, tool, drags, timeout).items()}
         return {
             **boxes,
-            **lassos,
+            **drawn,
             "bare_p50": percentile_ms(bare, 50),
             "bare_p95": percentile_ms(bare, 95),
             "widget_p50": percentile_ms(through_widget, 50),
@@ -485,6 +493,10 @@ def main() -> None:
                   "(median, as napari made them; release to mask):")
             print(f"  bare Session.add_prompts   p50 {r['lasso_bare_p50']:7.1f} ms   p95 {r['lasso_bare_p95']:7.1f} ms")
             print(f"  through the widget         p50 {r['lasso_p50']:7.1f} ms   p95 {r['lasso_p95']:7.1f} ms")
+            print(f"stroke brushed across the organ, {args.drags} strokes of {r['scribble_vertices']:.0f} points "
+                  "(median, as the scribble tool recorded them; release to mask):")
+            print(f"  bare Session.add_prompts   p50 {r['scribble_bare_p50']:7.1f} ms   p95 {r['scribble_bare_p95']:7.1f} ms")
+            print(f"  through the widget         p50 {r['scribble_p50']:7.1f} ms   p95 {r['scribble_p95']:7.1f} ms")
     if not args.skip_propagation:
         r = bench_propagation_stall(args.prop_size, args.prop_depth, args.timeout)
         print(

@@ -301,6 +301,23 @@ def test_m_accepts_what_is_drawn_and_moves_on_to_the_next_label(widget, ct_viewe
     assert widget.wait_idle(30) and widget.label_id == 7  # a new object, never label 2 into an old one
 
 
+def test_the_scribble_tool_still_paints_after_a_clear(tools, ct_viewer, mouse):
+    """Clearing the prompts (Escape, and after every accept) keeps the brush: napari gives a layer the
+    mode it had when last hidden whenever its visibility is set, and the scribble layer was set
+    visible again while visible, so the next stroke panned the view and sent nothing."""
+    ct_viewer.dims.set_current_step(0, 9)
+    tools.set_tool("point")
+    tools.set_tool("scribble")
+    mouse.drag(tools.scribbles, [(9, 20, 20), (9, 24, 28)])
+    tools.clear()
+    assert tools.scribbles.mode == "paint" and tools.scribbles.visible
+    mouse.drag(tools.scribbles, [(9, 40, 40), (9, 44, 48)])
+    assert len(tools.received) == 2 and tools.scribbles.data[9][40, 40] == 1
+    tools.clear()  # also with no stroke drawn since the last clear
+    mouse.drag(tools.scribbles, [(9, 60, 60), (9, 64, 66)])
+    assert len(tools.received) == 3
+
+
 def test_widget_lasso_scribble_and_negative_point_refine_one_slice(widget, ct_viewer, mouse, organ):
     from napari.settings import get_settings
 

@@ -142,12 +142,19 @@ class PromptTools:
         self.tool = tool
         layer = self.layers[tool]
         # An empty scribble layer still costs a full-canvas draw pass: show it only when in use.
-        self.scribbles.visible = tool == "scribble" or self._has_strokes
+        self._show_scribbles(tool == "scribble" or self._has_strokes)
         self.viewer.layers.selection.active = layer
         layer.mode = {"point": "add", "box": "add_rectangle", "scribble": "paint", "lasso": "add_polygon_lasso"}[
             tool
         ]
         self._apply_polarity(self.positive)
+
+    def _show_scribbles(self, visible: bool) -> None:
+        """Show or hide the scribble layer. napari gives a layer the mode it had when last hidden each
+        time ``visible`` is set, even to the value it has: set only on a change, or the brush in use
+        fell back to pan-zoom after every accept or clear, and the next stroke panned the view."""
+        if self.scribbles.visible != visible:
+            self.scribbles.visible = visible
 
     def set_positive(self, positive: bool) -> None:
         self.positive = bool(positive)
@@ -196,7 +203,7 @@ class PromptTools:
                 self.scribbles.data[...] = 0
                 self.scribbles.refresh()
                 self._has_strokes = False
-            self.scribbles.visible = self.tool == "scribble"
+            self._show_scribbles(self.tool == "scribble")
         finally:
             self._clearing = False
         self._consumed = {"point": 0, "box": 0, "lasso": 0}
