@@ -70,6 +70,28 @@ def test_a_second_answer_that_fills_the_box_with_background_is_refused():
     assert np.array_equal(kept > 0, filled)
 
 
+def test_a_second_answer_that_takes_the_whole_box_is_judged_against_what_lies_outside_it():
+    """A bright organ in soft tissue, boxed a few pixels loosely: the first answer is the organ and
+    leaves the box's margins empty, and the second, raised answer took the tissue around it, the
+    whole box and past it. Nothing of the box is left to tell the background by; the tissue just
+    outside the box is (the box left it out). A lesion's box filled the same way is still kept."""
+    organ = _disc(7.5)
+    image = np.where(organ, 0.9, 0.55).astype(np.float32)
+    image[:3], image[-3:], image[:, :3], image[:, -3:] = 0.0, 0.0, 0.0, 0.0  # air round the body
+    first = _logits(organ)
+    body = np.zeros(SHAPE, dtype=bool)
+    body[10:38, 10:38] = True  # the box (14-33) and 4 px past it
+    assert left_side_empty(organ, BOX, BoxSpanOptions())
+    assert span_box(first, BOX, image, BoxSpanOptions(), lambda extra: _logits(body)) is first
+    lesion = _lesion_image()
+    part = _lower_part()
+    whole = np.zeros(SHAPE, dtype=bool)
+    whole[14:34, 14:34] = True
+    lesion[whole & ~_disc(9.5)] = 0.43  # the box's corners look like the lesion too, outside it the liver
+    kept = span_box(_logits(part), BOX, lesion, BoxSpanOptions(), lambda extra: _logits(whole))
+    assert np.array_equal(kept > 0, whole)
+
+
 def test_an_answer_reaching_every_side_or_the_rule_off_is_left_alone():
     def never(extra: float) -> np.ndarray:
         raise AssertionError("no second answer was needed")

@@ -543,3 +543,69 @@ def test_a_failed_interaction_or_a_lost_answer_never_leaves_the_window_held(widg
     assert hold.held and not window.updatesEnabled()
     qtbot.waitUntil(lambda: window.updatesEnabled(), timeout=HOLD_MS + 2000)
     assert not hold.held
+
+
+def _drawn_on_canvas(viewer, layer, plane_path, k: int, click: bool = False) -> None:
+    """Real Qt mouse events on the canvas: a click at the one point of ``plane_path``, or the left
+    button pressed at its first (row, col), moved through the others with it held, released at the
+    last; the points are the slice ``k``'s plane coordinates of ``layer``."""
+    from qtpy.QtCore import QPoint, Qt
+    from qtpy.QtTest import QTest
+    from qtpy.QtWidgets import QApplication
+
+    canvas = viewer.window._qt_viewer.canvas
+    to_screen = canvas.view.transform * canvas.view.scene.transform
+
+    def pixel(rc) -> QPoint:
+        world = layer.data_to_world(np.array([k, rc[0], rc[1]], dtype=float))
+        x, y = to_screen.map([world[2], world[1], 0, 1])[:2]
+        return QPoint(int(round(x)), int(round(y)))
+
+    native, button, none = canvas.native, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    if click:
+        QTest.mouseClick(native, button, none, pixel(plane_path[0]))
+        return
+    QTest.mousePress(native, button, none, pixel(plane_path[0]))
+    for rc in plane_path[1:]:
+        QTest.mouseMove(native, pixel(rc))
+        QApplication.processEvents()
+    QTest.mouseRelease(native, button, none, pixel(plane_path[-1]))
+
+
+def test_every_tool_drawn_with_real_mouse_events_segments_again_after_an_accept(widget, ct_viewer, qtbot, organ):
+    """Each tool, drawn with real Qt mouse events on a shown canvas (a click; a drag; a freehand lasso
+    and a brush stroke with the button held), previews the organ; after Accept the same tool drawn
+    again previews it again. The brush once fell back to pan-zoom after every accept: the stroke
+    after it moved the view and sent nothing."""
+    viewer = ct_viewer
+    viewer.window.show()
+    try:
+        mask, (k, r, c) = organ
+        viewer.dims.set_current_step(0, k)
+        viewer.reset_view()
+        qtbot.wait(50)
+        rows, cols = np.nonzero(mask[k])
+        r0, r1, c0, c1 = rows.min() - 3, rows.max() + 3, cols.min() - 3, cols.max() + 3
+        angles = np.linspace(0.0, 2 * np.pi, 60)
+        half_r, half_c = (r1 - r0) / 2, (c1 - c0) / 2
+        paths = {
+            "point": [(r, c)],
+            "box": [(r0 + (r1 - r0) * t, c0 + (c1 - c0) * t) for t in np.linspace(0.0, 1.0, 8)],
+            "lasso": [(r + half_r * np.sin(a), c + half_c * np.cos(a)) for a in angles],
+            "scribble": [(r + 2 * np.sin(5 * t), c - 0.6 * half_c + 1.2 * half_c * t) for t in np.linspace(0.0, 1.0, 30)],
+        }
+        for tool, path in paths.items():
+            widget.set_tool(tool)
+            for attempt in ("first", "after an accept"):
+                _drawn_on_canvas(viewer, widget.tools.layers[tool], path, k, click=tool == "point")
+                qtbot.wait(tool == "point" and 400 or 50)  # (a click is sent after napari's double-click wait)
+                assert widget.wait_idle(30)
+                preview = widget.preview_layer.data[k].astype(bool)
+                assert _dice(preview, mask[k]) > 0.7, f"{tool}, {attempt}: no preview of the organ"
+                widget.commit()
+                assert widget.wait_idle(30)
+                widget.clear_prompts()
+                widget.undo()  # the slice as it was: the next drawing starts afresh
+                assert widget.wait_idle(30)
+    finally:
+        viewer.window._qt_window.hide()

@@ -35,6 +35,8 @@ import numpy as np
 
 from napari_medseg.core.prompts import BoxPrompt, Prompt
 
+OUTSIDE_RING = 3  # px: when the second answer fills the box, the pixels this close outside it stand for its background
+
 
 @dataclass(frozen=True)
 class BoxSpanOptions:
@@ -78,11 +80,18 @@ def span_box(logits: np.ndarray, box: BoxPrompt, image: np.ndarray, opts: BoxSpa
     taken = second > 0
     grown = taken & ~mask
     r0, c0, r1, c1 = box.bounds
-    rest = np.zeros_like(mask)
-    rest[max(int(r0), 0) : int(r1) + 1, max(int(c0), 0) : int(c1) + 1] = True
-    rest &= ~taken
-    if not grown.any() or not rest.any():
+    inside = np.zeros_like(mask)
+    inside[max(int(r0), 0) : int(r1) + 1, max(int(c0), 0) : int(c1) + 1] = True
+    rest = inside & ~taken
+    if not grown.any():
         return second
+    if not rest.any():  # it took the whole box: what lies just outside it is what the box left out
+        h, w = mask.shape
+        rest = np.zeros_like(mask)
+        rest[max(int(r0) - OUTSIDE_RING, 0) : int(r1) + 1 + OUTSIDE_RING, max(int(c0) - OUTSIDE_RING, 0) : int(c1) + 1 + OUTSIDE_RING] = True
+        rest &= ~inside
+        if not rest.any():  # the box spans the slice
+            return second
     img = np.asarray(image, dtype=np.float32)
     added, obj, background = float(img[grown].mean()), float(img[mask].mean()), float(img[rest].mean())
     return second if abs(added - obj) < abs(added - background) else logits
