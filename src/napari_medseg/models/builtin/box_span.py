@@ -24,6 +24,11 @@ cases) Dice@1 0.9073 -> 0.9115, 3D 0.9078 -> 0.9081: three cases moved, none dow
 corrections then ran 0.02-0.03 lower), ``dev-mr`` and ``dev-mr-folded`` unchanged. With a gap share of
 0.05 as well, two more cases rose and a held-out spleen fell (0.815 -> 0.765, 3D 0.664 -> 0.574): not
 taken.
+
+A second answer that fills the box leaves nothing of it to stand for the background; the pixels just
+outside the box do (``OUTSIDE_RING``; 2026-12-07): a bright organ in soft tissue boxed 3-6 px loosely
+was answered as the tissue round it (Dice 0.33-0.60; now 0.96-1.00). No development, held-out or
+evaluation case moved.
 """
 
 from __future__ import annotations
