@@ -91,9 +91,9 @@ def span_box(logits: np.ndarray, box: BoxPrompt, image: np.ndarray, opts: BoxSpa
     if not grown.any():
         return second
     if not rest.any():  # it took the whole box: what lies just outside it is what the box left out
-        h, w = mask.shape
+        ring = OUTSIDE_RING
         rest = np.zeros_like(mask)
-        rest[max(int(r0) - OUTSIDE_RING, 0) : int(r1) + 1 + OUTSIDE_RING, max(int(c0) - OUTSIDE_RING, 0) : int(c1) + 1 + OUTSIDE_RING] = True
+        rest[max(int(r0) - ring, 0) : int(r1) + 1 + ring, max(int(c0) - ring, 0) : int(c1) + 1 + ring] = True
         rest &= ~inside
         if not rest.any():  # the box spans the slice
             return second
