@@ -598,7 +598,7 @@ def test_every_tool_drawn_with_real_mouse_events_segments_again_after_an_accept(
             widget.set_tool(tool)
             for attempt in ("first", "after an accept"):
                 _drawn_on_canvas(viewer, widget.tools.layers[tool], path, k, click=tool == "point")
-                qtbot.wait(tool == "point" and 400 or 50)  # (a click is sent after napari's double-click wait)
+                qtbot.wait(400 if tool == "point" else 50)  # (a click is sent after napari's double-click wait)
                 assert widget.wait_idle(30)
                 preview = widget.preview_layer.data[k].astype(bool)
                 assert _dice(preview, mask[k]) > 0.7, f"{tool}, {attempt}: no preview of the organ"
