@@ -209,7 +209,7 @@ def box_drag_latency(viewer, image, widget, volume, index: int, drags: int, time
     }
 
 
-def canvas_lasso(viewer, outline, qt_app) -> float:
+def canvas_freehand(viewer, outline, qt_app) -> float:
     """A real freehand drawing: the left button pressed at the path's first world point, the mouse
     moved through the others with it held (a lasso: napari adds a vertex every
     ``lasso_vertex_distance`` screen pixels; a brush stroke: a point per move), released at the
@@ -266,7 +266,7 @@ def drawn_latency(viewer, image, widget, volume, index: int, tool: str, count: i
             widget.wait_idle(timeout)
             app.processEvents()
             before = len(shown)
-            released = canvas_lasso(viewer, outlines[k % 3], app)
+            released = canvas_freehand(viewer, outlines[k % 3], app)
             wait_for_preview(shown, before, waiter, timeout, f"a {tool} drawn on the canvas")
             through.append(shown[-1] - released)
     finally:
@@ -447,7 +447,7 @@ def main() -> None:
         "--size", type=int, default=512, help="slice size for the click latency (default 512)"
     )
     parser.add_argument("--clicks", type=int, default=30)
-    parser.add_argument("--drags", type=int, default=12, help="box drags and lassos after the clicks (0: none)")
+    parser.add_argument("--drags", type=int, default=12, help="box drags, lassos and strokes after the clicks (0: none)")
     parser.add_argument(
         "--prop-size", type=int, default=128, help="slice size for the propagation (default 128)"
     )
