@@ -98,9 +98,8 @@ def main() -> None:
     extra = parse_options(args.builtin_option)
     models = {label: make_model(name, options=(*opts, *extra) if name == "builtin" else opts)
               for label, (name, opts) in MODELS.items() if label in args.models.split(";")}
-    scores: dict[tuple[str, str, float], list[float]] = {}
     start = time.perf_counter()
-    curves: dict[tuple[str, str, float], list[list[float]]] = {}
+    curves: dict[tuple[str, str, float], list[list[float]]] = {}  # Dice after each interaction
     for vname, image, masks, preset in volumes(args.set, tuple(int(v) for v in args.seeds.split(","))):
         for lid, (name, ref3) in enumerate(masks.items(), start=1):
             if not ref3.any():
@@ -124,7 +123,6 @@ def main() -> None:
                             if prompts:  # else nothing is left to correct: the mask stays
                                 mask = session.add_prompts(prompts, label_id=1).mask
                             curve.append(dice(mask, ref))
-                        scores.setdefault((pt, label, zoom), []).append(dice(mask, ref))
                         curves.setdefault((pt, label, zoom), []).append(curve)
             print(f"{vname} {name}: done", flush=True)
     shape = f"{image.shape[0]} x {image.shape[1]}"
@@ -137,7 +135,7 @@ def main() -> None:
     print("|---|---|" + "---:|" * len(zooms))
     for pt in ptypes:
         for label in models:
-            row = " | ".join(f"{np.mean(scores[(pt, label, z)]):.3f}" for z in zooms)
+            row = " | ".join(f"{np.mean([curve[-1] for curve in curves[(pt, label, z)]]):.3f}" for z in zooms)
             print(f"| {pt} | {label} | {row} |")
     if args.interactions > 1:
         print("\nMean Dice after each interaction:")
