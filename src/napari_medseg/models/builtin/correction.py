@@ -165,6 +165,9 @@ class CorrectionOptions:
     whole_distance: float = 3.0
     whole_gain: float = 0.1  # ...when the correction added less than this share of the mask at the click
     whole_cover: float = 0.9  # the fresh answer joins only when it holds this share of the previous mask
+    # > 0: where the correction took a new part at the prompt, the fresh answer still joins when it is
+    # at least this many times the correction's answer (a whole the new part lies in)
+    whole_bigger: float = 2.0
 
 
 def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],
@@ -429,10 +432,12 @@ def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Seque
     """The correction's answer ``logits`` joined (pixel-wise maximum) with ``fresh()``, the answer to
     all ``prompts`` without the previous logits, when the newest prompt lies beyond the mask (see
     ``_wants_whole``), the correction added less than
-    ``whole_gain`` of the previous mask's area at the newest prompt (the network kept to its part),
-    and the fresh answer holds that prompt, at least ``whole_cover`` of the previous mask and no
-    negative prompt; else ``logits`` itself. Only clicks and scribbles on the slice qualify (a box or
-    lasso gave the object's extent). ``fresh`` is called only when its answer may be used."""
+    ``whole_gain`` of the previous mask's area at the newest prompt (the network kept to its part) or
+    the fresh answer is at least ``whole_bigger`` times the correction's (the network took a new part,
+    and the fresh answer a whole it lies in: a ventricle clicked, then the white matter, is the
+    brain), and the fresh answer holds that prompt, at least ``whole_cover`` of the previous mask and
+    no negative prompt; else ``logits`` itself. Only clicks and scribbles on the slice qualify (a box
+    or lasso gave the object's extent). ``fresh`` is called only when its answer may be used."""
     if not opts.enabled or opts.whole_distance <= 0 or not prompts:
         return logits
     last = prompts[-1]
@@ -443,10 +448,13 @@ def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Seque
     if not _wants_whole(before, marks, last, opts):
         return logits
     grown = (np.asarray(logits) > 0) & ~before
-    if grown.any() and np.count_nonzero(pieces_touching(grown, marks)) >= opts.whole_gain * np.count_nonzero(before):
+    took_part = grown.any() and np.count_nonzero(pieces_touching(grown, marks)) >= opts.whole_gain * np.count_nonzero(before)
+    if took_part and opts.whole_bigger <= 0:
         return logits  # the network took a new part at the prompt: its answer stands, one decode
     whole = np.asarray(fresh(), dtype=np.float32)
     inside = whole > 0
+    if took_part and np.count_nonzero(inside) < opts.whole_bigger * np.count_nonzero(np.asarray(logits) > 0):
+        return logits
     if not (inside & marks).any():
         return logits
     if np.count_nonzero(inside & before) < opts.whole_cover * np.count_nonzero(before):
