@@ -347,28 +347,36 @@ def test_a_new_part_at_the_click_stands_unless_the_fresh_answer_is_a_whole_aroun
     assert not calls, "with whole_bigger off, a new part at the click stands without a second decode"
 
 
-def test_the_model_takes_the_brain_when_a_second_click_lands_beyond_the_white_matter():
-    """A development MR phantom (seed 3, not an evaluation volume): the first click, deep in the brain,
-    gets the white matter; the second, on the cortex beyond it, now gets the brain."""
+def _two_clicks(case, option: str, values) -> dict:
+    """Dice of the simulated user's first and second click on ``case``'s largest slice, with the
+    built-in model's ``option`` at each of ``values``."""
     from napari_medseg.core.session import Session
-    from napari_medseg.evaluation.datasets import load_cases
     from napari_medseg.evaluation.metrics import dice
     from napari_medseg.evaluation.run import user_seed
     from napari_medseg.evaluation.simulate import SimulatedUser
     from napari_medseg.models.builtin.model import load_builtin
 
-    case = next(c for c in load_cases("dev-mr") if c.name.endswith("3-crop/brain"))
     idx = case.key_slice()
     ref = np.take(case.reference, idx, axis=case.axis)
     scores = {}
-    for distance in (0.0, CorrectionOptions().whole_distance):
+    for value in values:
         model = load_builtin()
-        model.configure({"correction.whole_distance": distance})
+        model.configure({option: value})
         session = Session(case.image, model, preset=case.preset, axis=case.axis)
         user = SimulatedUser("point", SliceRef(case.axis, idx), seed=user_seed(case, "point"))
         first = session.add_prompts(user.next_interaction(ref, None)).mask
         second = session.add_prompts(user.next_interaction(ref, first)).mask
-        scores[distance] = (dice(first, ref), dice(second, ref))
+        scores[value] = (dice(first, ref), dice(second, ref))
+    return scores
+
+
+def test_the_model_takes_the_brain_when_a_second_click_lands_beyond_the_white_matter():
+    """A development MR phantom (seed 3, not an evaluation volume): the first click, deep in the brain,
+    gets the white matter; the second, on the cortex beyond it, now gets the brain."""
+    from napari_medseg.evaluation.datasets import load_cases
+
+    case = next(c for c in load_cases("dev-mr") if c.name.endswith("3-crop/brain"))
+    scores = _two_clicks(case, "correction.whole_distance", (0.0, CorrectionOptions().whole_distance))
     (first_off, off), (first_on, on) = scores.values()
     assert first_off == first_on < 0.9, "the first click is answered as before (a part)"
     assert off < 0.9 and on > 0.95, scores
@@ -378,29 +386,14 @@ def test_the_model_takes_the_brain_when_the_network_took_only_a_piece_round_the_
     """A development average of folded brains (seed 6, not an evaluation volume): the first click gets
     a strip by the ventricles, the second, in the white matter, got the network's piece round it (Dice
     0.32); the fresh answer to both clicks, almost four times that piece, is the brain."""
-    from napari_medseg.core.session import Session
     from napari_medseg.evaluation.datasets import CROP_MARGIN, DEV_MR_FOLDED_SET, Case, crop_case
     from napari_medseg.evaluation.folded_brain import average_brain_phantom
-    from napari_medseg.evaluation.metrics import dice
     from napari_medseg.evaluation.mr_phantom import brain_labels
-    from napari_medseg.evaluation.run import user_seed
-    from napari_medseg.evaluation.simulate import SimulatedUser
-    from napari_medseg.models.builtin.model import load_builtin
 
     image, labels, _ = average_brain_phantom(6)
     case = crop_case(Case(DEV_MR_FOLDED_SET, "mr-average-6", "brain", image, brain_labels(labels)["brain"],
                           axis=2, preset="mr"), margin=CROP_MARGIN)
-    idx = case.key_slice()
-    ref = np.take(case.reference, idx, axis=case.axis)
-    scores = {}
-    for bigger in (0.0, CorrectionOptions().whole_bigger):
-        model = load_builtin()
-        model.configure({"correction.whole_bigger": bigger})
-        session = Session(case.image, model, preset=case.preset, axis=case.axis)
-        user = SimulatedUser("point", SliceRef(case.axis, idx), seed=user_seed(case, "point"))
-        first = session.add_prompts(user.next_interaction(ref, None)).mask
-        second = session.add_prompts(user.next_interaction(ref, first)).mask
-        scores[bigger] = (dice(first, ref), dice(second, ref))
+    scores = _two_clicks(case, "correction.whole_bigger", (0.0, CorrectionOptions().whole_bigger))
     (first_off, off), (first_on, on) = scores.values()
     assert first_off == first_on < 0.2, "the first click is answered as before (a part)"
     assert off < 0.5 and on > 0.85, scores

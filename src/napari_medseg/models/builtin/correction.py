@@ -447,13 +447,14 @@ def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Seque
     marks = _marks(last, before.shape, 1.0)
     if not _wants_whole(before, marks, last, opts):
         return logits
-    grown = (np.asarray(logits) > 0) & ~before
+    after = np.asarray(logits) > 0
+    grown = after & ~before
     took_part = grown.any() and np.count_nonzero(pieces_touching(grown, marks)) >= opts.whole_gain * np.count_nonzero(before)
     if took_part and opts.whole_bigger <= 0:
         return logits  # the network took a new part at the prompt: its answer stands, one decode
     whole = np.asarray(fresh(), dtype=np.float32)
     inside = whole > 0
-    if took_part and np.count_nonzero(inside) < opts.whole_bigger * np.count_nonzero(np.asarray(logits) > 0):
+    if took_part and np.count_nonzero(inside) < opts.whole_bigger * np.count_nonzero(after):
         return logits
     if not (inside & marks).any():
         return logits
