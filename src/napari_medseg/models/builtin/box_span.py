@@ -84,19 +84,23 @@ def span_box(logits: np.ndarray, box: BoxPrompt, image: np.ndarray, opts: BoxSpa
         return second
     taken = second > 0
     grown = taken & ~mask
-    r0, c0, r1, c1 = box.bounds
-    inside = np.zeros_like(mask)
-    inside[max(int(r0), 0) : int(r1) + 1, max(int(c0), 0) : int(c1) + 1] = True
+    inside = _box_pixels(box, mask.shape)
     rest = inside & ~taken
     if not grown.any():
         return second
     if not rest.any():  # it took the whole box: what lies just outside it is what the box left out
-        ring = OUTSIDE_RING
-        rest = np.zeros_like(mask)
-        rest[max(int(r0) - ring, 0) : int(r1) + 1 + ring, max(int(c0) - ring, 0) : int(c1) + 1 + ring] = True
-        rest &= ~inside
+        rest = _box_pixels(box, mask.shape, OUTSIDE_RING) & ~inside
         if not rest.any():  # the box spans the slice
             return second
     img = np.asarray(image, dtype=np.float32)
     added, obj, background = float(img[grown].mean()), float(img[mask].mean()), float(img[rest].mean())
     return second if abs(added - obj) < abs(added - background) else logits
+
+
+def _box_pixels(box: BoxPrompt, shape: tuple[int, int], pad: int = 0) -> np.ndarray:
+    """The pixels of ``box`` (its bounds truncated to whole pixels, as ``span_box`` has always read
+    them), grown by ``pad`` px on every side, within the slice."""
+    r0, c0, r1, c1 = box.bounds
+    out = np.zeros(shape, dtype=bool)
+    out[max(int(r0) - pad, 0) : int(r1) + 1 + pad, max(int(c0) - pad, 0) : int(c1) + 1 + pad] = True
+    return out
