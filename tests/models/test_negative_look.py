@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef
 from napari_medseg.models.builtin.negative_look import (
     NegativeLookOptions,
     answer_to_ignored_click,
+    give_back_object_look,
     take_out_look_alike,
 )
 
@@ -122,3 +125,47 @@ def test_a_click_beside_the_slice_or_a_one_pixel_mask_leave_the_answer_without_w
         on_ribbon = PointPrompt(REF, (40.0, 62.5), positive=False)
         out = take_out_look_alike(one_pixel, [INSIDE, on_ribbon], _brain_like())
         assert out.shape == one_pixel.shape and np.isfinite(out).all()
+
+
+def _band_taken() -> tuple[np.ndarray, np.ndarray, PointPrompt]:
+    """The previous mask (core and ribbon), an answer to a negative click on the ribbon's right side
+    that took out that side of the ribbon and a band of the core beside it, and the click."""
+    cols = np.mgrid[:80, :80][1]
+    before = _disc(25)
+    after = before & ~(cols > 50)  # the ribbon's right side (cols 61-65) and the core's band (51-60)
+    return before, np.where(after, 3.0, -3.0).astype(np.float32), PointPrompt(REF, (40.0, 62.5), positive=False)
+
+
+def test_a_negative_click_gives_back_what_looks_like_the_object():
+    before, logits, click = _band_taken()
+    cols = np.mgrid[:80, :80][1]
+    out = give_back_object_look(logits, before, click, _brain_like(), 0.06, 2.0, 0.5) > 0
+    band = _disc(19) & (cols > 50) & (cols < 57)  # the core's band (its blurred rim and the click aside)
+    assert out[band].all(), "the core's band came back"
+    ribbon = before & ~_disc(21) & (cols > 50)
+    assert out[ribbon].mean() < 0.05, "the clicked ribbon stays out"
+    assert not out[_disc(2.0, centre=(40, 62))].any(), "nothing comes back at the click"
+    assert (logits > 0).sum() == (before & ~(cols > 50)).sum()  # the input is left as it was
+
+
+def test_without_contrast_the_answer_to_a_negative_click_stands():
+    before, logits, click = _band_taken()
+    flat = _brain_like(ribbon=0.83)  # the clicked ribbon looks like the core
+    assert give_back_object_look(logits, before, click, flat, 0.06, 2.0, 0.5) is logits
+    assert give_back_object_look(logits, before, click, _brain_like(), 0.5, 2.0, 0.5) is logits
+
+
+def test_the_correction_rules_give_back_the_object_look_for_negative_clicks_only():
+    from napari_medseg.core.prompts import ScribblePrompt
+    from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
+
+    before, logits, click = _band_taken()
+    prev = np.where(before, 3.0, -3.0).astype(np.float32)
+    image = _brain_like()
+    band = _disc(19) & (np.mgrid[:80, :80][1] > 50) & (np.mgrid[:80, :80][1] < 57)
+    on = CorrectionOptions(border_trim=False)  # (the click sits 2.5 px deep: the border trim would give back some too)
+    assert (bound_correction(logits, prev, [INSIDE, click], on, image=image) > 0)[band].all()
+    off = replace(on, look_back=False)
+    assert not (bound_correction(logits, prev, [INSIDE, click], off, image=image) > 0)[band].any()
+    stroke = ScribblePrompt(REF, ((35.0, 62.5), (45.0, 62.5)), positive=False)
+    assert not (bound_correction(logits, prev, [INSIDE, stroke], on, image=image) > 0)[band].any()

@@ -61,7 +61,7 @@ and a lesion leaked), so absolute intensities leave it off.
 Clicks on several tissues (``click_range``, MR only, 2026-12-05): two or more positive clicks count
 toward that range too (a 2 px disc each), so a first click on a brain's ventricle, answered with the
 ventricle, and a second in its white matter ask for the whole they form. The correction's fresh
-answer (``correction.whole_from_fresh``) is a first answer to all the clicks and gets the wide window.
+answer (``whole_answer.whole_from_fresh``) is a first answer to all the clicks and gets the wide window.
 Motivated by an evaluation case (the MNI template's brain, whose most interior point lies in the
 ventricles: Dice 0.06, 0.10, 0.28, 0.39, 0.53 over five clicks), chosen on the MR development
 phantoms with ``benchmarks/dev_mr_whole_from_part.py``: the brains of seeds 3 and 4 with the first

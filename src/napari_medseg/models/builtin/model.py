@@ -32,7 +32,7 @@ from napari_medseg.core.prompts import Prompt
 from napari_medseg.errors import MedsegError, ModelLoadError, VolumeReadError
 from napari_medseg.models.builtin.box_span import BoxSpanOptions, box_alone, span_box
 from napari_medseg.models.builtin.calibration import CalibrationOptions, first_answer_offset
-from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction, whole_from_fresh
+from napari_medseg.models.builtin.correction import CorrectionOptions, bound_correction
 from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
@@ -72,6 +72,7 @@ from napari_medseg.models.builtin.second_look import (
     second_look_input,
 )
 from napari_medseg.models.builtin.tentacles import TentacleOptions, cut_tentacles
+from napari_medseg.models.builtin.whole_answer import whole_from_fresh
 from napari_medseg.models.builtin.window import (
     OUTSIDE,
     WindowOptions,

@@ -37,6 +37,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import pieces_touching, prompt_anchors
+from napari_medseg.core.morphology import within_distance
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize_point
 
 
@@ -115,3 +116,42 @@ def take_out_look_alike(logits: np.ndarray, prompts: Sequence[Prompt], image: np
     view = out[rows, cols]
     view[drop] = np.minimum(view[drop], -opts.boost)
     return out
+
+
+def give_back_object_look(logits: np.ndarray, before: np.ndarray, click: PointPrompt, image: np.ndarray,
+                          min_contrast: float, keep: float, boost: float, sigma: float = 1.0) -> np.ndarray:
+    """``logits`` (the network's answer to the negative ``click``; ``before``: the previous mask) with
+    the pixels it took out that look like the mask it kept raised to at least ``boost``: those on the
+    kept mask's side of the brightness midway between it and the clicked place (a 2 px disc; the
+    slice smoothed by ``sigma`` px), when the two differ by at least ``min_contrast``, farther than
+    ``keep`` px from the click. Unchanged (the same array) when nothing comes back.
+
+    The network answers a negative click by taking out a patch around it, often with a band of the
+    object beside it: a click on a bright kidney's grey fringe took out a third of the kidney (Dice
+    0.96 -> 0.75). The click says what is not object by its brightness; the object's own brightness
+    says what the band was."""
+    after = np.asarray(logits) > 0
+    removed = before & ~after
+    kept = before & after
+    at = rasterize_point(click.point, before.shape, 2.0)
+    if not removed.any() or not kept.any() or not at.any():
+        return logits
+    rows, cols = crop_around(removed | at, int(np.ceil(2 * sigma)) + 1)
+    smooth = ndimage.gaussian_filter(np.asarray(image[rows, cols], dtype=np.float32), sigma, truncate=2.0)
+    clicked = float(np.median(smooth[at[rows, cols]]))
+    # (the kept mask's median from every other row and column of the slice itself: no blur of the
+    # whole mask, and a median is little moved by noise)
+    sparse = kept[::2, ::2]
+    object_look = float(np.median(np.asarray(image)[::2, ::2][sparse] if sparse.any() else np.asarray(image)[kept]))
+    if abs(object_look - clicked) < min_contrast:
+        return logits
+    cut = 0.5 * (object_look + clicked)
+    like = (smooth > cut) if object_look > clicked else (smooth < cut)
+    back = removed[rows, cols] & like & ~within_distance(at[rows, cols], keep)
+    if not back.any():
+        return logits
+    out = np.array(logits, dtype=np.float32, copy=True)
+    view = out[rows, cols]
+    view[back] = np.maximum(view[back], boost)
+    return out
+
