@@ -285,6 +285,12 @@ def main() -> None:
     print(f"decoder 512x512 MR negative click on the cortex of a brain-sized mask: {looked:.1f} ms with the cortex "
           f"taken out (negative_look.py; {kept / int((brain_logits > 0).sum()):.0%} of the mask kept), {plain:.1f} ms "
           "without (timed in turn)")
+    back, no_back = interleaved_ms([lambda v=v: (model.configure({"correction.look_back": v}),
+                                                 model.decode_relative(cortex_emb, cortex_prompts, brain_logits, True))
+                                    for v in (1, 0)], args.repeats)
+    model.configure({"correction.look_back": CorrectionOptions().look_back})
+    print(f"decoder 512x512, the same negative click: {back:.1f} ms giving back what looks like the mask "
+          f"(correction.look_back), {no_back:.1f} ms without (timed in turn)")
     kidney, kidney_click, kidney_ref = medulla_click_slice(512)
     kidney_emb = model.encode(kidney)
     with_rim, without_rim = interleaved_ms([lambda v=v: (model.configure({"rim.enabled": v}),
