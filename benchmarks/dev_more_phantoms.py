@@ -71,8 +71,9 @@ def main() -> None:
             m = bench.run_case(case, "builtin", model, prompt_type).metrics
             rows.append((case.name, prompt_type, m["dice@1"], m["dice3d"], m["dice@3"], m["dice@5"]))
             if not args.quiet:
-                print(f"{case.name:34s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}  3D {m['dice3d']:.3f}  "
-                      f"slices beyond {m['slices_beyond']:.0f} / missed {m['slices_missed']:.0f}", flush=True)
+                walk = "" if args.no_3d else (f"  3D {m['dice3d']:.3f}  slices beyond {m['slices_beyond']:.0f} / "
+                                              f"missed {m['slices_missed']:.0f}")
+                print(f"{case.name:34s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}{walk}", flush=True)
     d1, d3 = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
     at3, at5 = np.array([r[4] for r in rows]), np.array([r[5] for r in rows])
     print(f"\n{model.identity}, phantom seeds {args.seeds}, synthetic seeds {args.synthetic_seeds}: {len(rows)} cases; "
