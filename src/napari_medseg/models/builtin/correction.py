@@ -179,7 +179,7 @@ class CorrectionOptions:
     honour_lassos: bool = True  # ...and the medial axis of each positive lasso drawn as a correction
     enabled: bool = True
     # a positive click farther than this (px) outside the mask, or a positive scribble outside it, in
-    # a sequence without boxes or lassos, is also answered afresh (0: never; see whole_from_fresh)...
+    # a sequence without boxes or lassos, is also answered afresh (0: never; whole_answer.py)...
     whole_distance: float = 3.0
     whole_gain: float = 0.1  # ...when the correction added less than this share of the mask at the click
     whole_cover: float = 0.9  # the fresh answer joins only when it holds this share of the previous mask
