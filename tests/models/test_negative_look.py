@@ -127,6 +127,12 @@ def test_a_click_beside_the_slice_or_a_one_pixel_mask_leave_the_answer_without_w
         assert out.shape == one_pixel.shape and np.isfinite(out).all()
 
 
+def _core_band() -> np.ndarray:
+    """The part of the core's band that must come back (its blurred rim and the click's place aside)."""
+    cols = np.mgrid[:80, :80][1]
+    return _disc(19) & (cols > 50) & (cols < 57)
+
+
 def _band_taken() -> tuple[np.ndarray, np.ndarray, PointPrompt]:
     """The previous mask (core and ribbon), an answer to a negative click on the ribbon's right side
     that took out that side of the ribbon and a band of the core beside it, and the click."""
@@ -140,8 +146,7 @@ def test_a_negative_click_gives_back_what_looks_like_the_object():
     before, logits, click = _band_taken()
     cols = np.mgrid[:80, :80][1]
     out = give_back_object_look(logits, before, click, _brain_like(), 0.06, 2.0, 0.5) > 0
-    band = _disc(19) & (cols > 50) & (cols < 57)  # the core's band (its blurred rim and the click aside)
-    assert out[band].all(), "the core's band came back"
+    assert out[_core_band()].all(), "the core's band came back"
     ribbon = before & ~_disc(21) & (cols > 50)
     assert out[ribbon].mean() < 0.05, "the clicked ribbon stays out"
     assert not out[_disc(2.0, centre=(40, 62))].any(), "nothing comes back at the click"
@@ -162,7 +167,7 @@ def test_the_correction_rules_give_back_the_object_look_for_negative_clicks_only
     before, logits, click = _band_taken()
     prev = np.where(before, 3.0, -3.0).astype(np.float32)
     image = _brain_like()
-    band = _disc(19) & (np.mgrid[:80, :80][1] > 50) & (np.mgrid[:80, :80][1] < 57)
+    band = _core_band()
     on = CorrectionOptions(border_trim=False)  # (the click sits 2.5 px deep: the border trim would give back some too)
     assert (bound_correction(logits, prev, [INSIDE, click], on, image=image) > 0)[band].all()
     off = replace(on, look_back=False)

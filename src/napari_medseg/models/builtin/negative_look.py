@@ -141,8 +141,8 @@ def give_back_object_look(logits: np.ndarray, before: np.ndarray, click: PointPr
     clicked = float(np.median(smooth[at[rows, cols]]))
     # (the kept mask's median from every other row and column of the slice itself: no blur of the
     # whole mask, and a median is little moved by noise)
-    sparse = kept[::2, ::2]
-    object_look = float(np.median(np.asarray(image)[::2, ::2][sparse] if sparse.any() else np.asarray(image)[kept]))
+    sparse, image = kept[::2, ::2], np.asarray(image)
+    object_look = float(np.median(image[::2, ::2][sparse] if sparse.any() else image[kept]))
     if abs(object_look - clicked) < min_contrast:
         return logits
     cut = 0.5 * (object_look + clicked)
@@ -154,4 +154,3 @@ def give_back_object_look(logits: np.ndarray, before: np.ndarray, click: PointPr
     view = out[rows, cols]
     view[back] = np.maximum(view[back], boost)
     return out
-
