@@ -24,13 +24,13 @@ import itertools
 import numpy as np
 
 from napari_medseg.cli.bench import parse_options
-from napari_medseg.core.sample import DEFAULT_SEED, generate_phantom
+from napari_medseg.core.sample import DEFAULT_SEED
 from napari_medseg.evaluation.datasets import (
     CROP_MARGIN,
     DEV_SET,
     SYNTHETIC_SEEDS,
-    _cases_from_labels,
     crop_case,
+    phantom_cases,
     synthetic_cases,
 )
 from napari_medseg.evaluation.run import Bench, BenchConfig, make_model
@@ -63,9 +63,7 @@ def main() -> None:
     bench = Bench(BenchConfig(sets=(DEV_SET,), models=("builtin",), max_interactions=args.interactions,
                                   with_3d=not args.no_3d))
     rows: list[tuple[str, str, float, float, float, float]] = []
-    cases = (case for seed in seeds for image, labels, _, names in [generate_phantom(seed)]
-             for case in _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen"))
-    for whole in itertools.chain(cases, synthetic_cases(synthetic, set_name=DEV_SET) if synthetic else []):
+    for whole in itertools.chain(phantom_cases(tuple(seeds)), synthetic_cases(synthetic, set_name=DEV_SET) if synthetic else []):
         case = whole if args.whole_slices else crop_case(whole, margin=CROP_MARGIN)  # as the bench cuts every case
         for prompt_type in prompt_types:
             m = bench.run_case(case, "builtin", model, prompt_type).metrics

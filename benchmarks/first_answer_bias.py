@@ -28,9 +28,9 @@ from scipy import ndimage
 
 from napari_medseg.cli.bench import parse_options
 from napari_medseg.core.prompts import SliceRef
-from napari_medseg.core.sample import DEFAULT_SEED, generate_phantom
+from napari_medseg.core.sample import DEFAULT_SEED
 from napari_medseg.core.session import Session
-from napari_medseg.evaluation.datasets import CROP_MARGIN, DEV_SET, _cases_from_labels, crop_case
+from napari_medseg.evaluation.datasets import CROP_MARGIN, crop_case, phantom_cases
 from napari_medseg.evaluation.metrics import dice
 from napari_medseg.evaluation.run import make_model, user_seed
 from napari_medseg.evaluation.simulate import SimulatedUser
@@ -66,23 +66,21 @@ def main() -> None:
     model = make_model("builtin", options=parse_options(args.builtin_option))
     rows: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
     ceiling: dict[str, list[float]] = defaultdict(list)
-    for seed in seeds:
-        image, labels, _, names = generate_phantom(seed)
-        for whole in _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen"):
-            case = crop_case(whole, margin=CROP_MARGIN)
-            index = case.key_slice()
-            ref = np.take(case.reference, index, axis=case.axis)
-            plane = np.take(case.image, index, axis=case.axis)
-            structure = case.name.split("/")[-1]
-            ceiling[structure].append(dice(halfway_contour(plane, ref), ref))
-            border = ref & ~ndimage.binary_erosion(ref)
-            outside = ndimage.binary_dilation(ref) & ~ref
-            for kind in kinds:
-                session = Session(case.image, model, preset=case.preset, axis=case.axis)
-                user = SimulatedUser(kind, SliceRef(case.axis, index), seed=user_seed(case, kind))
-                mask = session.add_prompts(user.next_interaction(ref, None)).mask
-                rows[(structure, kind)].append((dice(mask, ref), np.count_nonzero(mask & ~ref),
-                                                np.count_nonzero(ref & ~mask), mask[border].mean(), mask[outside].mean()))
+    for whole in phantom_cases(tuple(seeds)):
+        case = crop_case(whole, margin=CROP_MARGIN)
+        index = case.key_slice()
+        ref = np.take(case.reference, index, axis=case.axis)
+        plane = np.take(case.image, index, axis=case.axis)
+        structure = case.name.split("/")[-1]
+        ceiling[structure].append(dice(halfway_contour(plane, ref), ref))
+        border = ref & ~ndimage.binary_erosion(ref)
+        outside = ndimage.binary_dilation(ref) & ~ref
+        for kind in kinds:
+            session = Session(case.image, model, preset=case.preset, axis=case.axis)
+            user = SimulatedUser(kind, SliceRef(case.axis, index), seed=user_seed(case, kind))
+            mask = session.add_prompts(user.next_interaction(ref, None)).mask
+            rows[(structure, kind)].append((dice(mask, ref), np.count_nonzero(mask & ~ref),
+                                            np.count_nonzero(ref & ~mask), mask[border].mean(), mask[outside].mean()))
     print(f"{model.identity}, phantom seeds {args.seeds}: first answers on each structure's largest slice")
     print(f"{'structure':14s} {'prompt':8s} {'Dice':>6s} {'fp px':>7s} {'fn px':>7s} {'border':>7s} {'outside':>8s} {'halfway':>8s}")
     for (structure, kind), values in sorted(rows.items()):

@@ -167,15 +167,20 @@ def synthetic_cases(
     return cases
 
 
-def dev_cases() -> list[Case]:
-    """The development set: the phantom generator at seeds 7 and 8, the synthetic one at 99 and 98."""
+def phantom_cases(seeds: tuple[int, ...], set_name: str = DEV_SET) -> list[Case]:
+    """One case per structure of the phantom generator's volume at each seed (whole, not cropped)."""
     from napari_medseg.core.sample import generate_phantom
 
     cases: list[Case] = []
-    for seed in DEV_PHANTOM_SEEDS:
+    for seed in seeds:
         image, labels, _, names = generate_phantom(seed)
-        cases += _cases_from_labels(DEV_SET, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
-    return cases + synthetic_cases(DEV_SYNTHETIC_SEEDS, set_name=DEV_SET)
+        cases += _cases_from_labels(set_name, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
+    return cases
+
+
+def dev_cases() -> list[Case]:
+    """The development set: the phantom generator at seeds 7 and 8, the synthetic one at 99 and 98."""
+    return phantom_cases(DEV_PHANTOM_SEEDS) + synthetic_cases(DEV_SYNTHETIC_SEEDS, set_name=DEV_SET)
 
 
 def dev_mr_cases(folded: bool = False) -> list[Case]:
