@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 from pathlib import Path
 
 import nibabel as nib
@@ -54,3 +56,39 @@ def nifti_path(tmp_path: Path, small_ct: np.ndarray) -> Path:
     path = tmp_path / "ct.nii.gz"
     nib.save(img, str(path))
     return path
+
+
+# --- NRRD files (core/nrrd.py) ---------------------------------------------------------------
+
+LPS_HEADER = {
+    "space": "left-posterior-superior",
+    "space directions": "(0.5,0,0) (0, -0.75, 0) (0,0,3)",
+    "space origin": "(-10.0,20.0,-30.0)",
+    "kinds": "domain domain domain",
+}
+
+
+def _write_nrrd(path: Path, data: np.ndarray, fields: dict[str, str], encoding: str = "gzip",
+               type_name: str | None = None, endian: str = "little") -> Path:
+    """An NRRD file with attached data, written the way Slicer writes one (first axis fastest)."""
+    type_name = type_name or {"int16": "short", "int32": "int", "uint8": "uchar", "float32": "float",
+                              "float64": "double"}[data.dtype.name]
+    raw = np.asarray(data, dtype=data.dtype.newbyteorder("<" if endian == "little" else ">")).transpose().tobytes()
+    body = {"gzip": gzip.compress, "bzip2": bz2.compress, "raw": lambda b: b}[encoding](raw)
+    head = ["NRRD0004", "# written by a test", f"type: {type_name}", f"dimension: {data.ndim}",
+            f"sizes: {' '.join(str(s) for s in data.shape)}", f"endian: {endian}", f"encoding: {encoding}"]
+    head += [f"{key}: {value}" for key, value in fields.items()]
+    path.write_bytes(("\n".join(head) + "\n\n").encode() + body)
+    return path
+
+
+@pytest.fixture
+def write_nrrd():
+    """The NRRD file writer above (``write_nrrd(path, data, fields, encoding=..., endian=...)``)."""
+    return _write_nrrd
+
+
+@pytest.fixture
+def lps_header() -> dict[str, str]:
+    """The geometry fields of a Slicer-written NRRD in LPS."""
+    return dict(LPS_HEADER)

@@ -1,4 +1,4 @@
-"""napari reader for NIfTI (.nii, .nii.gz) and our zarr volumes (.zarr directories).
+"""napari reader for NIfTI (.nii, .nii.gz), NRRD (.nrrd, 3D Slicer's format) and our zarr volumes (.zarr directories).
 
 Voxel spacing and origin come from the affine (``scale`` and ``translate``); the full affine is kept in
 ``layer.metadata["affine"]`` so that labels drawn on the image are written back with exactly the same
@@ -28,7 +28,7 @@ CT_ABDOMEN_LIMITS = (-160.0, 240.0)
 
 
 def napari_get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
-    """Our reader if every path is a NIfTI file or a .zarr directory, else None (napari tries others)."""
+    """Our reader if every path is a NIfTI or NRRD file or a .zarr directory, else None (napari tries others)."""
     paths = _as_paths(path)
     if not paths or not all(volume_suffix(p) for p in paths):
         return None

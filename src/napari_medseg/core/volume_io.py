@@ -1,4 +1,4 @@
-"""Volumes on disk: NIfTI and zarr in, labels out, every write atomic.
+"""Volumes on disk: NIfTI, zarr and NRRD in, labels out, every write atomic.
 
 A :class:`Volume` is the array exactly as nibabel returns it (no reorientation: ``data[i, j, k]``),
 its voxel-to-world affine, its voxel spacing and, for NIfTI, the header, so that written labels
@@ -30,6 +30,7 @@ from napari_medseg.errors import VolumeReadError, VolumeWriteError
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 ZARR_SUFFIX = ".zarr"
+NRRD_SUFFIX = ".nrrd"  # read only (core/nrrd.py): labels drawn on it are written as NIfTI or zarr
 _READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile, ImageFileError, ValueError, struct.error)
 
 
@@ -53,9 +54,9 @@ class Volume:
 
 
 def volume_suffix(path: str | Path) -> str:
-    """The volume suffix a file name ends in (``.nii.gz``, ``.nii``, ``.zarr``, any case), or ""."""
+    """The volume suffix a file name ends in (``.nii.gz``, ``.nii``, ``.zarr``, ``.nrrd``, any case), or ""."""
     name = Path(path).name.lower()
-    return next((s for s in (".nii.gz", *NIFTI_SUFFIXES, ZARR_SUFFIX) if name.endswith(s)), "")
+    return next((s for s in (".nii.gz", *NIFTI_SUFFIXES, ZARR_SUFFIX, NRRD_SUFFIX) if name.endswith(s)), "")
 
 
 def _is_nifti(path: Path) -> bool:
@@ -114,7 +115,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def read_volume(path: str | Path) -> Volume:
-    """Read a 3D scalar volume from ``.nii``, ``.nii.gz`` or a ``.zarr`` directory.
+    """Read a 3D scalar volume from ``.nii``, ``.nii.gz``, ``.nrrd`` or a ``.zarr`` directory.
 
     A 2D image becomes a one-slice volume ``(X, Y, 1)`` and a 4D file holding a single volume is
     squeezed; anything else that is not one scalar 3D volume raises :class:`VolumeReadError`.
@@ -124,8 +125,12 @@ def read_volume(path: str | Path) -> Volume:
         raise VolumeReadError(f"file not found: {p}")
     if _is_zarr(p):
         return read_zarr(p)
+    if p.name.lower().endswith(NRRD_SUFFIX):
+        from napari_medseg.core.nrrd import read_nrrd
+
+        return read_nrrd(p)
     if not _is_nifti(p):
-        raise VolumeReadError(f"{p.name} is not a NIfTI (.nii, .nii.gz) or .zarr volume; convert it to NIfTI")
+        raise VolumeReadError(f"{p.name} is not a NIfTI (.nii, .nii.gz), .nrrd or .zarr volume; convert it to NIfTI")
     try:
         img = nib.load(str(p))
         if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):

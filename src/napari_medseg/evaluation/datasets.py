@@ -7,6 +7,8 @@
   separate from the training generator in ``training/``.
 * ``mni``: the MNI152 2009a T1 template with brain, grey-matter and white-matter labels, shipped
   inside the ``nilearn`` package (``pip install napari-medseg[bench]``; nothing is downloaded).
+* ``radiomics``: real CT lung and MR brain and breast tumours with hand-drawn labels, from the test
+  data of pyradiomics' source package on PyPI (``evaluation/radiomics_set.py``; fetched once).
 
 A :class:`Case` is one structure of one volume; cases of one volume share the image array, so the
 benchmark can share one embedding cache per volume and model across structures and prompt types.
@@ -21,7 +23,7 @@ from scipy import ndimage
 
 from napari_medseg.errors import MedsegError
 
-SETS = ("sample", "synthetic", "mni")
+SETS = ("sample", "synthetic", "mni", "radiomics")
 # Development volumes for choosing weights and options: other seeds of the phantom and synthetic
 # generators. Never reported as evaluation, never used in training; the evaluation SETS stay untouched
 # by such choices.
@@ -250,6 +252,10 @@ def load_cases(set_name: str, quick: bool = False) -> list[Case]:
         cases = synthetic_cases((0,), (48, 48, 16)) if quick else synthetic_cases()
     elif set_name == "mni":
         cases = mni_cases(4 if quick else 2)
+    elif set_name == "radiomics":
+        from napari_medseg.evaluation.radiomics_set import radiomics_cases
+
+        cases = radiomics_cases()
     elif set_name == DEV_SET:
         cases = dev_cases()
     elif set_name in (DEV_MR_SET, DEV_MR_FOLDED_SET):
