@@ -55,7 +55,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the screenshot and labels")
     parser.add_argument(
-        "--image", type=Path, help="a .nii/.nii.gz/.zarr volume instead of the bundled sample"
+        "--image", type=Path, help="a .nii/.nii.gz/.nrrd/.zarr volume instead of the bundled sample"
     )
     parser.add_argument(
         "--reference", type=Path, help="reference labels for --image (places the headless box)"

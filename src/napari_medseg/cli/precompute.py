@@ -17,7 +17,7 @@ HELP = "encode every slice of a volume into an embedding cache folder, ahead of 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("precompute", help=HELP, description=HELP)
-    parser.add_argument("image", help="the image volume (.nii, .nii.gz or .zarr)")
+    parser.add_argument("image", help="the image volume (.nii, .nii.gz, .nrrd or .zarr)")
     add_model_arguments(parser)
     parser.add_argument("--cache", required=True, metavar="DIR", help="embedding cache folder")
     parser.add_argument("--axis", type=int, choices=(0, 1, 2), default=2, help="slicing axis (default 2)")

@@ -20,7 +20,7 @@ HELP = "segment a volume from a JSON prompt file (docs/prompt-format.md) into a 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("segment", help=HELP, description=HELP)
-    parser.add_argument("image", help="the image volume (.nii, .nii.gz or .zarr)")
+    parser.add_argument("image", help="the image volume (.nii, .nii.gz, .nrrd or .zarr)")
     parser.add_argument("--prompts", required=True, metavar="PROMPTS.json", help="the prompt file")
     parser.add_argument("--out", required=True, metavar="LABELS.nii.gz", help="where to write the labels")
     add_model_arguments(parser)
