@@ -11,7 +11,7 @@ header is read; a detached header (``.nhdr`` with ``data file:``) is refused wit
 from __future__ import annotations
 
 import bz2
-import gzip
+import math
 import re
 import zlib
 from pathlib import Path
@@ -93,19 +93,20 @@ def _voxels(fields: dict[str, str], body: bytes, name: str) -> np.ndarray:
     if any(s <= 0 for s in sizes):
         raise VolumeReadError(f"{name} holds no voxels (sizes {sizes}); give a volume of at least one voxel")
     encoding = fields.get("encoding", "raw").lower()
+    count = math.prod(sizes)
+    expected = count * dtype.itemsize  # (no more is decompressed: a corrupt header cannot fill the memory)
     try:
         if encoding in ("gzip", "gz"):
-            data = gzip.decompress(body)
+            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, expected)
         elif encoding in ("bzip2", "bz2"):
-            data = bz2.decompress(body)
+            data = bz2.BZ2Decompressor().decompress(body, max_length=expected)
         elif encoding == "raw":
             data = body
         else:
             raise VolumeReadError(f"{name}: NRRD encoding {encoding!r} is not read here; save it as raw or gzip")
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         raise VolumeReadError(f"cannot read {name}: its compressed voxels are corrupt or truncated ({exc})") from exc
-    count = int(np.prod(sizes))
-    if len(data) < count * dtype.itemsize:
+    if len(data) < expected:
         raise VolumeReadError(f"cannot read {name}: {len(data)} bytes of voxels for {count} {type_name} voxels; "
                               "the file is truncated")
     # the file's first axis is the fastest: numpy's reversed order, transposed back
@@ -129,11 +130,16 @@ def _geometry(fields: dict[str, str], spatial: list[int], name: str) -> tuple[np
             raise VolumeReadError(f"{name}: its NRRD 'space directions' do not give one 3D vector per spatial axis")
         for column, vector in enumerate(vectors):
             affine[:3, column] = signs * vector
-        origin = _vectors(fields.get("space origin", "(0,0,0)"), name)[0]
-        if origin is not None and len(origin) == 3:
-            affine[:3, 3] = signs * origin
+        origin = _vectors(fields.get("space origin", "(0,0,0)"), name)
+        if len(origin) != 1 or origin[0] is None or len(origin[0]) != 3:
+            raise VolumeReadError(f"{name}: its NRRD 'space origin' is not one 3D point; fix the header's geometry")
+        affine[:3, 3] = signs * origin[0]
     elif "spacings" in fields:  # no world frame: the spacings alone
-        values = [float(v) for v in fields["spacings"].split() if v.lower() != "nan"]
+        try:
+            values = [float(v) for v in fields["spacings"].split()]
+        except ValueError as exc:
+            raise VolumeReadError(f"{name}: its NRRD 'spacings' are not numbers; fix the header") from exc
+        values = [v for v in values if not np.isnan(v)]
         for column, value in enumerate(values[: len(spatial)]):
             affine[column, column] = value if np.isfinite(value) and value > 0 else 1.0
     if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
@@ -159,6 +165,9 @@ def read_nrrd(path: str | Path):
     data = _voxels(fields, body, p.name)
     kinds = fields.get("kinds", "").lower().split()
     directions = _vectors(fields["space directions"], p.name) if "space directions" in fields else None
+    if directions is not None and len(directions) != data.ndim:
+        raise VolumeReadError(f"{p.name}: its NRRD 'space directions' name {len(directions)} axes, its sizes "
+                              f"{data.ndim}; the header is corrupt")
     axes = list(range(data.ndim))
     non_spatial = [a for a in axes if (directions is not None and directions[a] is None)
                    or (kinds and a < len(kinds) and kinds[a] not in ("domain", "space", "???"))]
