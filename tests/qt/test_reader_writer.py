@@ -241,3 +241,33 @@ def test_label_names_are_saved_beside_the_labels_and_come_back_on_open(make_napa
     assert dict(zip(reopened.features["index"], reopened.features["name"], strict=True)) == {
         0: "background", 3: "liver"}  # (label 7 has no name: napari shows its id alone)
     assert "liver" in reopened.get_status((10, 8, 3), world=False)["coordinates"]  # napari names it on hover
+
+
+def test_nrrd_from_slicer_opens_in_napari_and_its_labels_save_as_nifti_on_its_grid(
+    make_napari_viewer, tmp_path, write_nrrd, lps_header
+):
+    """A Slicer pair (image + ``_label`` NRRD in LPS) opens through napari's own open with the
+    geometry of its header; labels saved from it land on the same world grid as NIfTI."""
+    data = _ct(np.random.default_rng(3))
+    seg = np.zeros(SHAPE, dtype=np.int16)
+    seg[8:14, 6:12, 2:5] = 1
+    image_path = write_nrrd(tmp_path / "lung1_image.nrrd", data, lps_header)
+    label_path = write_nrrd(tmp_path / "lung1_label.nrrd", seg, lps_header)
+    viewer = make_napari_viewer()
+
+    image = viewer.open(image_path, plugin=PLUGIN)[0]
+    labels = viewer.open(label_path, plugin=PLUGIN)[0]
+
+    assert (image._type_string, labels._type_string) == ("image", "labels")
+    np.testing.assert_array_equal(np.asarray(image.data), data)
+    np.testing.assert_array_equal(np.asarray(labels.data), seg)
+    np.testing.assert_allclose(image.metadata["affine"], labels.metadata["affine"])
+    # the header's LPS directions (0.5, -0.75, 3 mm) and origin as RAS: x and y negated
+    np.testing.assert_allclose(image.metadata["affine"][:3, 3], (10.0, -20.0, -30.0))
+    np.testing.assert_allclose(np.abs(image.scale), (0.5, 0.75, 3.0))
+    assert image.contrast_limits == [-160.0, 240.0]  # a CT, in the abdomen window
+
+    written = labels.save(str(tmp_path / "lung1_seg.nii.gz"), plugin=PLUGIN)
+    back = nib.load(written[0])
+    np.testing.assert_array_equal(np.asarray(back.dataobj), seg)
+    np.testing.assert_allclose(back.affine, image.metadata["affine"])
