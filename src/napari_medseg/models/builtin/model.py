@@ -80,6 +80,7 @@ from napari_medseg.models.builtin.window import (
     maps_under,
     reaches_edge,
 )
+from napari_medseg.models.builtin.zoom_in import ZoomInOptions, answer_zoomed_in
 from napari_medseg.models.protocol import Embedding
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
@@ -200,7 +201,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "window")
+               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "window", "zoom_in")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -220,6 +221,7 @@ class BuiltinModel:
         self.box_span = BoxSpanOptions()
         self.tentacles = TentacleOptions()
         self.window = WindowOptions()
+        self.zoom_in = ZoomInOptions()
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way
@@ -296,18 +298,26 @@ class BuiltinModel:
     def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
                         prev_logits: np.ndarray | None, relative: bool,
                         decoder: MaskDecoder | None = None, fill: bool = True, look: bool = True,
-                        walk: bool = False) -> np.ndarray:
+                        walk: bool = False, zoom: bool = True) -> np.ndarray:
         """``decode``; with ``relative`` (a percentile range, as for MR) a first answer from clicks or
         scribbles is extended by ``extend_relative`` instead of ``extend``. ``decoder``: another
         decoder on the same features (the propagation decoder). ``fill``: False leaves a first click's
         answer without the edge fill, ``look``: False without the second look (both for the fresh
         answer a correction is checked against: no correction rules run inside it, so no recursion);
-        ``walk``: a propagation step (decoded on a window only with ``window.walks``, window.py)."""
+        ``walk``: a propagation step (decoded on a window only with ``window.walks``, window.py); ``zoom``:
+        False keeps a tiny object on the slice as it is (the zoomed-in crop's own answer, zoom_in.py)."""
         missing = [k for k in EMBEDDING_KEYS if k not in embedding]
         if missing:
             raise ModelLoadError(
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
+        if zoom and look and not walk:  # a tiny object: answered on a zoomed-in crop (zoom_in.py)
+            previous = None if prev_logits is None else checked_previous(prev_logits, tuple(embedding["size"]))
+            zoomed = answer_zoomed_in(np.asarray(embedding["image"], dtype=np.float32), prompts, previous, self.zoom_in,
+                                      lambda crop, on_crop, prev: self.decode_relative(
+                                          self.encode(crop), on_crop, prev, relative, decoder, fill, zoom=False))
+            if zoomed is not None:
+                return zoomed
         looks = look and prev_logits is None and gets_second_look(prompts, self.second_look)
         # lassos alone: the drawn region stands for the first answer (second_look.py)
         out = drawn_answer(prompts, tuple(int(v) for v in embedding["size"]), self.second_look) if looks else None
