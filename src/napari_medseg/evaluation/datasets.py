@@ -9,6 +9,8 @@
   inside the ``nilearn`` package (``pip install napari-medseg[bench]``; nothing is downloaded).
 * ``radiomics``: real CT lung and MR brain and breast tumours with hand-drawn labels, from the test
   data of pyradiomics' source package on PyPI (``evaluation/radiomics_set.py``; fetched once).
+* ``totalseg``: a real abdominal CT at 3 mm with TotalSegmentator's own segmentation as the reference
+  (its test example, from its source package on PyPI; ``evaluation/totalseg_set.py``).
 
 A :class:`Case` is one structure of one volume; cases of one volume share the image array, so the
 benchmark can share one embedding cache per volume and model across structures and prompt types.
@@ -23,7 +25,7 @@ from scipy import ndimage
 
 from napari_medseg.errors import MedsegError
 
-SETS = ("sample", "synthetic", "mni", "radiomics")
+SETS = ("sample", "synthetic", "mni", "radiomics", "totalseg")
 # Development volumes for choosing weights and options: other seeds of the phantom and synthetic
 # generators. Never reported as evaluation, never used in training; the evaluation SETS stay untouched
 # by such choices.
@@ -256,6 +258,10 @@ def load_cases(set_name: str, quick: bool = False) -> list[Case]:
         from napari_medseg.evaluation.radiomics_set import radiomics_cases
 
         cases = radiomics_cases()
+    elif set_name == "totalseg":
+        from napari_medseg.evaluation.totalseg_set import totalseg_cases
+
+        cases = totalseg_cases()
     elif set_name == DEV_SET:
         cases = dev_cases()
     elif set_name in (DEV_MR_SET, DEV_MR_FOLDED_SET):

@@ -20,6 +20,7 @@ SET_TITLES = {
     "synthetic": "Synthetic 3D test volumes (`evaluation/datasets.py`, not the training generator)",
     "mni": "MNI152 2009a T1 template (nilearn), brain / white matter / grey matter",
     "radiomics": "Real CT and MR tumours (pyradiomics' test volumes): lung 1-2 (CT), brain 1-2 and breast (MR)",
+    "totalseg": "A real abdominal CT at 3 mm, references by TotalSegmentator (its test example), 10 structures",
     "dev": "DEVELOPMENT volumes (phantom seeds 7, 8; synthetic seeds 99, 98): for choosing weights, not evaluation",
     "dev-mr": "MR DEVELOPMENT volumes (T1-like brain phantoms, seeds 3, 4): for choosing weights, not evaluation",
     "dev-mr-folded": "MR DEVELOPMENT volumes (a folded brain phantom, seed 5; two averages of 8 folded brains, seeds 6, 7): for choosing weights, not evaluation",

@@ -311,11 +311,12 @@ class BuiltinModel:
             raise ModelLoadError(
                 f"embedding lacks '{missing[0]}': it was not made by the built-in model; clear the embedding cache"
             )
-        if zoom and look and not walk:  # a tiny object: answered on a zoomed-in crop (zoom_in.py)
+        if zoom and look and (not walk or self.zoom_in.walks):  # a tiny object: on a zoomed-in crop (zoom_in.py)
             previous = None if prev_logits is None else checked_previous(prev_logits, tuple(embedding["size"]))
             zoomed = answer_zoomed_in(np.asarray(embedding["image"], dtype=np.float32), prompts, previous, self.zoom_in,
                                       lambda crop, on_crop, prev: self.decode_relative(
-                                          self.encode(crop), on_crop, prev, relative, decoder, fill, zoom=False))
+                                          self.encode(crop), on_crop, prev, relative, decoder, fill, walk=walk,
+                                          zoom=False), walk=walk)
             if zoomed is not None:
                 return zoomed
         looks = look and prev_logits is None and gets_second_look(prompts, self.second_look)

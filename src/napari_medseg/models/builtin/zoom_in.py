@@ -47,6 +47,8 @@ class ZoomInOptions:
     context: float = 1.5  # the crop: the object and this many times its size on every side ...
     min_context: float = 12.0  # ... but at least this many px
     corrections: bool = True  # corrections of a tiny mask too (not only a first box)
+    walks: bool = False  # propagation steps of a tiny mask too ...
+    walk_max_side: float = 16.0  # ... smaller across than this
     enabled: bool = True
 
 
@@ -106,12 +108,15 @@ def _resized(array: np.ndarray, size: tuple[int, int], antialias: bool = False) 
 
 
 def answer_zoomed_in(image: np.ndarray, prompts: Sequence[Prompt], previous: np.ndarray | None, opts: ZoomInOptions,
-                     answer: Callable[[np.ndarray, list[Prompt], np.ndarray | None], np.ndarray]) -> np.ndarray | None:
+                     answer: Callable[[np.ndarray, list[Prompt], np.ndarray | None], np.ndarray],
+                     walk: bool = False) -> np.ndarray | None:
     """Logits over the slice ``image`` from ``answer(crop, prompts_on_crop, previous_on_crop)`` (the
     model's answer on a scaled-up crop around the object), or None when the object needs no zoom."""
     if previous is not None and not opts.corrections:
         return None
     bounds = object_bounds(prompts, previous)
+    if walk:
+        opts = replace(opts, max_side=min(opts.max_side, opts.walk_max_side))
     f = None if bounds is None else zoom_factor(bounds, opts)
     if f is None:
         return None
