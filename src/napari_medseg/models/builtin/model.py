@@ -313,7 +313,7 @@ class BuiltinModel:
             )
         if zoom and look and (not walk or self.zoom_in.walks):  # a tiny object: on a zoomed-in crop (zoom_in.py)
             previous = None if prev_logits is None else checked_previous(prev_logits, tuple(embedding["size"]))
-            zoomed = answer_zoomed_in(np.asarray(embedding["image"], dtype=np.float32), prompts, previous, self.zoom_in,
+            zoomed = answer_zoomed_in(embedding["image"], prompts, previous, self.zoom_in,
                                       lambda crop, on_crop, prev: self.decode_relative(
                                           self.encode(crop), on_crop, prev, relative, decoder, fill, walk=walk,
                                           zoom=False), walk=walk)

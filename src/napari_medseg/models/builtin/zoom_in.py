@@ -112,7 +112,8 @@ def answer_zoomed_in(image: np.ndarray, prompts: Sequence[Prompt], previous: np.
                      answer: Callable[[np.ndarray, list[Prompt], np.ndarray | None], np.ndarray],
                      walk: bool = False) -> np.ndarray | None:
     """Logits over the slice ``image`` from ``answer(crop, prompts_on_crop, previous_on_crop)`` (the
-    model's answer on a scaled-up crop around the object), or None when the object needs no zoom."""
+    model's answer on a scaled-up crop around the object), or None when the object needs no zoom.
+    (Only the crop is read from ``image``: the cached float16 slice is not copied whole.)"""
     if previous is not None and not opts.corrections:
         return None
     bounds = object_bounds(prompts, previous)
