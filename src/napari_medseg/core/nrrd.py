@@ -114,8 +114,10 @@ def _voxels(fields: dict[str, str], body: bytes, name: str) -> np.ndarray:
     return np.ascontiguousarray(array.astype(dtype.newbyteorder("="), copy=False))
 
 
-def _geometry(fields: dict[str, str], spatial: list[int], name: str) -> tuple[np.ndarray, tuple[float, ...]]:
-    """The 4x4 RAS affine and the voxel spacing of the spatial axes."""
+def _geometry(fields: dict[str, str], directions: list[np.ndarray | None] | None, spatial: list[int],
+              name: str) -> tuple[np.ndarray, tuple[float, ...]]:
+    """The 4x4 RAS affine and the voxel spacing of the spatial axes (``directions``: the header's
+    ``space directions``, read, or None without them)."""
     affine = np.eye(4)
     signs = np.ones(3)
     space = fields.get("space", "").lower()
@@ -124,8 +126,8 @@ def _geometry(fields: dict[str, str], spatial: list[int], name: str) -> tuple[np
             raise VolumeReadError(f"{name}: NRRD space {fields['space']!r} is not a 3D patient space; "
                                   "save it in RAS or LPS")
         signs = np.array(_TO_RAS[space], dtype=np.float64)
-    if "space directions" in fields:
-        vectors = [v for v in _vectors(fields["space directions"], name) if v is not None]
+    if directions is not None:
+        vectors = [v for v in directions if v is not None]
         if len(vectors) != len(spatial) or any(len(v) != 3 for v in vectors):
             raise VolumeReadError(f"{name}: its NRRD 'space directions' do not give one 3D vector per spatial axis")
         for column, vector in enumerate(vectors):
@@ -151,7 +153,7 @@ def _geometry(fields: dict[str, str], spatial: list[int], name: str) -> tuple[np
 def read_nrrd(path: str | Path):
     """A 3D scalar volume from a ``.nrrd`` file with attached data (see the module docstring). A 2D
     image becomes a one-slice volume; a leading non-spatial axis of size 1 is dropped."""
-    from napari_medseg.core.volume_io import Volume  # (volume_io dispatches here)
+    from napari_medseg.core.volume_io import Volume, _as_scalar_3d  # (volume_io dispatches here)
 
     p = Path(path).expanduser()
     try:
@@ -174,12 +176,7 @@ def read_nrrd(path: str | Path):
     if any(data.shape[a] != 1 for a in non_spatial):
         raise VolumeReadError(f"{p.name} has shape {data.shape} with a non-spatial axis (vectors, colours or time); "
                               "give a single scalar 3D volume")
-    data = data.reshape([data.shape[a] for a in axes if a not in non_spatial])
     spatial = [a for a in axes if a not in non_spatial]
-    if data.ndim == 2:
-        data = data[:, :, np.newaxis]
-    if data.ndim != 3:
-        raise VolumeReadError(f"{p.name} has shape {data.shape} ({data.ndim}D); give a single 3D volume")
-    affine, spacing = _geometry(fields, spatial, p.name)
-    spacing = (spacing + (1.0, 1.0))[:3]
+    data = _as_scalar_3d(data.reshape([data.shape[a] for a in spatial]), p.name)  # (2D: one slice)
+    affine, spacing = _geometry(fields, directions, spatial, p.name)
     return Volume(data=data, affine=affine, spacing=spacing, header=None, path=p)
