@@ -30,8 +30,10 @@ from scipy import ndimage
 
 from napari_medseg.cli.bench import parse_options
 from napari_medseg.core.prompts import SliceRef
+from napari_medseg.core.sample import SPACING as SAMPLE_SPACING
 from napari_medseg.core.sample import generate_phantom, load_sample
 from napari_medseg.core.session import Session
+from napari_medseg.core.volume_io import Volume
 from napari_medseg.evaluation.folded_brain import (
     AVERAGE_SEEDS,
     FOLDED_SEEDS,
@@ -72,6 +74,11 @@ def volumes(set_name: str, seeds: tuple[int, ...] = (7, 8)) -> list[tuple[str, n
     return out
 
 
+def native_spacing(preset: str) -> float:
+    """The in-plane pixel size (mm) the generators draw at: the CT phantom's 0.9 mm, the brains' 2 mm."""
+    return 2.0 if preset == "mr" else SAMPLE_SPACING[0]
+
+
 def _masks(labels: np.ndarray, names: dict[int, str]) -> dict[str, np.ndarray]:
     return {name: labels == lid for lid, name in names.items()}
 
@@ -89,6 +96,10 @@ def main() -> None:
                         help="an inference-time option for every built-in row (repeatable), as napari-medseg bench's")
     parser.add_argument("--seeds", default="7,8",
                         help="--set dev: the phantom seeds (7,8 the development pair; 9-16 held out, as dev_more_phantoms.py's)")
+    parser.add_argument("--spacing", type=float, default=0.0,
+                        help="the slices' pixel size (mm) at x1; a slice scaled by z then has pixels of spacing / z "
+                             "(what the built-in model's working scale reads, models/working_scale.py); "
+                             "0: the volumes' own (0.9 mm for the CT phantoms, 2 mm for the MR ones)")
     parser.add_argument("--existing", action="store_true",
                         help="correct an imperfect existing label (the reference grown by 2 px, moved by (3, 2) px)")
     args = parser.parse_args()
@@ -115,7 +126,9 @@ def main() -> None:
                             mask = np.roll(ndimage.binary_dilation(ref, iterations=2), (3, 2), axis=(0, 1))
                             labels = np.zeros(img.shape, dtype=np.uint8)
                             labels[..., 1] = mask
-                        session = Session(img, model, labels=labels, preset=preset, axis=2)
+                        pixel = (args.spacing or native_spacing(preset)) / zoom
+                        volume = Volume(img, np.diag([pixel, pixel, 3.0, 1.0]), (pixel, pixel, 3.0))
+                        session = Session(volume, model, labels=labels, preset=preset, axis=2)
                         user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
                         curve = []
                         for _ in range(args.interactions):

@@ -21,7 +21,13 @@ import argparse
 import numpy as np
 
 from napari_medseg.cli.bench import parse_options
-from napari_medseg.evaluation.datasets import CROP_MARGIN, DEV_MR_FOLDED_SET, Case, crop_case
+from napari_medseg.evaluation.datasets import (
+    CROP_MARGIN,
+    DEV_MR_FOLDED_SET,
+    MR_PHANTOM_SPACING,
+    Case,
+    crop_case,
+)
 from napari_medseg.evaluation.folded_brain import (
     AVERAGE_SEEDS,
     FOLDED_SEEDS,
@@ -57,7 +63,8 @@ def main() -> None:
     rows: list[tuple[str, str, float, float, float, float]] = []
     for name, (image, labels, _) in volumes:
         for structure, ref in brain_labels(labels).items():
-            case = crop_case(Case(DEV_MR_FOLDED_SET, name, structure, image, ref, axis=2, preset="mr"), margin=CROP_MARGIN)
+            case = crop_case(Case(DEV_MR_FOLDED_SET, name, structure, image, ref, axis=2, preset="mr",
+                                  spacing=MR_PHANTOM_SPACING), margin=CROP_MARGIN)
             for prompt_type in prompt_types:
                 m = bench.run_case(case, "builtin", model, prompt_type).metrics
                 rows.append((case.name, prompt_type, m["dice@1"], m["dice3d"], m["dice@3"], m["dice@5"]))

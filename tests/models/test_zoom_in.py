@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef, rasterize
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, SliceRef, rasterize
 from napari_medseg.core.sample import generate_phantom
 from napari_medseg.core.session import Session
 from napari_medseg.evaluation.metrics import dice
@@ -15,7 +15,6 @@ from napari_medseg.models.builtin.zoom_in import (
     ZoomInOptions,
     answer_zoomed_in,
     object_bounds,
-    prompts_zoomed,
     zoom_factor,
 )
 from napari_medseg.models.registry import load_model
@@ -38,13 +37,6 @@ def test_what_says_how_large_the_object_is():
     assert zoom_factor((0, 0, 2, 1), opts) == opts.max_factor
     assert zoom_factor((0, 0, 16, 3), opts) is None  # large enough
     assert zoom_factor((0, 0, 6, 8), ZoomInOptions(enabled=False)) is None
-
-
-def test_prompts_map_pixel_centres_onto_the_scaled_crop():
-    stroke = ScribblePrompt(REF, ((12.0, 10.0), (14.0, 13.0)), width=2.0)
-    moved = prompts_zoomed([PointPrompt(REF, (10.0, 10.0)), stroke], origin=(10, 10), fr=4.0, fc=4.0)
-    assert moved[0].point == (1.5, 1.5)  # pixel (0, 0) of the crop covers zoomed pixels 0-3: centre 1.5
-    assert moved[1].points == ((9.5, 1.5), (17.5, 13.5)) and moved[1].width == 8.0
 
 
 def test_the_crop_answer_lands_on_the_object_and_the_rest_stays_background():

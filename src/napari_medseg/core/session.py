@@ -43,6 +43,7 @@ from napari_medseg.models.protocol import (
     logits_from_mask,
 )
 from napari_medseg.models.registry import DEFAULT_MODEL, load_model
+from napari_medseg.models.working_scale import at_working_scale
 
 _PROMPT_CLASSES = (PointPrompt, BoxPrompt, ScribblePrompt, LassoPrompt)
 
@@ -116,14 +117,27 @@ class Session:
             self._signature = volume_signature(self.volume.data)
         return self._signature
 
+    def working_model(self, axis: int | None = None) -> PromptableModel:
+        """The model as it answers slices along ``axis``: on slices scaled up to the pixel size it
+        works at, when it names one and the volume's pixels in that plane are coarser
+        (models/working_scale.py); else the model itself."""
+        axis = self._axis if axis is None else check_axis(axis)
+        plane = [i for i in range(3) if i != axis]
+        return at_working_scale(self.model, (self.volume.spacing[plane[0]], self.volume.spacing[plane[1]]),
+                                (self.shape[plane[0]], self.shape[plane[1]]), self.relative_intensity)
+
     @property
     def model_key(self) -> str:
-        """The cache key's model part: the model's identity and the intensity preset."""
-        return f"{self.model.identity}|{self.preset.key}"
+        """The cache key's model part along the session's axis: the model's identity (at its working
+        scale) and the intensity preset."""
+        return self._model_key(self._axis)
+
+    def _model_key(self, axis: int) -> str:
+        return f"{self.working_model(axis).identity}|{self.preset.key}"
 
     def cache_key(self, index: int, axis: int | None = None) -> CacheKey:
         axis = self._axis if axis is None else check_axis(axis)
-        return CacheKey(self.signature, self.model_key, axis, int(index))
+        return CacheKey(self.signature, self._model_key(axis), axis, int(index))
 
     def slice_image(self, index: int, axis: int | None = None) -> np.ndarray:
         """Slice ``index`` along ``axis`` as the model sees it: float32 in [0, 1]."""
@@ -147,7 +161,7 @@ class Session:
         axis = self._axis if axis is None else check_axis(axis)
         check_index(index, axis, self.shape)
         return self.cache.get_or_compute(
-            self.cache_key(index, axis), lambda: self.model.encode(self.slice_image(index, axis))
+            self.cache_key(index, axis), lambda: self.working_model(axis).encode(self.slice_image(index, axis))
         )
 
     def precompute(
@@ -161,11 +175,11 @@ class Session:
         return precompute(
             lambda i: self.slice_image(i, axis),
             self.shape[axis],
-            self.model,
+            self.working_model(axis),
             self.cache,
             self.signature,
             axis,
-            model_key=self.model_key,
+            model_key=self._model_key(axis),
             progress=progress,
             cancel=cancel,
         )
@@ -331,8 +345,10 @@ class Session:
             if on_slice is not None:
                 on_slice(index, mask)
 
+        model = self.working_model(axis)
+
         def features(index: int) -> tuple[np.ndarray, int]:  # the model's view of the slice (feature_appearance.py)
-            return self.model.appearance_features(self.embedding(index, axis))  # type: ignore[attr-defined]
+            return model.appearance_features(self.embedding(index, axis))  # type: ignore[attr-defined]
 
         try:
             _propagation.propagate(
@@ -425,14 +441,15 @@ class Session:
                 step: bool = False) -> np.ndarray:
         """Run the model on a slice (no lock held: decoding is the slow part); ``step``: a propagation step."""
         embedding = self.embedding(ref.index, ref.axis)
+        model = self.working_model(ref.axis)  # (the session's model, or it on scaled-up slices)
         if step and prev_logits is not None and isinstance(self.model, DecodesPropagationSteps):
-            logits = np.asarray(self.model.decode_step(embedding, prompts, prev_logits, self.relative_intensity),
+            logits = np.asarray(model.decode_step(embedding, prompts, prev_logits, self.relative_intensity),
                                 dtype=np.float32)
         elif isinstance(self.model, ReadsIntensityScale):
-            logits = np.asarray(self.model.decode_relative(embedding, prompts, prev_logits, self.relative_intensity),
+            logits = np.asarray(model.decode_relative(embedding, prompts, prev_logits, self.relative_intensity),
                                 dtype=np.float32)
         else:
-            logits = np.asarray(self.model.decode(embedding, prompts, prev_logits), dtype=np.float32)
+            logits = np.asarray(model.decode(embedding, prompts, prev_logits), dtype=np.float32)
         plane = ref.plane_shape(self.shape)
         if logits.shape != plane:
             raise MedsegError(

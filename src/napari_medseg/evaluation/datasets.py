@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from napari_medseg.core.volume_io import Volume
 from napari_medseg.errors import MedsegError
 
 SETS = ("sample", "synthetic", "mni", "radiomics", "totalseg")
@@ -41,11 +42,13 @@ DEV_SETS = (DEV_SET, DEV_MR_SET, DEV_MR_FOLDED_SET)
 # Every case is cut to its structure's in-plane bounding box plus this margin (all slices kept), the
 # same for every method: it bounds the cost of the classical baselines on large slices.
 CROP_MARGIN = 24
+MR_PHANTOM_SPACING = (2.0, 2.0, 2.0)  # mm: the MR phantoms are drawn at a template's 2 mm (a brain 96 x 112 voxels)
 
 
 @dataclass
 class Case:
-    """One structure to segment: the image, its reference mask, the slicing axis and the preset."""
+    """One structure to segment: the image, its reference mask, the slicing axis, the preset and the
+    voxel spacing (mm; the built-in model scales coarse slices up by it, models/working_scale.py)."""
 
     set_name: str
     volume_name: str
@@ -54,10 +57,15 @@ class Case:
     reference: np.ndarray
     axis: int = 2
     preset: str = "auto"
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     @property
     def name(self) -> str:
         return f"{self.volume_name}/{self.structure}"
+
+    def volume(self) -> Volume:
+        """The image with its spacing, as a session opens it."""
+        return Volume(self.image, np.diag([*self.spacing, 1.0]), tuple(float(v) for v in self.spacing))
 
     def key_slice(self) -> int:
         """The slice where the reference has its largest area: where an annotator starts."""
@@ -84,7 +92,8 @@ def sample_cases() -> list[Case]:
 
     volume, labels, names = load_sample()
     image = np.asarray(volume.data)
-    return _cases_from_labels("sample", "ct-phantom", image, np.asarray(labels), names, axis=2, preset="ct-abdomen")
+    return _cases_from_labels("sample", "ct-phantom", image, np.asarray(labels), names, axis=2, preset="ct-abdomen",
+                              spacing=tuple(volume.spacing))
 
 
 # --- synthetic test volumes ----------------------------------------------------------------------
@@ -167,18 +176,21 @@ def synthetic_cases(
     cases: list[Case] = []
     for seed in seeds:
         image, labels, names = synthetic_volume(seed, shape)
-        cases += _cases_from_labels(set_name, f"synthetic-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
+        # (1 mm voxels: the generator draws in voxels, a vessel 5-9 across)
+        cases += _cases_from_labels(set_name, f"synthetic-{seed}", image, labels, names, axis=2, preset="ct-abdomen",
+                                    spacing=(1.0, 1.0, 1.0))
     return cases
 
 
 def phantom_cases(seeds: tuple[int, ...], set_name: str = DEV_SET) -> list[Case]:
     """One case per structure of the phantom generator's volume at each seed (whole, not cropped)."""
-    from napari_medseg.core.sample import generate_phantom
+    from napari_medseg.core.sample import SPACING, generate_phantom
 
     cases: list[Case] = []
     for seed in seeds:
         image, labels, _, names = generate_phantom(seed)
-        cases += _cases_from_labels(set_name, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen")
+        cases += _cases_from_labels(set_name, f"phantom-{seed}", image, labels, names, axis=2, preset="ct-abdomen",
+                                    spacing=SPACING)
     return cases
 
 
@@ -202,7 +214,7 @@ def dev_mr_cases(folded: bool = False) -> list[Case]:
     cases: list[Case] = []
     for set_name, volume_name, make in volumes:
         image, labels, _ = make()
-        cases += [Case(set_name, volume_name, name, image, ref, axis=2, preset="mr")
+        cases += [Case(set_name, volume_name, name, image, ref, axis=2, preset="mr", spacing=MR_PHANTOM_SPACING)
                   for name, ref in mr_phantom.brain_labels(labels).items()]
     return cases
 
@@ -219,12 +231,14 @@ def mni_cases(resolution: int = 2) -> list[Case]:
         raise MedsegError(
             "the 'mni' set needs nilearn (it ships the MNI152 template); run: pip install 'napari-medseg[bench]'"
         ) from exc
-    image = np.asarray(datasets.load_mni152_template(resolution=resolution).dataobj, dtype=np.float32)
+    template = datasets.load_mni152_template(resolution=resolution)
+    image = np.asarray(template.dataobj, dtype=np.float32)
+    spacing = tuple(float(v) for v in template.header.get_zooms()[:3])
     brain = np.asarray(datasets.load_mni152_brain_mask(resolution=resolution).dataobj) > 0
     wm = np.asarray(datasets.load_mni152_wm_template(resolution=resolution).dataobj) > 0.5
     gm = np.asarray(datasets.load_mni152_gm_template(resolution=resolution).dataobj) > 0.5
     labels = {"brain": brain, "white matter": wm, "grey matter": gm}
-    return [Case("mni", "mni152-t1", name, image, ref, axis=2, preset="mr") for name, ref in labels.items()]
+    return [Case("mni", "mni152-t1", name, image, ref, axis=2, preset="mr", spacing=spacing) for name, ref in labels.items()]
 
 
 def crop_case(case: Case, margin: int = 8, half_depth: int | None = None) -> Case:
@@ -243,7 +257,7 @@ def crop_case(case: Case, margin: int = 8, half_depth: int | None = None) -> Cas
         box.append(slice(max(int(lo), 0), min(int(hi), ref.shape[axis])))
     box_t = tuple(box)
     return Case(case.set_name, case.volume_name + "-crop", case.structure, np.ascontiguousarray(case.image[box_t]),
-                np.ascontiguousarray(ref[box_t]), case.axis, case.preset)
+                np.ascontiguousarray(ref[box_t]), case.axis, case.preset, case.spacing)
 
 
 def load_cases(set_name: str, quick: bool = False) -> list[Case]:

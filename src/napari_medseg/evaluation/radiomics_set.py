@@ -46,5 +46,6 @@ def radiomics_cases(folder: Path | None = None):
         if image.shape != labels.shape:
             raise MedsegError(f"{volume}_label.nrrd has shape {labels.shape}, its image {image.shape}; "
                               "the files do not match")
-        cases.append(Case(RADIOMICS_SET, volume, structure, image.data, labels.data > 0, axis=2, preset=preset))
+        cases.append(Case(RADIOMICS_SET, volume, structure, image.data, labels.data > 0, axis=2, preset=preset,
+                          spacing=image.spacing))
     return cases

@@ -166,7 +166,7 @@ class Bench:
     def session(self, case: Case, model: PromptableModel) -> Session:
         key = (id(case.image), model.identity)
         cache = self._caches.setdefault(key, EmbeddingCache(max_bytes=1024**3))
-        return Session(case.image, model, preset=case.preset, cache=cache, axis=case.axis)
+        return Session(case.volume(), model, preset=case.preset, cache=cache, axis=case.axis)
 
     def run_case(self, case: Case, model_name: str, model: PromptableModel, prompt_type: str) -> CaseResult:
         start = time.perf_counter()

@@ -53,5 +53,6 @@ def totalseg_cases(folder: Path | None = None):
     if image.shape != labels.shape:
         raise MedsegError(f"example_seg.nii.gz has shape {labels.shape}, its image {image.shape}; the files do not match")
     data, seg = np.asarray(image.data), np.asarray(labels.data)
-    return [Case(TOTALSEG_SET, "ts-example-ct", name, data, seg == value, axis=2, preset="ct-abdomen")
+    return [Case(TOTALSEG_SET, "ts-example-ct", name, data, seg == value, axis=2, preset="ct-abdomen",
+                 spacing=image.spacing)
             for value, name in STRUCTURES.items() if (seg == value).any()]

@@ -82,6 +82,7 @@ from napari_medseg.models.builtin.window import (
 )
 from napari_medseg.models.builtin.zoom_in import ZoomInOptions, answer_zoomed_in
 from napari_medseg.models.protocol import Embedding
+from napari_medseg.models.working_scale import WorkingSpacing
 
 # p2: the embedding also holds the slice (float16) for the refinement; p3: feature maps stored (H, W, C);
 # p4: slices longer than ScaleOptions.max_side are also encoded at 1/k ("coarse_" maps; k in "scale")
@@ -201,7 +202,8 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "window", "zoom_in")
+               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "window", "zoom_in",
+               "working_spacing")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -222,6 +224,7 @@ class BuiltinModel:
         self.tentacles = TentacleOptions()
         self.window = WindowOptions()
         self.zoom_in = ZoomInOptions()
+        self.working_spacing = WorkingSpacing()  # coarser slices are scaled up first (models/working_scale.py)
         self.device = torch.device(device)
         # channels last (NHWC): the CPU convolutions, pooling and upsampling of this small network run
         # two to four times faster than NCHW (layers.Pointwise), and the cache keeps the maps that way

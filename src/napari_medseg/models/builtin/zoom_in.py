@@ -23,17 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from napari_medseg.core.prompts import (
-    BoxPrompt,
-    LassoPrompt,
-    PointPrompt,
-    Prompt,
-    ScribblePrompt,
-    prompt_coords,
-)
+from napari_medseg.core.prompts import BoxPrompt, Prompt, prompt_coords
+from napari_medseg.models.working_scale import prompts_scaled, resize
 
 OUTSIDE = -10.0  # the logit of the slice outside the zoomed crop (background, firmly)
 Bounds = tuple[float, float, float, float]
@@ -78,36 +70,6 @@ def zoom_factor(bounds: Bounds, opts: ZoomInOptions) -> float | None:
     return factor if factor > 1.0 else None
 
 
-def _to_zoomed(rc: tuple[float, float], origin: tuple[int, int], fr: float, fc: float) -> tuple[float, float]:
-    """A slice pixel's (row, col) on the scaled crop: pixel centres map to pixel centres."""
-    return ((rc[0] - origin[0] + 0.5) * fr - 0.5, (rc[1] - origin[1] + 0.5) * fc - 0.5)
-
-
-def prompts_zoomed(prompts: Sequence[Prompt], origin: tuple[int, int], fr: float, fc: float) -> list[Prompt]:
-    """The prompts on the scaled crop whose top-left slice pixel is ``origin`` (a stroke widens too)."""
-    out: list[Prompt] = []
-    for p in prompts:
-        if isinstance(p, PointPrompt):
-            out.append(replace(p, point=_to_zoomed(p.point, origin, fr, fc)))
-        elif isinstance(p, BoxPrompt):
-            out.append(replace(p, corner_a=_to_zoomed(p.corner_a, origin, fr, fc),
-                               corner_b=_to_zoomed(p.corner_b, origin, fr, fc)))
-        elif isinstance(p, ScribblePrompt):
-            out.append(replace(p, points=tuple(_to_zoomed(q, origin, fr, fc) for q in p.points),
-                               width=p.width * 0.5 * (fr + fc)))
-        elif isinstance(p, LassoPrompt):
-            out.append(replace(p, vertices=tuple(_to_zoomed(q, origin, fr, fc) for q in p.vertices)))
-        else:
-            raise TypeError(f"unknown prompt type {type(p).__name__}")
-    return out
-
-
-def _resized(array: np.ndarray, size: tuple[int, int], antialias: bool = False) -> np.ndarray:
-    with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None, None]
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=antialias)[0, 0].numpy()
-
-
 def answer_zoomed_in(image: np.ndarray, prompts: Sequence[Prompt], previous: np.ndarray | None, opts: ZoomInOptions,
                      answer: Callable[[np.ndarray, list[Prompt], np.ndarray | None], np.ndarray],
                      walk: bool = False) -> np.ndarray | None:
@@ -130,10 +92,10 @@ def answer_zoomed_in(image: np.ndarray, prompts: Sequence[Prompt], previous: np.
     ch, cw = rows.stop - rows.start, cols.stop - cols.start
     size = (max(int(round(ch * f)), 1), max(int(round(cw * f)), 1))
     fr, fc = size[0] / ch, size[1] / cw  # (the exact factors of the rounded size)
-    crop = _resized(image[rows, cols], size)
-    prev = None if previous is None else _resized(previous[rows, cols], size)
-    logits = answer(crop, prompts_zoomed(prompts, (rows.start, cols.start), fr, fc), prev)
-    back = _resized(logits, (ch, cw), antialias=True)
+    crop = resize(image[rows, cols], size)
+    prev = None if previous is None else resize(previous[rows, cols], size)
+    logits = answer(crop, prompts_scaled(prompts, fr, fc, (rows.start, cols.start)), prev)
+    back = resize(logits, (ch, cw), antialias=True)
     out = np.full((h, w), OUTSIDE, dtype=np.float32)
     if previous is not None:  # (the crop holds all of the previous mask: outside it, background stays)
         out = np.minimum(np.asarray(previous, dtype=np.float32), OUTSIDE)

@@ -1,0 +1,179 @@
+"""Coarse slices are scaled up to the pixel size a model works at.
+
+A network learns objects at some size in pixels. The built-in model's were tens to a hundred pixels
+across; a CT reconstructed at 3 mm, or an MR at 2 mm, shows the same organs two or three times
+smaller, and there a click's answer leaks and a kidney or a vessel's box holds too little to answer.
+A model that names the pixel size it works at (``working_spacing``, in mm) is wrapped, per slicing
+axis, in :class:`ScaledModel`: each slice is scaled up (bilinear) so that its pixels are at most
+that size, encoded at that size (and cached so), the prompts and the previous logits are mapped
+onto it, and the logits come back to the slice's own grid (area-averaged). The factor is bounded
+(``max_factor``, and ``max_side`` px for the scaled slice) so that a coarse but large slice does not
+cost more than it gives. A model without ``working_spacing`` (the SAM family, which resizes every
+slice to 1024 px anyway) is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Prompt, ScribblePrompt
+from napari_medseg.models.protocol import Embedding, PromptableModel
+
+SLICE_SIZE = "working_scale.size"  # the embedding's record of the slice's own (H, W)
+SLICE_FEATURES = "working_scale.features"  # appearance features resampled onto the slice's grid ...
+FEATURE_STRIDE = 4  # ... of cells this many slice pixels across
+
+
+@dataclass(frozen=True)
+class WorkingSpacing:
+    """The pixel size a model works at, and how far a slice may be scaled up to reach it."""
+
+    spacing: float = 1.0  # mm: a slice with larger pixels is scaled up to this (0: never) ...
+    relative_spacing: float = 2.0  # ... on relative intensities (a percentile range: MR)
+    max_factor: float = 4.0
+    max_side: int = 512  # px: the scaled slice stays within this (or its own size, when larger)
+
+
+def scale_factors(plane_spacing: tuple[float, float], plane_shape: tuple[int, int],
+                  opts: WorkingSpacing, relative: bool = False) -> tuple[float, float]:
+    """(row, column) factors that bring a slice's pixels to the working spacing (1.0: as it is);
+    ``relative``: of a volume on relative intensities (MR)."""
+    target = opts.relative_spacing if relative else opts.spacing
+    if target <= 0:
+        return 1.0, 1.0
+    wanted = [min(max(float(s) / target, 1.0), opts.max_factor) for s in plane_spacing]
+    longest = max(n * f for n, f in zip(plane_shape, wanted, strict=True))
+    bound = max(opts.max_side, max(plane_shape))
+    if longest > bound:  # (both shrink alike: the aspect the spacing asked for is kept)
+        wanted = [max(f * bound / longest, 1.0) for f in wanted]
+    return wanted[0], wanted[1]
+
+
+def resize(array: np.ndarray, size: tuple[int, int], antialias: bool = False) -> np.ndarray:
+    """``array`` (H, W) resampled to ``size``, bilinear, pixel centres on pixel centres."""
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None, None]
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=antialias)[0, 0].numpy()
+
+
+def _scaled(rc: tuple[float, float], origin: tuple[int, int], fr: float, fc: float) -> tuple[float, float]:
+    return ((rc[0] - origin[0] + 0.5) * fr - 0.5, (rc[1] - origin[1] + 0.5) * fc - 0.5)
+
+
+def prompts_scaled(prompts: Sequence[Prompt], fr: float, fc: float, origin: tuple[int, int] = (0, 0)) -> list[Prompt]:
+    """The prompts on the slice region from ``origin`` scaled by (``fr``, ``fc``) (a stroke widens too)."""
+    out: list[Prompt] = []
+    for p in prompts:
+        if isinstance(p, PointPrompt):
+            out.append(replace(p, point=_scaled(p.point, origin, fr, fc)))
+        elif isinstance(p, BoxPrompt):
+            out.append(replace(p, corner_a=_scaled(p.corner_a, origin, fr, fc),
+                               corner_b=_scaled(p.corner_b, origin, fr, fc)))
+        elif isinstance(p, ScribblePrompt):
+            out.append(replace(p, points=tuple(_scaled(q, origin, fr, fc) for q in p.points),
+                               width=p.width * 0.5 * (fr + fc)))
+        elif isinstance(p, LassoPrompt):
+            out.append(replace(p, vertices=tuple(_scaled(q, origin, fr, fc) for q in p.vertices)))
+        else:
+            raise TypeError(f"unknown prompt type {type(p).__name__}")
+    return out
+
+
+def features_on_slice(features: np.ndarray, stride: int, shape: tuple[int, int],
+                      scaled_shape: tuple[int, int]) -> np.ndarray:
+    """Features on a grid of cells of ``stride`` scaled pixels, sampled (bilinear) at the centres of
+    the slice's own cells of ``FEATURE_STRIDE`` pixels: what propagation compares masks by."""
+    h, w = shape
+    gh, gw = -(-h // FEATURE_STRIDE), -(-w // FEATURE_STRIDE)
+    fh, fw = features.shape[:2]
+    # a slice cell's centre, (i + 0.5) * FEATURE_STRIDE slice px, is at that times f scaled px
+    rows = np.clip((np.arange(gh) + 0.5) * FEATURE_STRIDE * scaled_shape[0] / h / stride - 0.5, 0, fh - 1)
+    cols = np.clip((np.arange(gw) + 0.5) * FEATURE_STRIDE * scaled_shape[1] / w / stride - 0.5, 0, fw - 1)
+    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    r1, c1 = np.minimum(r0 + 1, fh - 1), np.minimum(c0 + 1, fw - 1)
+    ar, ac = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
+    f = np.asarray(features, dtype=np.float32)
+    top = f[r0][:, c0] * (1 - ac) + f[r0][:, c1] * ac
+    bottom = f[r1][:, c0] * (1 - ac) + f[r1][:, c1] * ac
+    return (top * (1 - ar) + bottom * ar).astype(features.dtype)
+
+
+class ScaledModel:
+    """``inner`` answering on slices scaled up by (``fr``, ``fc``); the slice's own grid outside.
+
+    It offers every optional part of the protocol and passes each on to the inner model's own, or
+    to its plain ``decode``; the session asks the inner model which parts it has."""
+
+    def __init__(self, inner: PromptableModel, fr: float, fc: float) -> None:
+        self.inner, self.fr, self.fc = inner, float(fr), float(fc)
+        self.name = inner.name
+
+    @property
+    def identity(self) -> str:  # the scaled slices' embeddings are other embeddings
+        return f"{self.inner.identity}:x{self.fr:.4g},{self.fc:.4g}"
+
+    def _size(self, h: int, w: int) -> tuple[int, int]:
+        return max(int(round(h * self.fr)), 1), max(int(round(w * self.fc)), 1)
+
+    def encode(self, image: np.ndarray) -> Embedding:
+        h, w = image.shape
+        up = resize(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), self._size(h, w))
+        out = dict(self.inner.encode(up))
+        out[SLICE_SIZE] = np.array([h, w], dtype=np.int64)
+        if hasattr(self.inner, "appearance_features"):  # kept on the slice's grid, for propagation
+            features, stride = self.inner.appearance_features(out)
+            out[SLICE_FEATURES] = features_on_slice(features, stride, (h, w), up.shape)
+        return out
+
+    def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
+        if SLICE_FEATURES not in embedding:
+            raise TypeError(f"model '{self.name}' offers no appearance features")
+        return embedding[SLICE_FEATURES], FEATURE_STRIDE
+
+    def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
+               prev_logits: np.ndarray | None = None) -> np.ndarray:
+        return self._answer(embedding, prompts, prev_logits, lambda e, p, q: self.inner.decode(e, p, q))
+
+    def decode_relative(self, embedding: Embedding, prompts: Sequence[Prompt],
+                        prev_logits: np.ndarray | None, relative: bool) -> np.ndarray:
+        if not hasattr(self.inner, "decode_relative"):
+            return self.decode(embedding, prompts, prev_logits)
+        return self._answer(embedding, prompts, prev_logits,
+                            lambda e, p, q: self.inner.decode_relative(e, p, q, relative))
+
+    def decode_step(self, embedding: Embedding, prompts: Sequence[Prompt],
+                    prev_logits: np.ndarray, relative: bool) -> np.ndarray:
+        if not hasattr(self.inner, "decode_step"):
+            return self.decode_relative(embedding, prompts, prev_logits, relative)
+        return self._answer(embedding, prompts, prev_logits,
+                            lambda e, p, q: self.inner.decode_step(e, p, q, relative))
+
+    def _answer(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
+                decode) -> np.ndarray:
+        if SLICE_SIZE not in embedding:
+            raise TypeError("embedding was not made at this working scale: clear the embedding cache")
+        h, w = (int(v) for v in embedding[SLICE_SIZE])
+        size = self._size(h, w)
+        fr, fc = size[0] / h, size[1] / w  # (the exact factors of the rounded size)
+        prev = None if prev_logits is None else resize(prev_logits, size)
+        logits = np.asarray(decode(embedding, prompts_scaled(prompts, fr, fc), prev), dtype=np.float32)
+        return resize(logits, (h, w), antialias=True)
+
+
+def at_working_scale(model: PromptableModel, plane_spacing: tuple[float, float],
+                     plane_shape: tuple[int, int], relative: bool = False) -> PromptableModel:
+    """``model`` for slices of this pixel spacing (mm) and shape (``relative``: on relative
+    intensities): scaled up when the model names a working spacing that the slices' pixels are
+    coarser than, else the model itself."""
+    opts = getattr(model, "working_spacing", None)
+    if not isinstance(opts, WorkingSpacing):
+        return model
+    fr, fc = scale_factors(plane_spacing, plane_shape, opts, relative)
+    if round(plane_shape[0] * fr) <= plane_shape[0] and round(plane_shape[1] * fc) <= plane_shape[1]:
+        return model
+    return ScaledModel(model, fr, fc)
