@@ -34,6 +34,7 @@ from napari_medseg.models.builtin.second_look import SecondLookOptions
 from napari_medseg.models.builtin.window import WindowOptions
 from napari_medseg.models.builtin.zoom_in import ZoomInOptions
 from napari_medseg.models.protocol import embedding_nbytes, logits_from_mask
+from napari_medseg.models.working_scale import at_working_scale
 
 REF = SliceRef(2, 0)
 
@@ -135,6 +136,23 @@ def tiny_aorta_slice() -> tuple[np.ndarray, list[BoxPrompt], np.ndarray]:
     rows, cols = np.nonzero(ref)
     box = BoxPrompt(REF, (rows.min() - 1.0, cols.min() - 1.0), (rows.max() + 1.0, cols.max() + 1.0))
     return img, [box], ref
+
+
+def coarse_kidney_slice() -> tuple[np.ndarray, list[PointPrompt], np.ndarray]:
+    """A development phantom's (seed 7) slice through its left kidney scaled to a third in plane (64 x 53
+    px, a CT at 2.7 mm) as the model sees it, with a click at the kidney's most interior pixel."""
+    from scipy import ndimage
+
+    from napari_medseg.core.sample import generate_phantom
+
+    image, labels, _, names = generate_phantom(7)
+    kidney = labels == next(k for k, v in names.items() if v == "left kidney")
+    z = int(np.argmax(kidney.sum(axis=(0, 1))))
+    img = np.clip((ndimage.zoom(image[..., z].astype(np.float32), 1 / 3, order=1) + 160.0) / 400.0, 0.0, 1.0)
+    ref = ndimage.zoom(kidney[..., z].astype(np.float32), 1 / 3, order=1) > 0.5
+    inside = ndimage.distance_transform_edt(ref)
+    click = PointPrompt(REF, tuple(float(v) for v in np.unravel_index(np.argmax(inside), ref.shape)))
+    return img, [click], ref
 
 
 def _scaled_raw(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -340,6 +358,19 @@ def main() -> None:
     print(f"decoder, a box round a tiny object (an aorta of {int(tiny_ref.sum())} px on a {tiny.shape[0]}x{tiny.shape[1]} "
           f"slice at 2.7 mm): {zoomed:.1f} ms answered on a zoomed-in crop (zoom_in.py; Dice {tiny_dice[1]:.3f}), "
           f"{unzoomed:.1f} ms on the slice (Dice {tiny_dice[0]:.3f}; timed in turn)")
+    coarse, coarse_click, coarse_ref = coarse_kidney_slice()
+    scaled = at_working_scale(model, (2.7, 2.7), coarse.shape)  # x2.7: the working spacing's 1 mm on a CT window
+    plain_enc, scaled_enc = interleaved_ms([lambda: model.encode(coarse), lambda: scaled.encode(coarse)], args.repeats)
+    plain_emb, scaled_emb = model.encode(coarse), scaled.encode(coarse)
+    plain_dec, scaled_dec = interleaved_ms([lambda: model.decode(plain_emb, coarse_click),
+                                            lambda: scaled.decode(scaled_emb, coarse_click)], args.repeats)
+    coarse_dice = [2 * ((m.decode(e, coarse_click) > 0) & coarse_ref).sum() / ((m.decode(e, coarse_click) > 0).sum()
+                                                                              + coarse_ref.sum())
+                   for m, e in ((model, plain_emb), (scaled, scaled_emb))]
+    print(f"a coarse CT slice ({coarse.shape[0]}x{coarse.shape[1]} at 2.7 mm), a click in the kidney: at the working "
+          f"scale (working_scale.py, x2.7) encode {scaled_enc:.1f} ms, decode {scaled_dec:.1f} ms, Dice "
+          f"{coarse_dice[1]:.3f}; on the slice as it is {plain_enc:.1f} / {plain_dec:.1f} ms, Dice {coarse_dice[0]:.3f} "
+          "(timed in turn)")
     first = model.decode(emb, click)
     rows, cols = np.nonzero(first > 0)
     rim = (float(rows.max() + 1), float(cols[rows == rows.max()].mean()))  # just below the mask's bottom row
