@@ -35,6 +35,11 @@ def test_the_factor_brings_pixels_to_the_working_spacing_within_bounds():
     assert scale_factors((3.0, 3.0), (600, 400), opts) == (1.0, 1.0)  # already past the bound
     assert scale_factors((3.0, 3.0), (120, 100), WorkingSpacing(spacing=0)) == (1.0, 1.0)
     assert scale_factors((3.0, 3.0), (120, 100), opts, relative=True) == (1.5, 1.5)  # MR: 2 mm
+    assert scale_factors((1.0, 1.0), (256, 256), opts, relative=True) == (1.0, 1.0)  # finer: as it is ...
+    shrink = WorkingSpacing(relative_shrink=True)  # ... unless told to scale it down too
+    assert scale_factors((1.0, 1.0), (256, 256), shrink, relative=True) == (0.5, 0.5)
+    assert scale_factors((0.5, 0.5), (400, 400), shrink, relative=True) == pytest.approx((0.32, 0.32))  # 128 px
+    assert scale_factors((1.0, 1.0), (256, 256), shrink) == (1.0, 1.0)  # (a CT window: never)
 
 
 def test_only_a_model_that_names_a_working_spacing_is_scaled():

@@ -37,6 +37,10 @@ class WorkingSpacing:
     relative_spacing: float = 2.0  # ... on relative intensities (a percentile range: MR)
     max_factor: float = 4.0
     max_side: int = 512  # px: the scaled slice stays within this (or its own size, when larger)
+    # on relative intensities, finer slices are scaled down to ``relative_spacing`` too (by at most
+    # ``max_factor``, and not below ``min_side`` px across)
+    relative_shrink: bool = False
+    min_side: int = 128
 
 
 def scale_factors(plane_spacing: tuple[float, float], plane_shape: tuple[int, int],
@@ -46,8 +50,12 @@ def scale_factors(plane_spacing: tuple[float, float], plane_shape: tuple[int, in
     target = opts.relative_spacing if relative else opts.spacing
     if target <= 0:
         return 1.0, 1.0
-    wanted = [min(max(float(s) / target, 1.0), opts.max_factor) for s in plane_spacing]
+    low = 1.0 / opts.max_factor if relative and opts.relative_shrink else 1.0
+    wanted = [min(max(float(s) / target, low), opts.max_factor) for s in plane_spacing]
     longest = max(n * f for n, f in zip(plane_shape, wanted, strict=True))
+    if longest < max(plane_shape) and longest < opts.min_side:  # (shrunk too far: no further than min_side)
+        wanted = [min(f * min(opts.min_side, max(plane_shape)) / longest, 1.0) for f in wanted]
+        longest = max(n * f for n, f in zip(plane_shape, wanted, strict=True))
     bound = max(opts.max_side, max(plane_shape))
     if longest > bound:  # (both shrink alike: the aspect the spacing asked for is kept)
         wanted = [max(f * bound / longest, 1.0) for f in wanted]
@@ -122,7 +130,7 @@ class ScaledModel:
 
     def encode(self, image: np.ndarray) -> Embedding:
         h, w = image.shape
-        up = resize(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), self._size(h, w))
+        up = resize(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), self._size(h, w), antialias=True)
         out = dict(self.inner.encode(up))
         out[SLICE_SIZE] = np.array([h, w], dtype=np.int64)
         if hasattr(self.inner, "appearance_features"):  # kept on the slice's grid, for propagation
@@ -160,7 +168,7 @@ class ScaledModel:
         h, w = (int(v) for v in embedding[SLICE_SIZE])
         size = self._size(h, w)
         fr, fc = size[0] / h, size[1] / w  # (the exact factors of the rounded size)
-        prev = None if prev_logits is None else resize(prev_logits, size)
+        prev = None if prev_logits is None else resize(prev_logits, size, antialias=True)
         logits = np.asarray(decode(embedding, prompts_scaled(prompts, fr, fc), prev), dtype=np.float32)
         return resize(logits, (h, w), antialias=True)
 
@@ -174,6 +182,6 @@ def at_working_scale(model: PromptableModel, plane_spacing: tuple[float, float],
     if not isinstance(opts, WorkingSpacing):
         return model
     fr, fc = scale_factors(plane_spacing, plane_shape, opts, relative)
-    if round(plane_shape[0] * fr) <= plane_shape[0] and round(plane_shape[1] * fc) <= plane_shape[1]:
+    if round(plane_shape[0] * fr) == plane_shape[0] and round(plane_shape[1] * fc) == plane_shape[1]:
         return model
     return ScaledModel(model, fr, fc)
