@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from napari_medseg.core.cache import EmbeddingCache
 from napari_medseg.core.prompts import PointPrompt, ScribblePrompt, SliceRef
 from napari_medseg.core.sample import generate_phantom
 from napari_medseg.core.session import Session
@@ -117,7 +118,7 @@ def test_features_on_slice_sample_cell_centres():
     np.testing.assert_allclose(out[:14, 0, 0], 2 * np.arange(14) + 0.5)
 
 
-def test_a_session_on_a_coarse_volume_encodes_scaled_slices_and_keys_them_apart():
+def test_a_session_on_a_coarse_volume_encodes_scaled_slices_and_keys_them_apart(tmp_path):
     model = DiscModel()
     model.working_spacing = WorkingSpacing(spacing=1.0, relative_spacing=1.0)
     data = np.zeros((30, 24, 6), dtype=np.float32)
@@ -131,6 +132,10 @@ def test_a_session_on_a_coarse_volume_encodes_scaled_slices_and_keys_them_apart(
     assert model.seen[-1][0] == (60, 48)
     assert 0.7 < preview.mask.sum() / (np.pi * 4.5**2) < 1.3  # 9 px on the 2x grid: 4.5 slice px
     assert tuple(session.embedding(3)[SLICE_SIZE]) == (30, 24)
+    stored = Session(volume, model, preset="auto", axis=2, cache=EmbeddingCache(directory=tmp_path))
+    stored.precompute()
+    again = Session(volume, model, preset="auto", axis=2, cache=EmbeddingCache(directory=tmp_path)).embedding(3)
+    assert again["image"].shape == (60, 48) and tuple(again[SLICE_SIZE]) == (30, 24)  # read back from disk
     plain = Session(np.zeros((30, 24, 6), dtype=np.float32), model, preset="auto", axis=2)
     assert plain.working_model() is model  # an array without geometry: 1 mm pixels, as it is
     model.working_spacing = WorkingSpacing()  # (2 mm on relative intensities, 1 mm on a CT window)

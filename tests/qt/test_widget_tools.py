@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.qt.conftest import CENTER, blob_mask, synthetic_ct
 
 from napari_medseg._qt.tools import PromptTools
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, ScribblePrompt, SliceRef
@@ -609,3 +610,26 @@ def test_every_tool_drawn_with_real_mouse_events_segments_again_after_an_accept(
                 assert widget.wait_idle(30)
     finally:
         viewer.window._qt_window.hide()
+
+
+def test_widget_on_a_coarse_ct_scales_its_slices_up_and_answers_on_its_voxels(make_napari_viewer, mouse, qtbot):
+    """A CT with 3 mm pixels: the panel says the slices are scaled up (models/working_scale.py), and a
+    click's mask lands on the organ, on the layer's own voxels."""
+    from napari_medseg._qt.widget import MedSegWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(synthetic_ct(), name="coarse ct", scale=(5.0, 3.0, 3.0))
+    widget = MedSegWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="medseg")
+    try:
+        assert widget.wait_idle(60) and widget.session is not None
+        assert "slices scaled x3" in widget.form.status.text()
+        mask, (k, r, c) = blob_mask(), CENTER
+        viewer.dims.set_current_step(0, k)
+        widget.set_tool("point")
+        mouse.click(widget.tools.points, (k, r, c))
+        assert widget.wait_idle(30)
+        preview = widget.preview_layer.data[k].astype(bool)
+        assert preview.shape == mask[k].shape and _dice(preview, mask[k]) > 0.6
+    finally:
+        widget.shutdown()

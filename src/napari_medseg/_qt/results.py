@@ -122,7 +122,10 @@ class WorkerResults:
     def _on_session_ready(self, recovery) -> None:
         if self.session is None or self.image_layer is None:
             return  # a newer setup (another preset, model or image chosen meanwhile) is being built: it reports
-        self.form.status.setText(f"ready: {self.session.model.name} on '{self.image_layer.name}'")
+        # a coarse volume, in the plane in view (models/working_scale.py)
+        scaled = getattr(self.session.working_model(self._axis()), "describe", None)
+        self.form.status.setText(f"ready: {self.session.model.name} on '{self.image_layer.name}'"
+                                 + (f"; {scaled()}" if scaled is not None else ""))
         self.recovery = recovery
         if recovery is not None:
             self.form.restore_button.setVisible(True)

@@ -125,6 +125,12 @@ class ScaledModel:
     def identity(self) -> str:  # the scaled slices' embeddings are other embeddings
         return f"{self.inner.identity}:x{self.fr:.4g},{self.fc:.4g}"
 
+    def describe(self) -> str:
+        """For a status line: how the slices are scaled."""
+        same = abs(self.fr - self.fc) < 0.01
+        how = f"x{self.fr:.2g}" if same else f"x{self.fr:.2g} x {self.fc:.2g}"
+        return f"slices scaled {how} to its working pixel size"
+
     def _size(self, h: int, w: int) -> tuple[int, int]:
         return max(int(round(h * self.fr)), 1), max(int(round(w * self.fc)), 1)
 
