@@ -53,9 +53,16 @@ MODELS = {
 }
 
 
-def volumes(set_name: str, seeds: tuple[int, ...] = (7, 8)) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], str]]:
+def volumes(set_name: str, seeds: tuple[int, ...] = (7, 8),
+            mr_seeds: tuple[int, ...] = ()) -> list[tuple[str, np.ndarray, dict[str, np.ndarray], str]]:
     """(name, image, {structure: 3D mask}, intensity preset) of each volume of the set (``seeds``: the
-    CT phantoms of ``dev``)."""
+    CT phantoms of ``dev``; ``mr_seeds``: other MR phantoms, or other folded brains without averages)."""
+    if set_name == "dev-mr" and mr_seeds:
+        return [(f"mr-phantom-{seed}", image, brain_labels(labels), "mr")
+                for seed in mr_seeds for image, labels, _ in [brain_phantom(seed)]]
+    if set_name == "dev-mr-folded" and mr_seeds:
+        return [(f"mr-folded-{seed}", image, brain_labels(labels), "mr")
+                for seed in mr_seeds for image, labels, _ in [folded_brain_phantom(seed)]]
     if set_name == "sample":
         volume, labels, names = load_sample()
         return [("sample", np.asarray(volume.data), _masks(np.asarray(labels), names), "ct-abdomen")]
@@ -100,6 +107,8 @@ def main() -> None:
                         help="the slices' pixel size (mm) at x1; a slice scaled by z then has pixels of spacing / z "
                              "(what the built-in model's working scale reads, models/working_scale.py); "
                              "0: the volumes' own (0.9 mm for the CT phantoms, 2 mm for the MR ones)")
+    parser.add_argument("--mr-seeds", default="",
+                        help="--set dev-mr / dev-mr-folded: other seeds (held out, e.g. 10,11,12,13; folded brains only)")
     parser.add_argument("--existing", action="store_true",
                         help="correct an imperfect existing label (the reference grown by 2 px, moved by (3, 2) px)")
     args = parser.parse_args()
@@ -111,7 +120,8 @@ def main() -> None:
               for label, (name, opts) in MODELS.items() if label in args.models.split(";")}
     start = time.perf_counter()
     curves: dict[tuple[str, str, float], list[list[float]]] = {}  # Dice after each interaction
-    for vname, image, masks, preset in volumes(args.set, tuple(int(v) for v in args.seeds.split(","))):
+    for vname, image, masks, preset in volumes(args.set, tuple(int(v) for v in args.seeds.split(",")),
+                                                  tuple(int(v) for v in args.mr_seeds.split(",") if v)):
         for lid, (name, ref3) in enumerate(masks.items(), start=1):
             if not ref3.any():
                 continue

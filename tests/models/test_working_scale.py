@@ -37,7 +37,7 @@ def test_the_factor_brings_pixels_to_the_working_spacing_within_bounds():
     assert scale_factors((3.0, 3.0), (120, 100), WorkingSpacing(spacing=0)) == (1.0, 1.0)
     assert scale_factors((3.0, 3.0), (120, 100), opts, relative=True) == (1.5, 1.5)  # MR: 2 mm
     assert scale_factors((1.0, 1.0), (256, 256), opts, relative=True) == (1.0, 1.0)  # finer: as it is ...
-    shrink = WorkingSpacing(relative_shrink=True)  # ... unless told to scale it down too
+    shrink = WorkingSpacing(relative_shrink=1)  # ... unless told to scale it down too
     assert scale_factors((1.0, 1.0), (256, 256), shrink, relative=True) == (0.5, 0.5)
     assert scale_factors((0.5, 0.5), (400, 400), shrink, relative=True) == pytest.approx((0.32, 0.32))  # 128 px
     assert scale_factors((1.0, 1.0), (256, 256), shrink) == (1.0, 1.0)  # (a CT window: never)
@@ -162,3 +162,24 @@ def test_a_click_on_a_coarse_ct_slice_is_answered_at_the_working_scale():
         scores[spacing] = dice(Session(volume, model, preset="ct-abdomen", axis=2).add_prompts([click]).mask, ref)
     assert scores[1.0] > 0.85
     assert scores[1.0] > scores[0.0] + 0.1
+
+
+def test_first_answers_alone_can_be_given_on_their_own_scale():
+    inner = DiscModel()
+    model = ScaledModel(inner, 1.0, 1.0, first=(0.5, 0.5))
+    assert model.identity == "disc:1:x1,1:first0.5,0.5" and "first answers" in model.describe()
+    embedding = model.encode(np.random.default_rng(1).random((64, 48)).astype(np.float32))
+    first = model.decode(embedding, [PointPrompt(REF, (31.5, 23.5))])
+    assert inner.seen[-1][0] == (32, 24) and inner.seen[-1][1] == [(15.5, 11.5)]
+    rr, cc = np.indices((64, 48))
+    assert dice(first > 0, np.hypot(rr - 31.5, cc - 23.5) <= 18.0) > 0.9  # 9 px on the half grid
+    model.decode(embedding, [PointPrompt(REF, (5.0, 5.0))], first)  # a correction: the slice's own size
+    assert inner.seen[-1][0] == (64, 48) and inner.seen[-1][2] == (64, 48)
+    opts = WorkingSpacing(relative_shrink=2)
+
+    class Relative(DiscModel):
+        working_spacing = opts
+
+    shrunk = at_working_scale(Relative(), (1.0, 1.0), (256, 256), relative=True)
+    assert shrunk.first == (0.5, 0.5) and (shrunk.fr, shrunk.fc) == (1.0, 1.0)
+    assert at_working_scale(Relative(), (3.0, 3.0), (100, 100), relative=True).first is None  # coarser: scaled up

@@ -25,6 +25,7 @@ from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Prom
 from napari_medseg.models.protocol import Embedding, PromptableModel
 
 SLICE_SIZE = "working_scale.size"  # the embedding's record of the slice's own (H, W)
+FIRST = "working_scale.first."  # the prefix of a first answers' own embedding
 SLICE_FEATURES = "working_scale.features"  # appearance features resampled onto the slice's grid ...
 FEATURE_STRIDE = 4  # ... of cells this many slice pixels across
 
@@ -38,8 +39,9 @@ class WorkingSpacing:
     max_factor: float = 4.0
     max_side: int = 512  # px: the scaled slice stays within this (or its own size, when larger)
     # on relative intensities, finer slices are scaled down to ``relative_spacing`` too (by at most
-    # ``max_factor``, and not below ``min_side`` px across)
-    relative_shrink: bool = False
+    # ``max_factor``, and not below ``min_side`` px across): 0 never, 1 for every answer, 2 for first
+    # answers alone (a second embedding; corrections and walks at the slice's own size)
+    relative_shrink: int = 0
     min_side: int = 128
 
 
@@ -50,7 +52,7 @@ def scale_factors(plane_spacing: tuple[float, float], plane_shape: tuple[int, in
     target = opts.relative_spacing if relative else opts.spacing
     if target <= 0:
         return 1.0, 1.0
-    low = 1.0 / opts.max_factor if relative and opts.relative_shrink else 1.0
+    low = 1.0 / opts.max_factor if relative and opts.relative_shrink in (1, 2) else 1.0
     wanted = [min(max(float(s) / target, low), opts.max_factor) for s in plane_spacing]
     longest = max(n * f for n, f in zip(plane_shape, wanted, strict=True))
     if longest < max(plane_shape) and longest < opts.min_side:  # (shrunk too far: no further than min_side)
@@ -112,36 +114,46 @@ def features_on_slice(features: np.ndarray, stride: int, shape: tuple[int, int],
 
 
 class ScaledModel:
-    """``inner`` answering on slices scaled up by (``fr``, ``fc``); the slice's own grid outside.
+    """``inner`` answering on slices scaled by (``fr``, ``fc``); the slice's own grid outside.
+    ``first``: other factors for first answers alone (no previous logits), on a second embedding.
 
     It offers every optional part of the protocol and passes each on to the inner model's own, or
     to its plain ``decode``; the session asks the inner model which parts it has."""
 
-    def __init__(self, inner: PromptableModel, fr: float, fc: float) -> None:
+    def __init__(self, inner: PromptableModel, fr: float, fc: float,
+                 first: tuple[float, float] | None = None) -> None:
         self.inner, self.fr, self.fc = inner, float(fr), float(fc)
+        self.first = None if first is None else (float(first[0]), float(first[1]))
         self.name = inner.name
 
     @property
     def identity(self) -> str:  # the scaled slices' embeddings are other embeddings
-        return f"{self.inner.identity}:x{self.fr:.4g},{self.fc:.4g}"
+        first = "" if self.first is None else f":first{self.first[0]:.4g},{self.first[1]:.4g}"
+        return f"{self.inner.identity}:x{self.fr:.4g},{self.fc:.4g}{first}"
 
     def describe(self) -> str:
         """For a status line: how the slices are scaled."""
-        same = abs(self.fr - self.fc) < 0.01
-        how = f"x{self.fr:.2g}" if same else f"x{self.fr:.2g} x {self.fc:.2g}"
-        return f"slices scaled {how} to its working pixel size"
+        def how(fr: float, fc: float) -> str:
+            return f"x{fr:.2g}" if abs(fr - fc) < 0.01 else f"x{fr:.2g} x {fc:.2g}"
 
-    def _size(self, h: int, w: int) -> tuple[int, int]:
-        return max(int(round(h * self.fr)), 1), max(int(round(w * self.fc)), 1)
+        parts = [] if (self.fr, self.fc) == (1.0, 1.0) else [f"slices scaled {how(self.fr, self.fc)}"]
+        if self.first is not None:
+            parts.append(f"first answers on slices scaled {how(*self.first)}")
+        return ", ".join(parts) + " to its working pixel size"
 
     def encode(self, image: np.ndarray) -> Embedding:
         h, w = image.shape
-        up = resize(np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0), self._size(h, w), antialias=True)
-        out = dict(self.inner.encode(up))
+        image = np.nan_to_num(image, nan=0.0, posinf=1.0, neginf=0.0)
+        size = _size((h, w), self.fr, self.fc)
+        scaled = image if size == (h, w) else resize(image, size, antialias=True)
+        out = dict(self.inner.encode(scaled))
         out[SLICE_SIZE] = np.array([h, w], dtype=np.int64)
         if hasattr(self.inner, "appearance_features"):  # kept on the slice's grid, for propagation
             features, stride = self.inner.appearance_features(out)
-            out[SLICE_FEATURES] = features_on_slice(features, stride, (h, w), up.shape)
+            out[SLICE_FEATURES] = features_on_slice(features, stride, (h, w), scaled.shape)
+        if self.first is not None:
+            first = self.inner.encode(resize(image, _size((h, w), *self.first), antialias=True))
+            out.update({FIRST + key: value for key, value in first.items()})
         return out
 
     def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
@@ -172,22 +184,34 @@ class ScaledModel:
         if SLICE_SIZE not in embedding:
             raise TypeError("embedding was not made at this working scale: clear the embedding cache")
         h, w = (int(v) for v in embedding[SLICE_SIZE])
-        size = self._size(h, w)
+        factors = (self.fr, self.fc)
+        if prev_logits is None and self.first is not None:  # a first answer: on its own embedding
+            factors = self.first
+            embedding = {key[len(FIRST):]: value for key, value in embedding.items() if key.startswith(FIRST)}
+        size = _size((h, w), *factors)
+        if size == (h, w):
+            return np.asarray(decode(embedding, prompts, prev_logits), dtype=np.float32)
         fr, fc = size[0] / h, size[1] / w  # (the exact factors of the rounded size)
         prev = None if prev_logits is None else resize(prev_logits, size, antialias=True)
         logits = np.asarray(decode(embedding, prompts_scaled(prompts, fr, fc), prev), dtype=np.float32)
         return resize(logits, (h, w), antialias=True)
 
 
+def _size(shape: tuple[int, int], fr: float, fc: float) -> tuple[int, int]:
+    return max(int(round(shape[0] * fr)), 1), max(int(round(shape[1] * fc)), 1)
+
+
 def at_working_scale(model: PromptableModel, plane_spacing: tuple[float, float],
                      plane_shape: tuple[int, int], relative: bool = False) -> PromptableModel:
     """``model`` for slices of this pixel spacing (mm) and shape (``relative``: on relative
-    intensities): scaled up when the model names a working spacing that the slices' pixels are
-    coarser than, else the model itself."""
+    intensities): on scaled slices when the model names a working spacing that the slices' pixels
+    are coarser (or, as the options say, finer) than, else the model itself."""
     opts = getattr(model, "working_spacing", None)
     if not isinstance(opts, WorkingSpacing):
         return model
     fr, fc = scale_factors(plane_spacing, plane_shape, opts, relative)
-    if round(plane_shape[0] * fr) == plane_shape[0] and round(plane_shape[1] * fc) == plane_shape[1]:
+    if _size(plane_shape, fr, fc) == tuple(plane_shape):
         return model
+    if relative and opts.relative_shrink == 2 and fr <= 1.0 and fc <= 1.0:  # finer: first answers alone
+        return ScaledModel(model, 1.0, 1.0, first=(fr, fc))
     return ScaledModel(model, fr, fc)
