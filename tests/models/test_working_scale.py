@@ -36,7 +36,8 @@ def test_the_factor_brings_pixels_to_the_working_spacing_within_bounds():
     assert scale_factors((3.0, 3.0), (600, 400), opts) == (1.0, 1.0)  # already past the bound
     assert scale_factors((3.0, 3.0), (120, 100), WorkingSpacing(spacing=0)) == (1.0, 1.0)
     assert scale_factors((3.0, 3.0), (120, 100), opts, relative=True) == (1.5, 1.5)  # MR: 2 mm
-    assert scale_factors((1.0, 1.0), (256, 256), opts, relative=True) == (1.0, 1.0)  # finer: as it is ...
+    keep = WorkingSpacing(relative_shrink=0)
+    assert scale_factors((1.0, 1.0), (256, 256), keep, relative=True) == (1.0, 1.0)  # finer: as it is ...
     shrink = WorkingSpacing(relative_shrink=1)  # ... unless told to scale it down too
     assert scale_factors((1.0, 1.0), (256, 256), shrink, relative=True) == (0.5, 0.5)
     assert scale_factors((0.5, 0.5), (400, 400), shrink, relative=True) == pytest.approx((0.32, 0.32))  # 128 px
@@ -137,7 +138,7 @@ def test_a_session_on_a_coarse_volume_encodes_scaled_slices_and_keys_them_apart(
     again = Session(volume, model, preset="auto", axis=2, cache=EmbeddingCache(directory=tmp_path)).embedding(3)
     assert again["image"].shape == (60, 48) and tuple(again[SLICE_SIZE]) == (30, 24)  # read back from disk
     plain = Session(np.zeros((30, 24, 6), dtype=np.float32), model, preset="auto", axis=2)
-    assert plain.working_model() is model  # an array without geometry: 1 mm pixels, as it is
+    assert plain.working_model() is model  # a bare array has no voxel size: as it is
     model.working_spacing = WorkingSpacing()  # (2 mm on relative intensities, 1 mm on a CT window)
     assert session.working_model() is model
     session.set_preset("ct-abdomen")

@@ -73,6 +73,8 @@ class Session:
         keep_prompted: bool = True,
     ) -> None:
         self.volume = as_volume(image)
+        # a bare array has no voxel size: its slices are answered as they are (models/working_scale.py)
+        self._spacing_known = isinstance(image, Volume)
         # previews keep only the pieces a positive prompt touches (see core/components.py)
         self.keep_prompted = keep_prompted
         # an answer on an object beyond the window loses what lies inside it, and the mirror (core/beyond_window.py)
@@ -118,10 +120,13 @@ class Session:
         return self._signature
 
     def working_model(self, axis: int | None = None) -> PromptableModel:
-        """The model as it answers slices along ``axis``: on slices scaled up to the pixel size it
-        works at, when it names one and the volume's pixels in that plane are coarser
-        (models/working_scale.py); else the model itself."""
+        """The model as it answers slices along ``axis``: on slices scaled to the pixel size it works
+        at, when it names one and the volume's pixels in that plane are coarser (or, for a first click
+        on MR, finer; models/working_scale.py); else (and for a bare array, which has no voxel size)
+        the model itself."""
         axis = self._axis if axis is None else check_axis(axis)
+        if not self._spacing_known:
+            return self.model
         plane = [i for i in range(3) if i != axis]
         return at_working_scale(self.model, (self.volume.spacing[plane[0]], self.volume.spacing[plane[1]]),
                                 (self.shape[plane[0]], self.shape[plane[1]]), self.relative_intensity)

@@ -40,8 +40,8 @@ class WorkingSpacing:
     max_side: int = 512  # px: the scaled slice stays within this (or its own size, when larger)
     # on relative intensities, finer slices are scaled down to ``relative_spacing`` too (by at most
     # ``max_factor``, and not below ``min_side`` px across): 0 never, 1 for every answer, 2 for first
-    # answers alone (a second embedding; corrections and walks at the slice's own size)
-    relative_shrink: int = 0
+    # answers from clicks alone (a second embedding; the rest at the slice's own size)
+    relative_shrink: int = 2
     min_side: int = 128
 
 
@@ -115,7 +115,8 @@ def features_on_slice(features: np.ndarray, stride: int, shape: tuple[int, int],
 
 class ScaledModel:
     """``inner`` answering on slices scaled by (``fr``, ``fc``); the slice's own grid outside.
-    ``first``: other factors for first answers alone (no previous logits), on a second embedding.
+    ``first``: other factors for first answers from clicks alone (no previous logits), on a second
+    embedding.
 
     It offers every optional part of the protocol and passes each on to the inner model's own, or
     to its plain ``decode``; the session asks the inner model which parts it has."""
@@ -185,7 +186,8 @@ class ScaledModel:
             raise TypeError("embedding was not made at this working scale: clear the embedding cache")
         h, w = (int(v) for v in embedding[SLICE_SIZE])
         factors = (self.fr, self.fc)
-        if prev_logits is None and self.first is not None:  # a first answer: on its own embedding
+        if (prev_logits is None and self.first is not None  # a first answer from clicks: on its own embedding
+                and prompts and all(isinstance(p, PointPrompt) for p in prompts)):
             factors = self.first
             embedding = {key[len(FIRST):]: value for key, value in embedding.items() if key.startswith(FIRST)}
         size = _size((h, w), *factors)
