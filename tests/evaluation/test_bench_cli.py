@@ -148,3 +148,23 @@ def test_builtin_options_change_the_model_and_bad_ones_say_what_is_wrong(tmp_pat
         assert main(["bench", "--sets", "dev", "--builtin-option", bad, "--quiet"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "GROUP.NAME=NUMBER" in err[0]
+
+
+def test_a_partial_evaluation_run_writes_only_the_files_it_names(tmp_path, monkeypatch, capsys):
+    """A subset of sets or prompt types must not replace the published tables with a partial one."""
+    import dataclasses
+
+    from napari_medseg.evaluation import datasets
+
+    tiny = crop_case(datasets.synthetic_cases((0,), (40, 40, 10))[0], margin=4, half_depth=2)
+    monkeypatch.setattr(datasets, "synthetic_cases", lambda *a, **k: [dataclasses.replace(tiny, set_name="synthetic")])
+    monkeypatch.chdir(tmp_path)
+    argv = ["bench", "--sets", "synthetic", "--models", "builtin", "--prompt-types", "box", "--max-interactions", "2",
+            "--no-3d", "--jobs", "1", "--quiet"]
+    assert main(argv) == 0
+    assert "json:" not in capsys.readouterr().err
+    assert not (tmp_path / "docs").exists() and not (tmp_path / "benchmarks").exists()
+    assert main([*argv, "--out", str(tmp_path / "partial.md")]) == 0
+    err = capsys.readouterr().err
+    assert "markdown:" in err and "json:" not in err and (tmp_path / "partial.md").is_file()
+    assert not (tmp_path / "benchmarks").exists()

@@ -62,10 +62,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", default=None, help=f"markdown file whose results block is (re)written (default: {DEFAULT_OUT}, "
-        f"not written for a run on a development set ({', '.join(DEV_SETS)}) unless named)"
+        "written by default only by the full evaluation of the shipped model: every evaluation set, model and "
+        "prompt type; any other run writes only the files it names)"
     )
     parser.add_argument(
-        "--json", default=None, help=f"JSON file with every per-case number (default: {DEFAULT_JSON}, likewise)"
+        "--json", default=None, help=f"JSON file with every per-case number (default: {DEFAULT_JSON}, likewise; "
+        "naming one of --out / --json writes only that one)"
     )
     parser.add_argument("--no-3d", action="store_true", help="skip the one-slice-plus-propagation 3D Dice")
     parser.add_argument(
@@ -109,6 +111,13 @@ def dev_criterion(summary: dict, set_name: str) -> float:
     return float(sum(d1) / max(len(d1), 1) + (sum(finite3) / len(finite3) if finite3 else 0.0))
 
 
+def is_full_run(args: argparse.Namespace) -> bool:
+    """Every evaluation set, model and prompt type, the shipped weights and options, the full protocol."""
+    return (set(args.sets) == set(SETS) and set(args.models) == set(MODELS)
+            and set(args.prompt_types) == set(PROMPT_TYPES) and not args.quick and not args.no_3d
+            and args.max_interactions == NOC_MAX and args.checkpoint is None and not args.builtin_option)
+
+
 def run(args: argparse.Namespace) -> int:
     from napari_medseg.evaluation.report import render_markdown, write_json, write_markdown
     from napari_medseg.evaluation.run import Bench, BenchConfig
@@ -143,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
     for dev_set in (s for s in DEV_SETS if s in args.sets and "builtin" in args.models):
         print(f"Development criterion of the built-in model on {dev_set} (mean Dice@1 + mean 3D Dice over the "
               f"prompt types): {dev_criterion(summary, dev_set):.4f}")
-    # A development run never overwrites the published evaluation unless a file is named.
-    published = not set(DEV_SETS) & set(args.sets)
-    args.out = args.out if args.out is not None else (DEFAULT_OUT if published else None)
-    args.json = args.json if args.json is not None else (DEFAULT_JSON if published else None)
+    # Only the full evaluation of the model as shipped rewrites the published files by default; any
+    # other run (a development set, a subset, other weights or options, a smoke run) writes only the
+    # files it names, so that a partial table never stands in docs/ for the whole one.
+    if args.out is None and args.json is None and is_full_run(args):
+        args.out, args.json = DEFAULT_OUT, DEFAULT_JSON
     if args.out:
         print(f"markdown: {write_markdown(args.out, markdown)}", file=sys.stderr)
     if args.json:
