@@ -35,6 +35,8 @@ def test_the_factor_brings_pixels_to_the_working_spacing_within_bounds():
     assert fr == fc == pytest.approx(512 / 300)
     assert scale_factors((3.0, 3.0), (600, 400), opts) == (1.0, 1.0)  # already past the bound
     assert scale_factors((3.0, 3.0), (120, 100), WorkingSpacing(spacing=0)) == (1.0, 1.0)
+    for bad in ((float("nan"), 3.0), (3.0, float("inf")), (0.0, 3.0), (-2.0, 3.0)):  # says nothing: as it is
+        assert scale_factors(bad, (120, 100), opts) == (1.0, 1.0)
     assert scale_factors((3.0, 3.0), (120, 100), opts, relative=True) == (1.5, 1.5)  # MR: 2 mm
     keep = WorkingSpacing(relative_shrink=0)
     assert scale_factors((1.0, 1.0), (256, 256), keep, relative=True) == (1.0, 1.0)  # finer: as it is ...

@@ -52,6 +52,8 @@ def scale_factors(plane_spacing: tuple[float, float], plane_shape: tuple[int, in
     target = opts.relative_spacing if relative else opts.spacing
     if target <= 0:
         return 1.0, 1.0
+    if not all(np.isfinite(s) and s > 0 for s in plane_spacing):  # a voxel size that says nothing
+        return 1.0, 1.0
     low = 1.0 / opts.max_factor if relative and opts.relative_shrink in (1, 2) else 1.0
     wanted = [min(max(float(s) / target, low), opts.max_factor) for s in plane_spacing]
     longest = max(n * f for n, f in zip(plane_shape, wanted, strict=True))
