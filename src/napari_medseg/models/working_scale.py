@@ -1,15 +1,19 @@
 """Coarse slices are scaled up to the pixel size a model works at.
 
 A network learns objects at some size in pixels. The built-in model's were tens to a hundred pixels
-across; a CT reconstructed at 3 mm, or an MR at 2 mm, shows the same organs two or three times
-smaller, and there a click's answer leaks and a kidney or a vessel's box holds too little to answer.
-A model that names the pixel size it works at (``working_spacing``, in mm) is wrapped, per slicing
-axis, in :class:`ScaledModel`: each slice is scaled up (bilinear) so that its pixels are at most
-that size, encoded at that size (and cached so), the prompts and the previous logits are mapped
-onto it, and the logits come back to the slice's own grid (read at its pixel centres). The factor is bounded
-(``max_factor``, and ``max_side`` px for the scaled slice) so that a coarse but large slice does not
-cost more than it gives. A model without ``working_spacing`` (the SAM family, which resizes every
-slice to 1024 px anyway) is used as it is.
+across; a CT reconstructed at 3 mm shows the same organs two or three times smaller, and there a
+click's answer leaks and a kidney or a vessel's box holds too little to answer. A model that names
+the pixel size it works at (``working_spacing``, in mm: the built-in one 1 mm on a CT window, 2 mm on
+relative intensities) is wrapped, per slicing axis, in :class:`ScaledModel`: each slice is scaled up
+(bilinear) so that its pixels are at most that size, encoded at that size (and cached so), the
+prompts and the previous logits are mapped onto it, and the logits come back to the slice's own grid
+(read at its pixel centres). The factor is bounded (``max_factor``, and ``max_side`` px for the
+scaled slice) so that a coarse but large slice does not cost more than it gives. The other way, on
+MR finer than its working size, only a first click is answered on the slice scaled down (a second,
+smaller embedding), where it reaches the whole organ; corrections keep the slice's own detail. A
+model without ``working_spacing`` (the SAM family, which resizes every slice to 1024 px anyway) is
+used as it is. Chosen on the development phantoms scaled in plane: "twenty-fifth session" in
+docs/model-development.md.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ FEATURE_STRIDE = 4  # ... of cells this many slice pixels across
 
 @dataclass(frozen=True)
 class WorkingSpacing:
-    """The pixel size a model works at, and how far a slice may be scaled up to reach it."""
+    """The pixel size a model works at, and how far a slice may be scaled to reach it."""
 
     spacing: float = 1.0  # mm: a slice with larger pixels is scaled up to this (0: never) ...
     relative_spacing: float = 2.0  # ... on relative intensities (a percentile range: MR)
