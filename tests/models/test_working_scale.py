@@ -21,6 +21,7 @@ from napari_medseg.models.working_scale import (
     features_on_slice,
     prompts_scaled,
     scale_factors,
+    slice_stride,
 )
 
 REF = SliceRef(2, 0)
@@ -109,16 +110,20 @@ def test_the_scaled_model_answers_on_the_scaled_grid_and_returns_the_slice_grid(
     assert inner.seen[-1][2] == (120, 150)  # the previous logits on the scaled grid too
     assert (grown[logits > 0] > 0).all() and grown[5, 5] > 0
     features, stride = model.appearance_features(embedding)
-    assert stride == 4 and features.shape[:2] == (10, 13)
-    # each slice cell's feature is the row (in scaled px) of its centre: 3x the slice row
-    np.testing.assert_allclose(features[2:-2, 5, 0], 3 * (np.arange(2, 8) + 0.5) * 4, atol=1e-4)
+    assert stride == 1 and features.shape[:2] == (40, 50)  # the model's 4-px grid is 4/3 slice px: every pixel
+    # each slice pixel's feature is the row (in scaled px) of its centre: 3x the slice row
+    np.testing.assert_allclose(features[4:-4, 5, 0], 3 * (np.arange(4, 36) + 0.5), atol=1e-4)
 
 
 def test_features_on_slice_sample_cell_centres():
     grid = np.arange(30, dtype=np.float32).reshape(30, 1, 1) * np.ones((1, 20, 2), dtype=np.float32)
-    out = features_on_slice(grid, 4, (60, 40), (120, 80))  # scaled 2x: slice cell i at grid 2i + 0.5
+    out = features_on_slice(grid, 4, (60, 40), (120, 80), 4)  # scaled 2x: slice cell i at grid 2i + 0.5
     assert out.shape == (15, 10, 2)
     np.testing.assert_allclose(out[:14, 0, 0], 2 * np.arange(14) + 0.5)
+    finer = features_on_slice(grid, 4, (60, 40), (120, 80), slice_stride(4, 2.0, 2.0))  # 2-px cells
+    assert finer.shape == (30, 20, 2)
+    np.testing.assert_allclose(finer[:29, 0, 0], np.arange(29))  # cell i centre: 4i + 2 scaled px, grid i
+    assert slice_stride(4, 1.0, 1.0) == 4 and slice_stride(4, 3.0, 1.0) == 1 and slice_stride(4, 1.5, 1.5) == 3
 
 
 def test_a_session_on_a_coarse_volume_encodes_scaled_slices_and_keys_them_apart(tmp_path):

@@ -31,7 +31,7 @@ from napari_medseg.models.protocol import Embedding, PromptableModel
 SLICE_SIZE = "working_scale.size"  # the embedding's record of the slice's own (H, W)
 FIRST = "working_scale.first."  # the prefix of a first answers' own embedding
 SLICE_FEATURES = "working_scale.features"  # appearance features resampled onto the slice's grid ...
-FEATURE_STRIDE = 4  # ... of cells this many slice pixels across
+SLICE_STRIDE = "working_scale.stride"  # ... of cells this many slice pixels across
 
 
 @dataclass(frozen=True)
@@ -101,15 +101,15 @@ def prompts_scaled(prompts: Sequence[Prompt], fr: float, fc: float, origin: tupl
 
 
 def features_on_slice(features: np.ndarray, stride: int, shape: tuple[int, int],
-                      scaled_shape: tuple[int, int]) -> np.ndarray:
+                      scaled_shape: tuple[int, int], out_stride: int) -> np.ndarray:
     """Features on a grid of cells of ``stride`` scaled pixels, sampled (bilinear) at the centres of
-    the slice's own cells of ``FEATURE_STRIDE`` pixels: what propagation compares masks by."""
+    the slice's own cells of ``out_stride`` pixels: what propagation compares masks by."""
     h, w = shape
-    gh, gw = -(-h // FEATURE_STRIDE), -(-w // FEATURE_STRIDE)
+    gh, gw = -(-h // out_stride), -(-w // out_stride)
     fh, fw = features.shape[:2]
-    # a slice cell's centre, (i + 0.5) * FEATURE_STRIDE slice px, is at that times f scaled px
-    rows = np.clip((np.arange(gh) + 0.5) * FEATURE_STRIDE * scaled_shape[0] / h / stride - 0.5, 0, fh - 1)
-    cols = np.clip((np.arange(gw) + 0.5) * FEATURE_STRIDE * scaled_shape[1] / w / stride - 0.5, 0, fw - 1)
+    # a slice cell's centre, (i + 0.5) * out_stride slice px, is at that times f scaled px
+    rows = np.clip((np.arange(gh) + 0.5) * out_stride * scaled_shape[0] / h / stride - 0.5, 0, fh - 1)
+    cols = np.clip((np.arange(gw) + 0.5) * out_stride * scaled_shape[1] / w / stride - 0.5, 0, fw - 1)
     r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
     r1, c1 = np.minimum(r0 + 1, fh - 1), np.minimum(c0 + 1, fw - 1)
     ar, ac = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
@@ -117,6 +117,13 @@ def features_on_slice(features: np.ndarray, stride: int, shape: tuple[int, int],
     top = f[r0][:, c0] * (1 - ac) + f[r0][:, c1] * ac
     bottom = f[r1][:, c0] * (1 - ac) + f[r1][:, c1] * ac
     return (top * (1 - ar) + bottom * ar).astype(features.dtype)
+
+
+def slice_stride(stride: int, fr: float, fc: float) -> int:
+    """The slice-pixel stride of the features a model's ``stride``-pixel grid gives on a slice scaled by
+    (``fr``, ``fc``): as fine as that grid is on the slice (so a small object on a coarse slice is judged
+    on as many cells as the model's grid holds of it), whole pixels."""
+    return max(1, int(round(stride / max(fr, fc))))
 
 
 class ScaledModel:
@@ -157,7 +164,9 @@ class ScaledModel:
         out[SLICE_SIZE] = np.array([h, w], dtype=np.int64)
         if hasattr(self.inner, "appearance_features"):  # kept on the slice's grid, for propagation
             features, stride = self.inner.appearance_features(out)
-            out[SLICE_FEATURES] = features_on_slice(features, stride, (h, w), scaled.shape)
+            on_slice = slice_stride(stride, scaled.shape[0] / h, scaled.shape[1] / w)
+            out[SLICE_FEATURES] = features_on_slice(features, stride, (h, w), scaled.shape, on_slice)
+            out[SLICE_STRIDE] = np.array([on_slice], dtype=np.int64)
         if self.first is not None:
             first = self.inner.encode(resize(image, _size((h, w), *self.first), antialias=True))
             out.update({FIRST + key: value for key, value in first.items()})
@@ -166,7 +175,7 @@ class ScaledModel:
     def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
         if SLICE_FEATURES not in embedding:
             raise TypeError(f"model '{self.name}' offers no appearance features")
-        return embedding[SLICE_FEATURES], FEATURE_STRIDE
+        return embedding[SLICE_FEATURES], int(embedding[SLICE_STRIDE][0])
 
     def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
                prev_logits: np.ndarray | None = None) -> np.ndarray:
