@@ -183,6 +183,8 @@ def test_first_answers_alone_can_be_given_on_their_own_scale():
     assert dice(first > 0, np.hypot(rr - 31.5, cc - 23.5) <= 18.0) > 0.9  # 9 px on the half grid
     model.decode(embedding, [PointPrompt(REF, (5.0, 5.0))], first)  # a correction: the slice's own size
     assert inner.seen[-1][0] == (64, 48) and inner.seen[-1][2] == (64, 48)
+    features, stride = model.appearance_features(embedding)  # the inner model's own, not a copy
+    assert stride == 4 and features.shape[:2] == (16, 12) and features[3, 0, 0] == 14.0
     opts = WorkingSpacing(relative_shrink=2)
 
     class Relative(DiscModel):

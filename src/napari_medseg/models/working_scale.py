@@ -162,7 +162,7 @@ class ScaledModel:
         scaled = image if size == (h, w) else resize(image, size, antialias=True)
         out = dict(self.inner.encode(scaled))
         out[SLICE_SIZE] = np.array([h, w], dtype=np.int64)
-        if hasattr(self.inner, "appearance_features"):  # kept on the slice's grid, for propagation
+        if scaled.shape != (h, w) and hasattr(self.inner, "appearance_features"):  # on the slice's grid
             features, stride = self.inner.appearance_features(out)
             on_slice = slice_stride(stride, scaled.shape[0] / h, scaled.shape[1] / w)
             out[SLICE_FEATURES] = features_on_slice(features, stride, (h, w), scaled.shape, on_slice)
@@ -173,9 +173,11 @@ class ScaledModel:
         return out
 
     def appearance_features(self, embedding: Embedding) -> tuple[np.ndarray, int]:
-        if SLICE_FEATURES not in embedding:
-            raise TypeError(f"model '{self.name}' offers no appearance features")
-        return embedding[SLICE_FEATURES], int(embedding[SLICE_STRIDE][0])
+        if SLICE_FEATURES in embedding:
+            return embedding[SLICE_FEATURES], int(embedding[SLICE_STRIDE][0])
+        if (self.fr, self.fc) == (1.0, 1.0) and hasattr(self.inner, "appearance_features"):  # the slice as it is
+            return self.inner.appearance_features(embedding)
+        raise TypeError(f"model '{self.name}' offers no appearance features")
 
     def decode(self, embedding: Embedding, prompts: Sequence[Prompt],
                prev_logits: np.ndarray | None = None) -> np.ndarray:
