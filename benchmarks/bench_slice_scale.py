@@ -137,7 +137,7 @@ def main() -> None:
                             labels = np.zeros(img.shape, dtype=np.uint8)
                             labels[..., 1] = mask
                         pixel = (args.spacing or native_spacing(preset)) / zoom
-                        volume = Volume(img, np.diag([pixel, pixel, 3.0, 1.0]), (pixel, pixel, 3.0))
+                        volume = Volume.with_spacing(img, (pixel, pixel, 3.0))
                         session = Session(volume, model, labels=labels, preset=preset, axis=2)
                         user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
                         curve = []

@@ -130,7 +130,7 @@ def test_a_session_on_a_coarse_volume_encodes_scaled_slices_and_keys_them_apart(
     model = DiscModel()
     model.working_spacing = WorkingSpacing(spacing=1.0, relative_spacing=1.0)
     data = np.zeros((30, 24, 6), dtype=np.float32)
-    volume = Volume(data, np.diag([2.0, 2.0, 5.0, 1.0]), (2.0, 2.0, 5.0))
+    volume = Volume.with_spacing(data, (2.0, 2.0, 5.0))
     session = Session(volume, model, preset="auto", axis=2)
     assert isinstance(session.working_model(), ScaledModel)
     assert session.working_model(0).fc == 4.0 and session.working_model(0).fr == 2.0  # (24 x 6 at 2 x 5 mm)
@@ -162,7 +162,7 @@ def test_a_click_on_a_coarse_ct_slice_is_answered_at_the_working_scale():
     ref = ndimage.zoom(kidney[..., z].astype(np.float32), 1 / 3, order=1) > 0.5
     inside = ndimage.distance_transform_edt(ref)
     click = PointPrompt(SliceRef(2, 1), tuple(float(v) for v in np.unravel_index(np.argmax(inside), ref.shape)))
-    volume = Volume(img, np.diag([2.7, 2.7, 3.0, 1.0]), (2.7, 2.7, 3.0))
+    volume = Volume.with_spacing(img, (2.7, 2.7, 3.0))
     scores = {}
     for spacing in (0.0, 1.0):
         model = load_model("builtin")

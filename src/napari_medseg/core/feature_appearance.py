@@ -97,7 +97,7 @@ class FeatureAppearance:
         # slice pixel p sits at grid coordinate (p + 0.5) / stride - 0.5 (cell centres)
         r = (np.arange(rows.start, rows.stop) + 0.5) / stride - 0.5 - g0
         c = (np.arange(cols.start, cols.stop) + 0.5) / stride - 0.5 - h0
-        return _lerp(_lerp(cells, r, 0), c, 1)
+        return lerp_axis(lerp_axis(cells, r, 0), c, 1)
 
     def judge(self, source: SliceFeatures | None, mask: np.ndarray, ratio: float, trim: bool,
               previous: np.ndarray | None = None) -> np.ndarray | None:
@@ -157,7 +157,7 @@ def drop_unlike_parts(mask: np.ndarray, score: np.ndarray) -> np.ndarray:
     return mask & ~np.isin(labels, np.flatnonzero(unlike) + 1)
 
 
-def _lerp(cells: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
+def lerp_axis(cells: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
     """Linear interpolation of ``cells`` at ``coords`` along ``axis``, the edge cells held beyond the
     ends: one axis of bilinear ``map_coordinates(..., mode="nearest")``. Gathers and weights, not a
     matrix product: numpy's BLAS threads would spin on the cores the network's threads need."""
@@ -166,7 +166,7 @@ def _lerp(cells: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
     low = np.floor(at).astype(np.intp)
     frac = (at - low).astype(np.float32)
     high = np.minimum(low + 1, n - 1)
-    shape = [1, 1]
+    shape = [1] * cells.ndim
     shape[axis] = len(at)
     frac = frac.reshape(shape)
     return np.take(cells, low, axis=axis) * (1 - frac) + np.take(cells, high, axis=axis) * frac

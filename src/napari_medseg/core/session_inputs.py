@@ -34,7 +34,7 @@ def as_volume(image: Volume | np.ndarray) -> Volume:
         volume = image
     else:
         data = np.asarray(image)
-        volume = Volume(data=data, affine=np.eye(4), spacing=(1.0, 1.0, 1.0))
+        volume = Volume.with_spacing(data, (1.0, 1.0, 1.0))
     if len(volume.shape) != 3:
         raise VolumeReadError(f"the image must be a 3D volume, got shape {tuple(volume.shape)}")
     if not (np.issubdtype(volume.dtype, np.number) or volume.dtype == np.bool_):

@@ -44,6 +44,12 @@ class Volume:
     header: nib.Nifti1Header | None = None
     path: Path | None = None
 
+    @classmethod
+    def with_spacing(cls, data: np.ndarray, spacing: tuple[float, float, float]) -> Volume:
+        """An array given only its voxel size (mm): the axis-aligned affine of that spacing."""
+        spacing = tuple(float(v) for v in spacing)
+        return cls(data=data, affine=np.diag([*spacing, 1.0]), spacing=spacing)  # type: ignore[arg-type]
+
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.data.shape)  # type: ignore[return-value]

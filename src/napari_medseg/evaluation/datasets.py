@@ -65,7 +65,7 @@ class Case:
 
     def volume(self) -> Volume:
         """The image with its spacing, as a session opens it."""
-        return Volume(self.image, np.diag([*self.spacing, 1.0]), tuple(float(v) for v in self.spacing))
+        return Volume.with_spacing(self.image, self.spacing)
 
     def key_slice(self) -> int:
         """The slice where the reference has its largest area: where an annotator starts."""

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from napari_medseg.core.feature_appearance import lerp_axis
 from napari_medseg.core.prompts import BoxPrompt, LassoPrompt, PointPrompt, Prompt, ScribblePrompt
 from napari_medseg.models.protocol import Embedding, PromptableModel
 
@@ -106,17 +107,11 @@ def features_on_slice(features: np.ndarray, stride: int, shape: tuple[int, int],
     the slice's own cells of ``out_stride`` pixels: what propagation compares masks by."""
     h, w = shape
     gh, gw = -(-h // out_stride), -(-w // out_stride)
-    fh, fw = features.shape[:2]
     # a slice cell's centre, (i + 0.5) * out_stride slice px, is at that times f scaled px
-    rows = np.clip((np.arange(gh) + 0.5) * out_stride * scaled_shape[0] / h / stride - 0.5, 0, fh - 1)
-    cols = np.clip((np.arange(gw) + 0.5) * out_stride * scaled_shape[1] / w / stride - 0.5, 0, fw - 1)
-    r0, c0 = np.floor(rows).astype(int), np.floor(cols).astype(int)
-    r1, c1 = np.minimum(r0 + 1, fh - 1), np.minimum(c0 + 1, fw - 1)
-    ar, ac = (rows - r0)[:, None, None], (cols - c0)[None, :, None]
+    rows = (np.arange(gh) + 0.5) * out_stride * scaled_shape[0] / h / stride - 0.5
+    cols = (np.arange(gw) + 0.5) * out_stride * scaled_shape[1] / w / stride - 0.5
     f = np.asarray(features, dtype=np.float32)
-    top = f[r0][:, c0] * (1 - ac) + f[r0][:, c1] * ac
-    bottom = f[r1][:, c0] * (1 - ac) + f[r1][:, c1] * ac
-    return (top * (1 - ar) + bottom * ar).astype(features.dtype)
+    return lerp_axis(lerp_axis(f, rows, 0), cols, 1).astype(features.dtype)
 
 
 def slice_stride(stride: int, fr: float, fc: float) -> int:
