@@ -71,7 +71,8 @@ def main() -> None:
             if not args.quiet:
                 walk = "" if args.no_3d else (f"  3D {m['dice3d']:.3f}  slices beyond {m['slices_beyond']:.0f} / "
                                               f"missed {m['slices_missed']:.0f}")
-                print(f"{case.name:34s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}{walk}", flush=True)
+                more = f"  @3 {m['dice@3']:.3f}  @5 {m['dice@5']:.3f}" if args.interactions >= 5 else ""
+                print(f"{case.name:34s} {prompt_type:8s} Dice@1 {m['dice@1']:.3f}{more}{walk}", flush=True)
     d1, d3 = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
     at3, at5 = np.array([r[4] for r in rows]), np.array([r[5] for r in rows])
     print(f"\n{model.identity}, phantom seeds {args.seeds}, synthetic seeds {args.synthetic_seeds}: {len(rows)} cases; "

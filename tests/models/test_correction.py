@@ -61,6 +61,22 @@ def test_a_border_click_mends_the_border_but_does_not_flood():
     assert not (kept & ~ring).any(), "nothing farther than border_growth (4 px) from the old mask"
 
 
+def test_a_click_on_a_sliver_moves_the_border_about_as_far_as_the_click_lies_out():
+    """A click 1 px out (on a one-pixel sliver) may move the border by ``growth_floor`` (2 px), not
+    ``border_growth`` (4 px); a click 2 px out by twice that, up to ``border_growth``."""
+    before = disc(20)
+    after = disc(26)  # the network grew the whole border by 6 px
+    for out_by, limit in ((1.0, 2.0), (2.0, 4.0)):
+        click = [PointPrompt(REF, (48.0, 68.0 + out_by), True)]
+        kept = (bound_correction(logits_of(after), logits_of(before), click) > 0) & ~before
+        grown_by = np.hypot(*(np.indices((SIZE, SIZE)) - 48.0))[kept].max() - 20.0
+        assert limit - 1.0 < grown_by <= limit + 0.5, (out_by, grown_by)
+    loose = CorrectionOptions(growth_per_distance=0.0)  # off: border_growth alone
+    click = [PointPrompt(REF, (48.0, 69.0), True)]
+    kept = (bound_correction(logits_of(after), logits_of(before), click, loose) > 0) & ~before
+    assert np.hypot(*(np.indices((SIZE, SIZE)) - 48.0))[kept].max() - 20.0 > 3.0
+
+
 def test_a_positive_click_inside_the_mask_does_not_flood_either():
     """A click deep inside the mask lies at distance 0 from it, as a border click does."""
     before = disc(20)
@@ -555,7 +571,11 @@ def test_the_border_growth_rule_matches_the_distance_transform():
         if not grown.any() or not before.any() or from_old[marks].min() > opts.adjacent:
             expected = logits
         else:
-            far = grown & (from_old > opts.border_growth)
+            growth = opts.border_growth
+            if isinstance(last, PointPrompt):  # a click's own distance from the mask bounds it too
+                pixel = tuple(min(max(int(round(v)), 0), n - 1) for v, n in zip(last.point, shape, strict=True))
+                growth = min(growth, max(opts.growth_floor, opts.growth_per_distance * from_old[pixel]))
+            far = grown & (from_old > growth)
             if not isinstance(last, PointPrompt):
                 far &= from_prompt > opts.scribble_reach
             reach = max(opts.scribble_reach, opts.far_from_prompt * np.sqrt(before.sum() / np.pi))

@@ -71,6 +71,21 @@ def test_a_negative_click_seeds_the_outside():
     assert (edge_fill(logits, image, clicks=[yes]) > 0)[organ].mean() > 0.95
 
 
+def test_background_pixels_stay_out_and_block_the_flood():
+    """A correction's rules took out half the cortex ring (pushed to -0.5, still in the band): seeded
+    as background, it does not come back, and its basin (the whole ring: no edge inside it) stays out."""
+    image, logits, organ = kidney()
+    taken = organ & ~disc(18) & (CC >= 48)  # the right half of the cortex ring
+    logits = np.where(taken, -0.5, logits).astype(np.float32)
+    click = [PointPrompt(REF, (48.0, 48.0), True)]
+    free = edge_fill(logits, image, clicks=click) > 0
+    assert free[taken].mean() > 0.9, "without the seeds the fill gives the cortex back"
+    out = edge_fill(logits, image, clicks=click, background=taken) > 0
+    assert not out[taken].any(), "what the rules took out stays out"
+    assert out[logits > 0].all(), "nothing of the answer is taken out"
+    assert not out[organ & ~disc(18) & (CC < 44)].any(), "nor reached through the ring (one basin, no edge)"
+
+
 def test_off_and_degenerate_inputs_return_the_logits():
     image, logits, _ = kidney()
     assert edge_fill(logits, image, EdgeFillOptions(enabled=False)) is logits
