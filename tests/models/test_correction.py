@@ -129,7 +129,7 @@ def test_a_positive_prompt_takes_out_nothing_deep_inside_away_from_itself():
     off = CorrectionOptions(interior_depth=0.0, keep_topology=False)  # (the topology rule gives it back too)
     assert not (bound_correction(logits_of(after), logits_of(before), click, off) > 0)[hole].any()
     negative = [PointPrompt(REF, (48.0, 19.0), False)]
-    no_trim = CorrectionOptions(border_trim=False)  # (the trim rule gives it back)
+    no_trim = CorrectionOptions(border_trim=False, removal_reach=0.0)  # (the trim and removal rules give it back)
     assert not (bound_correction(logits_of(after), logits_of(before), negative, no_trim) > 0)[hole].any(), \
         "a negative prompt is not held to it"
 
@@ -264,6 +264,25 @@ def test_a_border_negative_click_does_not_take_the_far_side():
     assert np.array_equal(bound_correction(logits_of(after), logits_of(before), deep) > 0, after)
 
 
+def test_a_shallow_negative_click_takes_out_its_band_but_not_a_body_far_away():
+    """A click 3 px deep in a 6 px band along the object's side: the network took out the band and the
+    object's upper half. The band goes, all along; the upper half, far from the click and deeper in
+    the mask than the click sits, comes back."""
+    rr, cc = np.indices((SIZE, SIZE))
+    body = disc(30)
+    band = (cc >= 12) & (cc < 18) & (rr >= 20) & (rr < 76)  # a leak along the left side
+    before = body | band
+    upper = body & (rr < 40)
+    after = before & ~band & ~upper
+    click = [PointPrompt(REF, (70.0, 14.0), False)]  # 2-3 px deep, in the band's lower end
+    out = bound_correction(logits_of(after), logits_of(before), click) > 0
+    assert not out[band & ~body].any(), "the band went, also where it lies far from the click"
+    assert out[upper & ~band].all(), "the body's upper half came back"
+    off = CorrectionOptions(removal_reach=0.0, border_trim=False)  # (the border trim gives some back too)
+    assert not (bound_correction(logits_of(after), logits_of(before), click, off) > 0)[upper & ~band].any(), \
+        "off: the network's answer stands"
+
+
 def test_a_border_negative_click_trims_no_deeper_than_the_click_sits():
     from scipy import ndimage
 
@@ -273,14 +292,15 @@ def test_a_border_negative_click_trims_no_deeper_than_the_click_sits():
     after = before & (rows < 48)  # the network took out the whole lower half, a piece reaching the click
     # on the bottom border (its 1 px disc lies at most 1.5 px deep): the trim goes <= 3 x 1.5 px deep
     click = [PointPrompt(REF, (68.0, 48.0), False)]
-    taken = before & ~(bound_correction(logits_of(after), logits_of(before), click) > 0)
+    trim = CorrectionOptions(removal_reach=0.0)  # (the shallow click's removal rule gives back more)
+    taken = before & ~(bound_correction(logits_of(after), logits_of(before), click, trim) > 0)
     assert taken[68, 48] and taken[67, 48], "the trim at the click stays"
     assert depth[taken].max() <= 4.5 and taken[rows >= 48].sum() > 150, "a rim of the lower half"
     # a click sitting deeper (its disc up to 3 px) may trim up to three times as deep
     deeper = [PointPrompt(REF, (67.0, 48.0), False)]
-    taken = before & ~(bound_correction(logits_of(after), logits_of(before), deeper) > 0)
+    taken = before & ~(bound_correction(logits_of(after), logits_of(before), deeper, trim) > 0)
     assert 4.5 < depth[taken].max() <= 9.0
-    unbounded = CorrectionOptions(trim_depth=0)
+    unbounded = CorrectionOptions(trim_depth=0, removal_reach=0.0)
     assert np.array_equal(bound_correction(logits_of(after), logits_of(before), click, unbounded) > 0, after)
 
 
@@ -363,9 +383,9 @@ def test_a_new_part_at_the_click_stands_unless_the_fresh_answer_is_a_whole_aroun
     assert not calls, "with whole_bigger off, a new part at the click stands without a second decode"
 
 
-def _two_clicks(case, option: str, values) -> dict:
+def _two_clicks(case, option: str, values, fixed: dict | None = None) -> dict:
     """Dice of the simulated user's first and second click on ``case``'s largest slice, with the
-    built-in model's ``option`` at each of ``values``."""
+    built-in model's ``option`` at each of ``values`` (and the options ``fixed``)."""
     from napari_medseg.core.session import Session
     from napari_medseg.evaluation.metrics import dice
     from napari_medseg.evaluation.run import user_seed
@@ -377,7 +397,7 @@ def _two_clicks(case, option: str, values) -> dict:
     scores = {}
     for value in values:
         model = load_builtin()
-        model.configure({option: value})
+        model.configure({**(fixed or {}), option: value})
         session = Session(case.image, model, preset=case.preset, axis=case.axis)
         user = SimulatedUser("point", SliceRef(case.axis, idx), seed=user_seed(case, "point"))
         first = session.add_prompts(user.next_interaction(ref, None)).mask
@@ -426,10 +446,13 @@ def test_the_model_keeps_the_white_matter_a_negative_click_on_the_cortex_took_ou
     image, labels, _ = folded_brain_phantom(5)
     case = crop_case(Case(DEV_MR_FOLDED_SET, "mr-folded-5", "white matter", image,
                           brain_labels(labels)["white matter"], axis=2, preset="mr"), margin=CROP_MARGIN)
-    scores = _two_clicks(case, "correction.look_back", (0.0, 1.0))
+    scores = _two_clicks(case, "correction.look_back", (0.0, 1.0), {"correction.removal_reach": 0.0})
     (first_off, off), (first_on, on) = scores.values()
     assert first_off == first_on > 0.9
     assert off < 0.85 and on > 0.9, scores
+    # (the shallow click's removal rule alone gives the band back too: its far, deeper piece)
+    alone = _two_clicks(case, "correction.removal_reach", (4.0,), {"correction.look_back": 0.0})
+    assert alone[4.0][1] > 0.9, alone
 
 
 def test_a_stroke_the_network_ignored_still_marks_its_line():
