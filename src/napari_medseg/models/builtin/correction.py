@@ -438,23 +438,59 @@ def _removal_near_click(logits: np.ndarray, before: np.ndarray, last: PointPromp
     if not removed.any() or before.all():
         return logits
     r, c = (min(max(int(round(v)), 0), n - 1) for v, n in zip(last.point, logits.shape, strict=True))
-    depth = float(distance_to(~before, np.array([[r, c]]))[0])  # 0 outside the mask
+    depth = depth_at(before, r, c)
     radius = opts.removal_reach * (depth + 1.0)
-    # depths up to the limit are exact in a crop that far around the removed pixels
-    rows, cols = crop_around(removed, int(np.ceil(depth + opts.removal_deeper)) + 2)
+    rows, cols = crop_around(removed, 0)
     sub = removed[rows, cols]
-    pixels = np.argwhere(sub)
-    far = np.hypot(pixels[:, 0] + rows.start - r, pixels[:, 1] + cols.start - c) > radius
-    if not far.any():
+    rr, cc = np.ogrid[rows.start - r : rows.stop - r, cols.start - c : cols.stop - c]
+    away = sub & (rr * rr + cc * cc > radius * radius)
+    if not away.any():
         return logits
-    away = np.zeros_like(sub)
-    away[pixels[far, 0], pixels[far, 1]] = True
     if opts.removal_deeper > 0:  # a thin band the click lies in may go all along; a deeper body may not
-        deep = away & ~within_distance(~before[rows, cols], depth + opts.removal_deeper)
+        deep = away & _deeper_than(before, rows, cols, depth + opts.removal_deeper)
         if not deep.any():
             return logits
         away = pieces_touching(away, deep)
     return _pushed(logits, rows, cols, away, True, opts.boost)
+
+
+def depth_at(mask: np.ndarray, r: int, c: int) -> float:
+    """The distance from pixel (r, c) to the nearest pixel outside ``mask`` (0 outside it), looked for
+    in growing windows around it: a click's depth in a brain-sized mask cost 3 ms as a k-d tree of
+    the whole outline at 512 px."""
+    if not mask[r, c]:
+        return 0.0
+    h, w = mask.shape
+    reach = 8
+    while True:
+        window = (slice(max(r - reach, 0), r + reach + 1), slice(max(c - reach, 0), c + reach + 1))
+        outside = ~mask[window]
+        if outside.any():
+            found = float(np.hypot(*(np.argwhere(outside) - [r - window[0].start, c - window[1].start]).T).min())
+            if found <= reach:  # a nearer pixel outside the window would be farther than reach
+                return found
+        if reach >= max(h, w):
+            return float(np.hypot(h, w)) if not outside.any() else found
+        reach *= 2
+
+
+def _deeper_than(mask: np.ndarray, rows: slice, cols: slice, limit: float) -> np.ndarray:
+    """Pixels of the crop ``rows, cols`` farther than ``limit`` px from every pixel outside ``mask``
+    (beyond the array does not count). A crop over 192 px is judged on every second pixel (each
+    2 x 2 block takes its top-left pixel's answer, measured on the half grid: at most about 1.5 px
+    off), a quarter of the cost for a brain-sized mask."""
+    margin = int(np.ceil(limit)) + 2  # the outside within the limit lies in a crop that far around
+    big = (max(rows.start - margin, 0), max(cols.start - margin, 0))
+    sub = mask[big[0] : rows.stop + margin, big[1] : cols.stop + margin]
+    f = 2 if max(rows.stop - rows.start, cols.stop - cols.start) > 192 else 1
+    inner = np.pad(sub, 1, constant_values=True)[::f, ::f]  # (beyond the array is not outside)
+    deep = ~within_distance(~inner, limit / f)
+    if f > 1:
+        deep = np.repeat(np.repeat(deep, f, axis=0), f, axis=1)[1:, 1:]
+    else:
+        deep = deep[1:-1, 1:-1]
+    r0, c0 = rows.start - big[0], cols.start - big[1]
+    return deep[r0 : r0 + rows.stop - rows.start, c0 : c0 + cols.stop - cols.start]
 
 
 def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
