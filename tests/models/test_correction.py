@@ -283,6 +283,23 @@ def test_a_shallow_negative_click_takes_out_its_band_but_not_a_body_far_away():
         "off: the network's answer stands"
 
 
+def test_a_negative_stroke_along_a_shallow_band_takes_out_no_body_far_away():
+    """The shallow-click rule for strokes: a stroke drawn along the lower part of a leak band, the
+    network took out the band and the object's upper half; the upper half comes back, the band goes."""
+    rr, cc = np.indices((SIZE, SIZE))
+    body = disc(30)
+    band = (cc >= 12) & (cc < 18) & (rr >= 20) & (rr < 76)
+    before = body | band
+    upper = body & (rr < 40)
+    after = before & ~band & ~upper
+    stroke = [ScribblePrompt(REF, ((74.0, 14.0), (62.0, 14.0)), positive=False)]
+    out = bound_correction(logits_of(after), logits_of(before), stroke) > 0
+    assert not out[band & ~body].any(), "the band went"
+    assert out[upper & ~band].all(), "the body's upper half came back"
+    off = CorrectionOptions(removal_strokes=False)
+    assert not (bound_correction(logits_of(after), logits_of(before), stroke, off) > 0)[upper & ~band].any()
+
+
 def test_a_border_negative_click_trims_no_deeper_than_the_click_sits():
     from scipy import ndimage
 
