@@ -669,3 +669,26 @@ def test_the_shallow_click_rule_matches_the_distance_transform():
         changed += int(not np.array_equal(expected, logits > 0))
     assert changed > 20, changed
     assert max(off_by) < 0.02, off_by
+
+
+def test_a_strokes_depth_and_reach_match_the_distance_transform():
+    """The stroke's depth (windows grown round it) is the transform's; its reach (on blocks of pixels)
+    is within 1.5 blocks of it."""
+    from napari_medseg.models.builtin.correction import _deepest, _near
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        shape = tuple(int(v) for v in rng.integers(40, 300, 2))
+        mask = ndimage.gaussian_filter(rng.random(shape), rng.uniform(3.0, 12.0)) > rng.uniform(0.47, 0.5)
+        if not mask.any() or mask.all():
+            continue
+        inside = ndimage.distance_transform_edt(mask)
+        pixels = np.argwhere(mask)[rng.choice(int(mask.sum()), size=min(20, int(mask.sum())), replace=False)]
+        assert _deepest(mask, pixels) == pytest.approx(inside[pixels[:, 0], pixels[:, 1]].max())
+        marks = np.zeros(shape, dtype=bool)
+        marks[tuple(pixels.T)] = True
+        radius = float(rng.uniform(4.0, 80.0))
+        f = max(1, int(radius // 8))
+        from_marks = ndimage.distance_transform_edt(~marks)
+        near = _near(marks, radius)
+        assert near[from_marks <= radius - 1.5 * f].all() and not near[from_marks > radius + 1.5 * f].any()

@@ -455,13 +455,10 @@ def _removal_near_click(logits: np.ndarray, before: np.ndarray, last: Prompt,
         inside = marks & before
         if not inside.any():
             return logits
-        depth = float(distance_to(~before, np.argwhere(inside)).max())
+        depth = _deepest(before, np.argwhere(inside))
         radius = opts.removal_reach * (depth + 1.0)
-        rows, cols = crop_around(removed, 0)
-        pixels = np.argwhere(removed[rows, cols])
-        away = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=bool)
-        far = pixels[distance_to(marks, pixels + [rows.start, cols.start]) > radius]
-        away[far[:, 0], far[:, 1]] = True
+        rows, cols = crop_around(removed | marks, 0)
+        away = removed[rows, cols] & ~_near(marks[rows, cols], radius)
     if not away.any():
         return logits
     if opts.removal_deeper > 0:  # a thin band the click lies in may go all along; a deeper body may not
@@ -470,6 +467,41 @@ def _removal_near_click(logits: np.ndarray, before: np.ndarray, last: Prompt,
             return logits
         away = pieces_touching(away, deep)
     return _pushed(logits, rows, cols, away, True, opts.boost)
+
+
+def _deepest(mask: np.ndarray, pixels: np.ndarray) -> float:
+    """The largest distance from ``pixels`` (inside ``mask``) to a pixel outside it, looked for in
+    growing windows around them (exact: a nearer pixel outside the window would be farther than its
+    margin)."""
+    h, w = mask.shape
+    top, left = pixels.min(axis=0)
+    bottom, right = pixels.max(axis=0) + 1
+    margin = 16
+    while True:
+        r0, c0 = max(top - margin, 0), max(left - margin, 0)
+        outside = ~mask[r0 : bottom + margin, c0 : right + margin]
+        whole = r0 == 0 and c0 == 0 and bottom + margin >= h and right + margin >= w
+        if outside.any():
+            found = float(distance_to(outside, pixels - [r0, c0]).max())
+            if found <= margin or whole:
+                return found
+        elif whole:
+            return float(np.hypot(h, w))
+        margin *= 2
+
+
+def _near(marks: np.ndarray, radius: float) -> np.ndarray:
+    """The pixels within about ``radius`` px of ``marks``: measured on blocks of f x f pixels (f about
+    an eighth of the radius; a block is near when its block of marks is), within f * 1.5 px of the
+    exact answer at a small fraction of a large dilation's cost."""
+    f = max(1, int(radius // 8))
+    if f == 1:
+        return within_distance(marks, radius)
+    h, w = marks.shape
+    padded = np.pad(marks, ((0, -h % f), (0, -w % f)))
+    blocks = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).any(axis=(1, 3))
+    near = within_distance(blocks, radius / f)
+    return np.repeat(np.repeat(near, f, axis=0), f, axis=1)[:h, :w]
 
 
 def depth_at(mask: np.ndarray, r: int, c: int) -> float:
