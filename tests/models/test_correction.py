@@ -674,7 +674,7 @@ def test_the_shallow_click_rule_matches_the_distance_transform():
 def test_a_strokes_depth_and_reach_match_the_distance_transform():
     """The stroke's depth (windows grown round it) is the transform's; its reach (on blocks of pixels)
     is within 1.5 blocks of it."""
-    from napari_medseg.models.builtin.correction import _deepest, _near
+    from napari_medseg.models.builtin.correction import _near, deepest
 
     rng = np.random.default_rng(5)
     for _ in range(30):
@@ -684,7 +684,7 @@ def test_a_strokes_depth_and_reach_match_the_distance_transform():
             continue
         inside = ndimage.distance_transform_edt(mask)
         pixels = np.argwhere(mask)[rng.choice(int(mask.sum()), size=min(20, int(mask.sum())), replace=False)]
-        assert _deepest(mask, pixels) == pytest.approx(inside[pixels[:, 0], pixels[:, 1]].max())
+        assert deepest(mask, pixels) == pytest.approx(inside[pixels[:, 0], pixels[:, 1]].max())
         marks = np.zeros(shape, dtype=bool)
         marks[tuple(pixels.T)] = True
         radius = float(rng.uniform(4.0, 80.0))

@@ -314,7 +314,7 @@ def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: Prompt,
     grown_here = grown[rows, cols]
     growth = opts.border_growth
     if opts.growth_per_distance > 0 and isinstance(last, PointPrompt):
-        r, c = (min(max(int(round(v)), 0), n - 1) for v, n in zip(last.point, logits.shape, strict=True))
+        r, c = clicked_pixel(last, logits.shape)
         here = float(distance_to(old, np.array([[r - rows.start, c - cols.start]]))[0])
         growth = min(growth, max(opts.growth_floor, opts.growth_per_distance * here))
     far = grown_here & ~within_distance(old, growth)
@@ -444,8 +444,8 @@ def _removal_near_click(logits: np.ndarray, before: np.ndarray, last: Prompt,
     if not removed.any() or before.all():
         return logits
     if isinstance(last, PointPrompt):
-        r, c = (min(max(int(round(v)), 0), n - 1) for v, n in zip(last.point, logits.shape, strict=True))
-        depth = depth_at(before, r, c)
+        r, c = clicked_pixel(last, logits.shape)
+        depth = deepest(before, np.array([[r, c]]))
         radius = opts.removal_reach * (depth + 1.0)
         rows, cols = crop_around(removed, 0)
         rr, cc = np.ogrid[rows.start - r : rows.stop - r, cols.start - c : cols.stop - c]
@@ -455,7 +455,7 @@ def _removal_near_click(logits: np.ndarray, before: np.ndarray, last: Prompt,
         inside = marks & before
         if not inside.any():
             return logits
-        depth = _deepest(before, np.argwhere(inside))
+        depth = deepest(before, np.argwhere(inside))
         radius = opts.removal_reach * (depth + 1.0)
         rows, cols = crop_around(removed | marks, 0)
         away = removed[rows, cols] & ~_near(marks[rows, cols], radius)
@@ -469,10 +469,17 @@ def _removal_near_click(logits: np.ndarray, before: np.ndarray, last: Prompt,
     return _pushed(logits, rows, cols, away, True, opts.boost)
 
 
-def _deepest(mask: np.ndarray, pixels: np.ndarray) -> float:
-    """The largest distance from ``pixels`` (inside ``mask``) to a pixel outside it, looked for in
-    growing windows around them (exact: a nearer pixel outside the window would be farther than its
-    margin)."""
+def clicked_pixel(click: PointPrompt, shape: tuple[int, int]) -> tuple[int, int]:
+    """The pixel under ``click`` (rounded, clipped to the slice)."""
+    r, c = (min(max(int(round(v)), 0), n - 1) for v, n in zip(click.point, shape, strict=True))
+    return r, c
+
+
+def deepest(mask: np.ndarray, pixels: np.ndarray) -> float:
+    """The largest distance from ``pixels`` ((n, 2) rows and columns) to a pixel outside ``mask`` (0
+    for a pixel outside it), looked for in windows grown round them (exact: a nearer pixel outside
+    the window would be farther than its margin): a click's depth in a brain-sized mask cost 3 ms as
+    a k-d tree of the whole outline at 512 px."""
     h, w = mask.shape
     top, left = pixels.min(axis=0)
     bottom, right = pixels.max(axis=0) + 1
@@ -502,26 +509,6 @@ def _near(marks: np.ndarray, radius: float) -> np.ndarray:
     blocks = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).any(axis=(1, 3))
     near = within_distance(blocks, radius / f)
     return np.repeat(np.repeat(near, f, axis=0), f, axis=1)[:h, :w]
-
-
-def depth_at(mask: np.ndarray, r: int, c: int) -> float:
-    """The distance from pixel (r, c) to the nearest pixel outside ``mask`` (0 outside it), looked for
-    in growing windows around it: a click's depth in a brain-sized mask cost 3 ms as a k-d tree of
-    the whole outline at 512 px."""
-    if not mask[r, c]:
-        return 0.0
-    h, w = mask.shape
-    reach = 8
-    while True:
-        window = (slice(max(r - reach, 0), r + reach + 1), slice(max(c - reach, 0), c + reach + 1))
-        outside = ~mask[window]
-        if outside.any():
-            found = float(np.hypot(*(np.argwhere(outside) - [r - window[0].start, c - window[1].start]).T).min())
-            if found <= reach:  # a nearer pixel outside the window would be farther than reach
-                return found
-        if reach >= max(h, w):
-            return float(np.hypot(h, w)) if not outside.any() else found
-        reach *= 2
 
 
 def _deeper_than(mask: np.ndarray, rows: slice, cols: slice, limit: float) -> np.ndarray:
@@ -557,7 +544,7 @@ def _border_trim_only(logits: np.ndarray, before: np.ndarray, last: PointPrompt,
     # cost 2.2 ms at 512 px)
     reach = int(np.ceil(opts.adjacent)) + 2
     h, w = before.shape
-    r, c = min(max(int(round(last.point[0])), 0), h - 1), min(max(int(round(last.point[1])), 0), w - 1)
+    r, c = clicked_pixel(last, (h, w))
     window = (slice(max(r - reach, 0), r + reach + 1), slice(max(c - reach, 0), c + reach + 1))
     outside = ~before[window]
     if not outside.any():
