@@ -405,13 +405,14 @@ class BuiltinModel:
             if not (out[anchors] > 0).any() and (raw.numpy()[anchors] > 0).any():
                 out = self._after_network(raw, embedding, prompts, prev is not None, extend, fill)  # the network's own
         if previous is not None:
-            ruled = bound_correction(out, previous, prompts, self.correction, image=embedding["image"])
-            # what the rules took out stays out of the edge fill's reach (edge_fill.keep_rules)
-            dropped = (out > 0) & ~(ruled > 0) if self.edge_fill.keep_rules else None
+            network = out
+            ruled = bound_correction(network, previous, prompts, self.correction, image=embedding["image"])
             out = whole_from_fresh(ruled, previous, prompts,
                                    lambda: self.decode_relative(embedding, prompts, None, relative, fill=False, look=False),
                                    self.correction)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
+                # what the rules took out stays out of the fill's reach (edge_fill.keep_rules)
+                dropped = (network > 0) & ~(ruled > 0) if self.edge_fill.keep_rules else None
                 out = edge_fill(out, embedding["image"], self.edge_fill, prompts, background=dropped)
             if relative or self.negative_look.absolute:
                 out = take_out_look_alike(out, prompts, embedding["image"], self.negative_look)
