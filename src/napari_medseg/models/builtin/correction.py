@@ -140,7 +140,7 @@ from scipy import ndimage
 
 from napari_medseg.core.appearance import crop_around
 from napari_medseg.core.components import fill_holes, pieces_touching
-from napari_medseg.core.morphology import cross, dilate, distance_to, within_distance
+from napari_medseg.core.morphology import cross, dilate, distance_to, farther_than, within_distance
 from napari_medseg.core.prompts import PointPrompt, Prompt, rasterize, rasterize_point
 from napari_medseg.models.builtin.negative_look import give_back_object_look
 from napari_medseg.models.builtin.own_pixels import bridge_clicks, honour_prompts
@@ -325,7 +325,7 @@ def _border_growth_only(logits: np.ndarray, before: np.ndarray, last: Prompt,
         reach = max(opts.scribble_reach, opts.far_from_prompt * radius)
         pixels = np.argwhere(grown_here & ~far & ~within_distance(old, opts.far_growth))
         if len(pixels):  # (the object's radius can be large: measured for these pixels alone)
-            away = pixels[distance_to(at_click, pixels) > reach]
+            away = pixels[farther_than(at_click, pixels, reach)]
             far[away[:, 0], away[:, 1]] = True
     if not far.any():
         return logits
