@@ -9,9 +9,11 @@ channels, the intensity I and I^2, so the fit is quadratic: a window holding a v
 fat and brighter bone (object in the middle of three intensities) still has a fit, where a linear
 one would leave the band near 0.5 and cut the vessel's wall off. Only the uncertain band
 (|logit| < ``band``) is rewritten, the coefficients are computed at 1/4 resolution ("fast guided
-filter", He & Sun 2015) and only inside the band's bounding box, which keeps it to about 1.5 ms per
-512x512 interaction. Radius, epsilon and band were chosen on the development
-volumes (``napari-medseg bench --sets dev``), see docs/model-development.md.
+filter", He & Sun 2015) and only inside the band's bounding box: about 1.5 ms for a kidney-sized
+band on a 512x512 slice, 4-5 ms where the band's box spans most of the slice (a brain, a liver; the
+simulated user's sequences at 512 px, docs/model-development.md, twenty-seventh session). Radius,
+epsilon and band were chosen on the development volumes (``napari-medseg bench --sets dev``), see
+docs/model-development.md.
 """
 
 from __future__ import annotations
