@@ -20,6 +20,7 @@ import numpy as np
 
 from napari_medseg.core.appearance import AppearanceModel
 from napari_medseg.core.between_slices import fill_between
+from napari_medseg.core.faint_blobs import smooth_faint_blob
 from napari_medseg.core.feature_appearance import FeatureAppearance, SliceFeatures
 from napari_medseg.core.neighbour_growth import drop_growth_into_neighbour
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, Prompt, SliceRef
@@ -83,6 +84,9 @@ class PropagationOptions:
     # tissue beside the mask (``core/neighbour_growth.py``); None turns it off (held-out phantoms,
     # 2026-12-06)
     neighbour_allowance: float | None = 1.0
+    # at the end, a faint blob's walked slices are smoothed in 3D with their volume kept (needs the
+    # slice images; ``core/faint_blobs.py``: a faint lesion's outline follows the noise on each slice)
+    smooth_faint_blobs: bool = True
     modes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -213,6 +217,11 @@ def propagate(
             _fill_gap(walker, a, b, ends, options)
     if options.fill_between and slice_image is not None and walker.results:
         for index, mask in sorted(fill_between(walker.results, key_masks, walker.looks, slice_image).items()):
+            walker.results[index] = mask
+            if on_slice is not None:
+                on_slice(index, mask)
+    if options.smooth_faint_blobs and slice_image is not None and walker.results:
+        for index, mask in sorted(smooth_faint_blob(walker.results, key_masks, slice_image).items()):
             walker.results[index] = mask
             if on_slice is not None:
                 on_slice(index, mask)

@@ -347,6 +347,7 @@ class Session:
                 edit = self._write_slice(SliceRef(axis, index), mask, label_id, overwrite, holding[index])
             if edit is not None:
                 edits.append(edit)
+                holding[index] = True  # a slice written again (the faint blob smoothing) may lose voxels
             if on_slice is not None:
                 on_slice(index, mask)
 
