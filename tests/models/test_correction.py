@@ -300,6 +300,24 @@ def test_a_negative_stroke_along_a_shallow_band_takes_out_no_body_far_away():
     assert not (bound_correction(logits_of(after), logits_of(before), stroke, off) > 0)[upper & ~band].any()
 
 
+def test_a_negative_stroke_reaches_half_as_far_as_a_click():
+    """A 3 px wide stroke 4 px deep at the object's left side; the network also took out a round piece
+    deep inside, 13-19 px from the stroke: within a click's reach (4 x (4 + 1) = 20 px) but beyond a
+    stroke's (2 x 5 = 10 px), so it comes back."""
+    rr, cc = np.indices((SIZE, SIZE))
+    before = disc(30)
+    near = before & (cc <= 24) & (rr >= 40) & (rr <= 56)  # what the stroke means
+    piece = disc(3, centre=(48.0, 38.0))
+    after = before & ~near & ~piece
+    stroke = [ScribblePrompt(REF, ((44.0, 21.0), (52.0, 21.0)), positive=False)]
+    out = bound_correction(logits_of(after), logits_of(before), stroke) > 0
+    assert out[piece].all(), "the piece deep inside, beyond the stroke's reach, came back"
+    assert not out[near & (cc <= 21)].any(), "what the stroke lies on stayed out"
+    as_click = CorrectionOptions(removal_reach_strokes=4.0)
+    assert not (bound_correction(logits_of(after), logits_of(before), stroke, as_click) > 0)[piece].any(), \
+        "with a click's reach the network's answer stands"
+
+
 def test_a_border_negative_click_trims_no_deeper_than_the_click_sits():
     from scipy import ndimage
 
