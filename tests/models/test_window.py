@@ -117,6 +117,34 @@ def test_a_box_second_look_and_a_walk_step_decode_the_whole_slice_when_told(mode
     np.testing.assert_array_equal(walked, whole)  # a walk's step is decoded whole by default
 
 
+def test_a_box_second_look_is_decoded_on_a_narrow_window(model):
+    """A box's second look on a large slice: its answer lies within the box (prompt_evidence.py), so
+    the decoder reads a window ``second_look_margin`` px round it, not the whole slice, and answers
+    as well; with the margin 0 it reads the whole slice, as a correction that wide would."""
+    img = np.full((512, 512), 0.25, dtype=np.float32)
+    img += 0.02 * np.random.default_rng(0).standard_normal(img.shape).astype(np.float32)
+    organ = disc(img.shape, (256, 240), 110)  # an organ a large box holds: with 96 px, most of the slice
+    img[organ] = 0.7
+    emb = model.encode(img)
+    box = [BoxPrompt(REF, (140.0, 124.0), (372.0, 356.0))]
+    seen = []
+    hook = model.net.decoder.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[1].shape[-2:])))
+    try:
+        narrow = model.decode(emb, box) > 0
+        model.configure({"window.second_look_margin": 0})
+        whole = model.decode(emb, box) > 0
+    finally:
+        hook.remove()
+        model.window = WindowOptions()
+    second_narrow, second_whole = seen[1], seen[3]  # (coarse first decode, second look) each time
+    assert second_narrow[0] * second_narrow[1] < 0.6 * second_whole[0] * second_whole[1]
+
+    def dice(m):
+        return 2 * np.count_nonzero(m & organ) / (np.count_nonzero(m) + np.count_nonzero(organ))
+
+    assert dice(narrow) >= dice(whole) - 0.01 and dice(narrow) > 0.95
+
+
 def test_reaching_the_edge_is_judged_on_the_edges_inside_the_slice():
     part = np.full((64, 96), -4.0, np.float32)
     part[30:34, 40:44] = 4.0  # an answer in the middle of the window

@@ -334,12 +334,12 @@ class BuiltinModel:
             out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse,
                                     windowed=not walk or self.window.walks)
         if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
-            out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False)
+            out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False, bounded=True)
         return out
 
     def _decode_once(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
                      relative: bool, decoder: MaskDecoder | None, fill: bool, coarse: bool,
-                     windowed: bool = True) -> np.ndarray:
+                     windowed: bool = True, bounded: bool = False) -> np.ndarray:
         """One pass of the network and the steps after it; ``coarse``: on the coarse grid of a large
         slice (a first answer only); ``windowed``: a correction may be decoded on a window (window.py)."""
         h, w = (int(v) for v in embedding["size"])
@@ -361,11 +361,15 @@ class BuiltinModel:
         maps = torch.from_numpy(build_prompt_maps(prompts_to_working(prompts, k), (mh, mw)))[None]
         given = torch.zeros(1)
         rows, cols = slice(0, hp), slice(0, wp)  # the part of the padded slice decoded
+        narrow = False
         if previous is not None:  # (a correction or a walk: always on the full-resolution grid, k = 1)
             pl = drawn_into_previous(prompts, previous, self.second_look)
             if (hp, wp) != (h, w):
                 pl = np.pad(pl, ((0, hp - h), (0, wp - w)), constant_values=-PREV_CLIP)
-            window = decode_window(previous, prompts, (hp, wp), self.window) if windowed else None
+            # a second look's answer lies within its boxes and lassos: a narrower window, no edge guard
+            narrow = bounded and self.window.second_look_margin > 0
+            opts = replace(self.window, margin=self.window.second_look_margin) if narrow else self.window
+            window = decode_window(previous, prompts, (hp, wp), opts) if windowed else None
             if window is not None:
                 rows, cols = window
                 maps = maps[:, :, rows.start // SCALE : rows.stop // SCALE, cols.start // SCALE : cols.stop // SCALE]
@@ -386,7 +390,7 @@ class BuiltinModel:
             else:  # a window: the previous mask stands outside it (window.py)
                 inside = (min(rows.stop, h) - rows.start, min(cols.stop, w) - cols.start)
                 part = logits_to_full(logit2, inside)[0, 0].float().cpu()
-                if reaches_edge(part.numpy(), rows, cols, (h, w), self.window.guard):  # it may go on past it
+                if not narrow and reaches_edge(part.numpy(), rows, cols, (h, w), self.window.guard):  # it may go on past it
                     return self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse,
                                              windowed=False)
                 raw = torch.from_numpy(np.minimum(previous, OUTSIDE))

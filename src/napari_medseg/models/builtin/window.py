@@ -25,6 +25,15 @@ positive click on a large organ after the mask was emptied, a new part beside th
 then decoded whole, and the windowed answer is dropped. A window wider than ``max_share`` of the
 padded slice saves too little to be worth it: the slice is decoded whole.
 
+A box's or lasso's second look (second_look.py) is a correction too, but its answer cannot leave
+its boxes and lassos (plus ``prompt_evidence``'s 3 px margin): it is decoded on a window of
+``second_look_margin`` px round them, with no edge guard (2026-12-07, twenty-eighth session). A 232 x
+232 box on a 512 x 512 slice, which the 96 px margin had widened past ``max_share``: 21.0 -> 17.8 ms
+and 25.3 -> 21.3 ms in a slower hour (timed in turn; 794 of its 33,781 px differ). The development
+phantoms' slices scaled x2 / 2.5 / 3 (``bench_slice_scale.py``), box Dice@1 0.936 / 0.933 / 0.926 ->
+0.934 / 0.933 / 0.925, after five interactions 0.963 / 0.962 / 0.961 -> 0.963 / 0.961 / 0.962, lassos
+within 0.001; the bench's crops (dev, dev-mr, dev-mr-folded) unchanged.
+
 Propagation steps keep the whole slice unless ``walks``. One prompted slice + propagation on the
 development phantoms scaled up in plane (seeds 8-10 at x2.5, 84 walks: mean 3D Dice 0.8545 whole ->
 0.8554 windowed, none lower by 0.01; seeds 7 and 11 at x3.5, 56 walks: 0.8378 -> 0.8372, kidneys from
@@ -53,6 +62,9 @@ class WindowOptions:
     guard: int = 32  # px: an answer this close to a window edge inside the slice is decoded whole again
     max_share: float = 0.6  # a window over this share of the padded slice: decode the whole slice
     walks: bool = False  # also the propagation's steps
+    # px around a box's or lasso's second look (second_look.py), whose answer the boxes and lassos
+    # bound (prompt_evidence.py), so no edge guard is needed (0: ``margin`` and the guard, as corrections)
+    second_look_margin: int = 32
     enabled: bool = True
 
 
