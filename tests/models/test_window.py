@@ -145,6 +145,20 @@ def test_a_box_second_look_is_decoded_on_a_narrow_window(model):
     assert dice(narrow) >= dice(whole) - 0.01 and dice(narrow) > 0.95
 
 
+def test_only_positive_boxes_and_lassos_bound_a_second_looks_answer():
+    """The narrow window needs the evidence's bound: a positive box or lasso, and the evidence on."""
+    from napari_medseg.core.prompts import LassoPrompt
+    from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, bounds_the_answer
+
+    box = BoxPrompt(REF, (10.0, 10.0), (50.0, 50.0))
+    lasso = LassoPrompt(REF, ((10.0, 10.0), (10.0, 50.0), (50.0, 30.0)))
+    click = PointPrompt(REF, (30.0, 30.0))
+    assert bounds_the_answer([box]) and bounds_the_answer([lasso, click])
+    assert not bounds_the_answer([click])
+    assert not bounds_the_answer([BoxPrompt(REF, (10.0, 10.0), (50.0, 50.0), positive=False), click])
+    assert not bounds_the_answer([box], EvidenceOptions(enabled=False))
+
+
 def test_reaching_the_edge_is_judged_on_the_edges_inside_the_slice():
     part = np.full((64, 96), -4.0, np.float32)
     part[30:34, 40:44] = 4.0  # an answer in the middle of the window

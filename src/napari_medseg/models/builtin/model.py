@@ -50,7 +50,11 @@ from napari_medseg.models.builtin.network import (
     padded_size,
     prev_channels,
 )
-from napari_medseg.models.builtin.prompt_evidence import EvidenceOptions, apply_prompt_evidence
+from napari_medseg.models.builtin.prompt_evidence import (
+    EvidenceOptions,
+    apply_prompt_evidence,
+    bounds_the_answer,
+)
 from napari_medseg.models.builtin.prompt_maps import PREV_CLIP, SCALE, build_prompt_maps, map_shape
 from napari_medseg.models.builtin.refine import RefineOptions, guided_refine
 from napari_medseg.models.builtin.rim import RimOptions, join_enclosing_rim
@@ -334,14 +338,16 @@ class BuiltinModel:
             out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse,
                                     windowed=not walk or self.window.walks)
         if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
-            out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False, bounded=True)
+            out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False,
+                                    bounded=bounds_the_answer(look[0], self.evidence))
         return out
 
     def _decode_once(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
                      relative: bool, decoder: MaskDecoder | None, fill: bool, coarse: bool,
                      windowed: bool = True, bounded: bool = False) -> np.ndarray:
         """One pass of the network and the steps after it; ``coarse``: on the coarse grid of a large
-        slice (a first answer only); ``windowed``: a correction may be decoded on a window (window.py)."""
+        slice (a first answer only); ``windowed``: a correction may be decoded on a window (window.py);
+        ``bounded``: a second look whose answer its boxes and lassos bound (a narrower window)."""
         h, w = (int(v) for v in embedding["size"])
         previous = None if prev_logits is None else checked_previous(prev_logits, (h, w))
         k, prefix = (int(embedding["scale"][0]), COARSE) if coarse else (1, "")

@@ -60,6 +60,12 @@ def _dilate(mask: np.ndarray, margin: int) -> np.ndarray:
     return out
 
 
+def bounds_the_answer(prompts: Sequence[Prompt], opts: EvidenceOptions = EvidenceOptions()) -> bool:
+    """Whether the answer to ``prompts`` lies within their positive boxes and lassos (plus ``margin``):
+    the evidence holds everything outside them background."""
+    return opts.enabled and any(p.positive and isinstance(p, (BoxPrompt, LassoPrompt)) for p in prompts)
+
+
 def apply_prompt_evidence(logits: np.ndarray, prompts: Sequence[Prompt],
                           opts: EvidenceOptions = EvidenceOptions(), correcting: bool = False) -> np.ndarray:
     """(H, W) float32 logits and the slice's prompts -> logits that respect the boxes and lassos;
