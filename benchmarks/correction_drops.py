@@ -12,8 +12,8 @@ the mean Dice after each interaction. Development volumes only (``--set dev``: p
 for choices, 9-16 held out; ``--set dev-mr`` / ``dev-mr-folded`` the MR phantoms). Prints numbers,
 asserts nothing. Twenty-eighth session (2026-12-07), seeds 7-12 at x0.35 / 0.5: 34 of 672 click and
 box steps and 30 of 672 scribble and lasso steps before its two changes (a negative stroke's shorter
-reach, a box's second look on a narrow window), 65 of 1,344 after (44 s on 2 cores): the strokes'
-drops 14 -> 12, the rest moved with the boxes' and lassos' first answers.
+reach, a box's second look on a narrow window), 65 of 1,344 after (44 s on 2 cores): scribbles 15 ->
+12, clicks 25 -> 25, boxes 9 -> 11 and lassos 15 -> 17 (their first answers moved with the window).
 """
 
 from __future__ import annotations
