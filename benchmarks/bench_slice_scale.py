@@ -86,6 +86,21 @@ def native_spacing(preset: str) -> float:
     return 2.0 if preset == "mr" else SAMPLE_SPACING[0]
 
 
+def scaled_slices(set_name: str, seeds: tuple[int, ...], mr_seeds: tuple[int, ...], zooms: list[float]):
+    """Each structure's largest slice (with its two neighbours) of each volume, scaled in plane by each
+    zoom: (volume name, the structure's index from 1, its name, preset, zoom, slices (H, W, 3),
+    reference (H, W), the volume's own slice shape)."""
+    for vname, image, masks, preset in volumes(set_name, seeds, mr_seeds):
+        for lid, (name, ref3) in enumerate(masks.items(), start=1):
+            if not ref3.any():
+                continue
+            z = int(np.clip(np.argmax(ref3.sum(axis=(0, 1))), 1, ref3.shape[2] - 2))
+            for zoom in zooms:
+                img = ndimage.zoom(image[..., z - 1 : z + 2].astype(np.float32), (zoom, zoom, 1), order=1)
+                ref = ndimage.zoom(ref3[..., z].astype(np.float32), zoom, order=1) > 0.5
+                yield vname, lid, name, preset, zoom, img, ref, image.shape[:2]
+
+
 def _masks(labels: np.ndarray, names: dict[int, str]) -> dict[str, np.ndarray]:
     return {name: labels == lid for lid, name in names.items()}
 
@@ -120,35 +135,31 @@ def main() -> None:
               for label, (name, opts) in MODELS.items() if label in args.models.split(";")}
     start = time.perf_counter()
     curves: dict[tuple[str, str, float], list[list[float]]] = {}  # Dice after each interaction
-    for vname, image, masks, preset in volumes(args.set, tuple(int(v) for v in args.seeds.split(",")),
-                                                  tuple(int(v) for v in args.mr_seeds.split(",") if v)):
-        for lid, (name, ref3) in enumerate(masks.items(), start=1):
-            if not ref3.any():
-                continue
-            z = int(np.clip(np.argmax(ref3.sum(axis=(0, 1))), 1, ref3.shape[2] - 2))
-            for zoom in zooms:
-                img = ndimage.zoom(image[..., z - 1 : z + 2].astype(np.float32), (zoom, zoom, 1), order=1)
-                ref = ndimage.zoom(ref3[..., z].astype(np.float32), zoom, order=1) > 0.5
-                for pt in ptypes:
-                    for label, model in models.items():
-                        labels, mask = None, None
-                        if args.existing:  # an automatic segmentation to correct, on the middle slice
-                            mask = np.roll(ndimage.binary_dilation(ref, iterations=2), (3, 2), axis=(0, 1))
-                            labels = np.zeros(img.shape, dtype=np.uint8)
-                            labels[..., 1] = mask
-                        pixel = (args.spacing or native_spacing(preset)) / zoom
-                        volume = Volume.with_spacing(img, (pixel, pixel, 3.0))
-                        session = Session(volume, model, labels=labels, preset=preset, axis=2)
-                        user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
-                        curve = []
-                        for _ in range(args.interactions):
-                            prompts = user.next_interaction(ref, mask)
-                            if prompts:  # else nothing is left to correct: the mask stays
-                                mask = session.add_prompts(prompts, label_id=1).mask
-                            curve.append(dice(mask, ref))
-                        curves.setdefault((pt, label, zoom), []).append(curve)
+    for vname, lid, name, preset, zoom, img, ref, own in scaled_slices(
+            args.set, tuple(int(v) for v in args.seeds.split(",")),
+            tuple(int(v) for v in args.mr_seeds.split(",") if v), zooms):
+        for pt in ptypes:
+            for label, model in models.items():
+                labels, mask = None, None
+                if args.existing:  # an automatic segmentation to correct, on the middle slice
+                    mask = np.roll(ndimage.binary_dilation(ref, iterations=2), (3, 2), axis=(0, 1))
+                    labels = np.zeros(img.shape, dtype=np.uint8)
+                    labels[..., 1] = mask
+                pixel = (args.spacing or native_spacing(preset)) / zoom
+                volume = Volume.with_spacing(img, (pixel, pixel, 3.0))
+                session = Session(volume, model, labels=labels, preset=preset, axis=2)
+                user = SimulatedUser(pt, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
+                curve = []
+                for _ in range(args.interactions):
+                    prompts = user.next_interaction(ref, mask)
+                    if prompts:  # else nothing is left to correct: the mask stays
+                        mask = session.add_prompts(prompts, label_id=1).mask
+                    curve.append(dice(mask, ref))
+                curves.setdefault((pt, label, zoom), []).append(curve)
+        slice_shape = own  # (the volumes' own slices, for the table's title)
+        if zoom == zooms[-1]:
             print(f"{vname} {name}: done", flush=True)
-    shape = f"{image.shape[0]} x {image.shape[1]}"
+    shape = f"{slice_shape[0]} x {slice_shape[1]}"
     what = "First-answer Dice" if args.interactions == 1 else f"Dice after {args.interactions} interactions"
     if args.existing:
         what = f"Dice after {args.interactions} corrections of an existing label"

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_slice_scale import native_spacing, volumes  # noqa: E402  (this folder's script: its volumes)
+from bench_slice_scale import native_spacing, scaled_slices  # noqa: E402  (this folder's script: its slices)
 from napari_medseg.cli.bench import parse_options  # noqa: E402
 from napari_medseg.core.prompts import SliceRef  # noqa: E402
 from napari_medseg.core.session import Session  # noqa: E402
@@ -62,32 +61,25 @@ def main() -> None:
     curves: dict[tuple[str, float], list[list[float]]] = {}
     drops = steps = 0
     mr_seeds = seeds if args.set != "dev" else ()
-    for vname, image, masks, preset in volumes(args.set, seeds, mr_seeds):
-        for lid, (name, ref3) in enumerate(masks.items(), start=1):
-            if not ref3.any():
-                continue
-            z = int(np.clip(np.argmax(ref3.sum(axis=(0, 1))), 1, ref3.shape[2] - 2))
-            for zoom in zooms:
-                img = ndimage.zoom(image[..., z - 1 : z + 2].astype(np.float32), (zoom, zoom, 1), order=1)
-                ref = ndimage.zoom(ref3[..., z].astype(np.float32), zoom, order=1) > 0.5
-                pixel = native_spacing(preset) / zoom
-                for kind in args.prompt_types.split(","):
-                    session = Session(Volume.with_spacing(img, (pixel, pixel, 3.0)), model, preset=preset, axis=2)
-                    user = SimulatedUser(kind, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
-                    mask, curve = None, []
-                    for k in range(args.interactions):
-                        prompts = user.next_interaction(ref, mask)
-                        if prompts:  # else nothing is left to correct: the mask stays
-                            mask = session.add_prompts(prompts, label_id=1).mask
-                        curve.append(dice(mask, ref))
-                        if k == 0:
-                            continue
-                        steps += 1
-                        if curve[-1] < curve[-2] - args.drop:
-                            drops += 1
-                            print(f"{vname} {name} x{zoom:g} {kind}: interaction {k + 1} "
-                                  f"({describe(prompts[-1])}) {curve[-2]:.3f} -> {curve[-1]:.3f}", flush=True)
-                    curves.setdefault((kind, zoom), []).append(curve)
+    for vname, lid, name, preset, zoom, img, ref, _own in scaled_slices(args.set, seeds, mr_seeds, zooms):
+        pixel = native_spacing(preset) / zoom
+        for kind in args.prompt_types.split(","):
+            session = Session(Volume.with_spacing(img, (pixel, pixel, 3.0)), model, preset=preset, axis=2)
+            user = SimulatedUser(kind, SliceRef(2, 1), seed=1000 * zooms.index(zoom) + lid)
+            mask, curve = None, []
+            for k in range(args.interactions):
+                prompts = user.next_interaction(ref, mask)
+                if prompts:  # else nothing is left to correct: the mask stays
+                    mask = session.add_prompts(prompts, label_id=1).mask
+                curve.append(dice(mask, ref))
+                if k == 0:
+                    continue
+                steps += 1
+                if curve[-1] < curve[-2] - args.drop:
+                    drops += 1
+                    print(f"{vname} {name} x{zoom:g} {kind}: interaction {k + 1} "
+                          f"({describe(prompts[-1])}) {curve[-2]:.3f} -> {curve[-1]:.3f}", flush=True)
+            curves.setdefault((kind, zoom), []).append(curve)
     print(f"\n{drops} of {steps} corrections lowered Dice by more than {args.drop} "
           f"({args.set}, seeds {args.seeds}, x{', x'.join(f'{z:g}' for z in zooms)}; {time.perf_counter() - start:.0f} s)")
     print("Mean Dice after each interaction:")
