@@ -144,7 +144,7 @@ def test_a_lasso_is_answered_by_one_decode_of_its_drawn_region(dev_kidney):
         model.configure({"window.second_look_margin": WindowOptions().second_look_margin})
     assert not np.array_equal(looked > 0, drawn > 0)
     narrow = model.decode(emb, [lasso]) > 0  # the shipped window: as good
-    assert 2 * np.count_nonzero(narrow & ref) / (np.count_nonzero(narrow) + np.count_nonzero(ref)) > 0.9
+    assert dice(narrow, ref) > 0.9
 
 
 def test_the_fresh_answer_a_correction_is_checked_against_takes_no_second_look(dev_kidney, monkeypatch):

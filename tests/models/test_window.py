@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.evaluation.metrics import dice
 from napari_medseg.models.builtin.model import load_builtin
 from napari_medseg.models.builtin.window import OUTSIDE, WindowOptions, decode_window, reaches_edge
 from napari_medseg.models.protocol import logits_from_mask
@@ -79,11 +80,7 @@ def test_a_correction_on_a_window_answers_as_on_the_whole_slice(model):
         model.window = WindowOptions()
     a, b = windowed > 0, whole > 0
     assert np.count_nonzero(a != b) <= 0.03 * np.count_nonzero(b)  # (106 of 5,289 pixels)
-
-    def dice(m):
-        return 2 * np.count_nonzero(m & organ) / (np.count_nonzero(m) + np.count_nonzero(organ))
-
-    assert dice(a) >= dice(b) - 0.01  # (0.914 against 0.908)
+    assert dice(a, organ) >= dice(b, organ) - 0.01  # (0.914 against 0.908)
     outside = np.ones(img.shape, dtype=bool)
     outside[window] = False
     assert np.all(windowed[outside] <= OUTSIDE)
@@ -138,11 +135,7 @@ def test_a_box_second_look_is_decoded_on_a_narrow_window(model):
         model.window = WindowOptions()
     second_narrow, second_whole = seen[1], seen[3]  # (coarse first decode, second look) each time
     assert second_narrow[0] * second_narrow[1] < 0.6 * second_whole[0] * second_whole[1]
-
-    def dice(m):
-        return 2 * np.count_nonzero(m & organ) / (np.count_nonzero(m) + np.count_nonzero(organ))
-
-    assert dice(narrow) >= dice(whole) - 0.01 and dice(narrow) > 0.95
+    assert dice(narrow, organ) >= dice(whole, organ) - 0.01 and dice(narrow, organ) > 0.95
 
 
 def test_only_positive_boxes_and_lassos_bound_a_second_looks_answer():
