@@ -226,7 +226,7 @@ def test_the_model_applies_the_rules_to_its_corrections(dev_kidney):
 
 
 def test_a_negative_stroke_adds_no_far_part():
-    """A negative stroke in the hole of a ring: the answer took the stroke's pixels out, mended the
+    """A negative stroke (on CT a negative click too) in the hole of a ring: the answer took the stroke's pixels out, mended the
     ring's border a little and added a new part far away; the far part goes, the mended border stays."""
     ring = disc(24) & ~disc(10)
     mend = disc(26) & ~disc(24) & (np.indices((SIZE, SIZE))[1] < 30)  # 1-2 px onto the left border
@@ -238,8 +238,13 @@ def test_a_negative_stroke_adds_no_far_part():
     assert out[ring | mend].all(), "the ring and its mended border stayed"
     off = CorrectionOptions(negative_adds_near=False)
     assert (bound_correction(logits_of(after), logits_of(ring), [stroke], off) > 0)[far].all()
-    click = [PointPrompt(REF, (48.0, 48.0), False)]  # a negative click is not bounded this way
-    assert (bound_correction(logits_of(after), logits_of(ring), click) > 0)[far].all()
+    click = [PointPrompt(REF, (48.0, 48.0), False)]  # a negative click too, on CT (absolute intensities)
+    out = bound_correction(logits_of(after), logits_of(ring), click) > 0
+    assert not out[far].any() and out[ring | mend].all()
+    on_mr = bound_correction(logits_of(after), logits_of(ring), click, relative=True) > 0
+    assert on_mr[far].all(), "on MR the network's far answer to a negative click stands"
+    clicks_off = CorrectionOptions(negative_clicks_add_near=False)
+    assert (bound_correction(logits_of(after), logits_of(ring), click, clicks_off) > 0)[far].all()
 
 
 def test_a_negative_stroke_the_network_ignored_removes_what_looks_like_under_it():

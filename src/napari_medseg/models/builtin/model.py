@@ -416,7 +416,8 @@ class BuiltinModel:
                 out = self._after_network(raw, embedding, prompts, prev is not None, extend, fill)  # the network's own
         if previous is not None:
             network = out
-            ruled = bound_correction(network, previous, prompts, self.correction, image=embedding["image"])
+            ruled = bound_correction(network, previous, prompts, self.correction, image=embedding["image"],
+                                     relative=relative)
             out = whole_from_fresh(ruled, previous, prompts,
                                    lambda: self.decode_relative(embedding, prompts, None, relative, fill=False, look=False),
                                    self.correction)
