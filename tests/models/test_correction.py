@@ -96,6 +96,7 @@ def test_a_dab_of_the_brush_moves_the_border_as_a_click_would():
     kept = (bound_correction(logits_of(after), logits_of(before), line) > 0) & ~before
     assert radius[kept].max() - 20.0 > 5.0
 
+
 def test_a_positive_click_inside_the_mask_does_not_flood_either():
     """A click deep inside the mask lies at distance 0 from it, as a border click does."""
     before = disc(20)
@@ -226,8 +227,9 @@ def test_the_model_applies_the_rules_to_its_corrections(dev_kidney):
 
 
 def test_a_negative_stroke_adds_no_far_part():
-    """A negative stroke (on CT a negative click too) in the hole of a ring: the answer took the stroke's pixels out, mended the
-    ring's border a little and added a new part far away; the far part goes, the mended border stays."""
+    """A negative stroke (on CT a negative click too) in the hole of a ring: the answer took the
+    stroke's pixels out, mended the ring's border a little and added a new part far away; the far part
+    goes, the mended border stays."""
     ring = disc(24) & ~disc(10)
     mend = disc(26) & ~disc(24) & (np.indices((SIZE, SIZE))[1] < 30)  # 1-2 px onto the left border
     far = disc(6, centre=(12.0, 84.0))  # 20 px from the ring
