@@ -175,3 +175,20 @@ def test_the_correction_rules_give_back_the_object_look_for_negative_clicks_only
     assert not (bound_correction(logits, prev, [INSIDE, click], off, image=image) > 0)[band].any()
     stroke = ScribblePrompt(REF, ((35.0, 62.5), (45.0, 62.5)), positive=False)
     assert not (bound_correction(logits, prev, [INSIDE, stroke], on, image=image) > 0)[band].any()
+
+
+def test_a_negative_click_on_a_dark_objects_rim_leaves_the_rim():
+    """A dark object (a ventricle) whose mask holds its one-pixel partial-volume rim, clicked on that
+    rim: the click's disc, half outside, is brighter than the object, and the rim looks like it all
+    round. A rim no more than ``min_depth`` px deep is not a tissue taken in by mistake: it stays
+    (with the depth test off it goes, as on a folded brain's ventricles, Dice 0.965 -> 0.834)."""
+    image = np.full((80, 80), 0.8, dtype=np.float32)
+    image[_disc(12)] = 0.5  # the rim
+    image[_disc(11)] = 0.25
+    image += np.random.default_rng(1).normal(0, 0.01, image.shape).astype(np.float32)
+    logits = np.where(_disc(12), 3.0, -3.0).astype(np.float32)
+    on_rim = PointPrompt(REF, (40.0, 52.0), positive=False)
+    assert np.array_equal(take_out_look_alike(logits, [INSIDE, on_rim], image), logits)
+    no_depth = take_out_look_alike(logits, [INSIDE, on_rim], image, NegativeLookOptions(min_depth=0))
+    assert (no_depth > 0)[_disc(12) & ~_disc(11)].mean() < 0.5  # the rim went all round
+    assert (no_depth > 0)[_disc(9)].all()
