@@ -36,6 +36,7 @@ from napari_medseg.models.builtin.correction import CorrectionOptions, bound_cor
 from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
+from napari_medseg.models.builtin.faint_border import FaintBorderOptions, recut_faint_answer
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.neck_cut import NeckOptions, cut_at_necks
 from napari_medseg.models.builtin.negative_look import (
@@ -206,7 +207,7 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "window", "zoom_in",
+               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "faint_border", "window", "zoom_in",
                "working_spacing")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
@@ -226,6 +227,7 @@ class BuiltinModel:
         self.neck = NeckOptions()
         self.box_span = BoxSpanOptions()
         self.tentacles = TentacleOptions()
+        self.faint_border = FaintBorderOptions()
         self.window = WindowOptions()
         self.zoom_in = ZoomInOptions()
         self.working_spacing = WorkingSpacing()  # coarser slices are scaled up first (models/working_scale.py)
@@ -445,6 +447,7 @@ class BuiltinModel:
         out = join_enclosing_rim(out, image, prompts, previous_given, extend is self.extend_relative, self.rim)
         out = cut_at_necks(out, prompts, previous_given, extend is self.extend_relative, self.neck)
         out = cut_tentacles(out, prompts, previous_given, extend is self.extend_relative, self.tentacles)
+        out = recut_faint_answer(out, image, prompts, previous_given, extend is self.extend_relative, self.faint_border)
         return apply_prompt_evidence(out, prompts, self.evidence, correcting=previous_given)
 
 
