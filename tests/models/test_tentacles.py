@@ -65,6 +65,8 @@ def test_other_prompts_corrections_mr_sizes_and_a_click_on_an_arm_leave_the_answ
 
 
 def test_the_shipped_model_answers_a_held_out_lesion_click_without_its_arms(held_out_lesion):
-    """Clicked as the bench's simulated user clicks it, the lesion's first answer had arms."""
-    off, on = (held_out_lesion("point", {"tentacles.radius": radius}) for radius in (0.0, 3.0))
+    """Clicked as the bench's simulated user clicks it, the lesion's first answer had arms (the recut of
+    faint_border.py, which mends the same answer another way, left out)."""
+    off, on = (held_out_lesion("point", {"tentacles.radius": radius, "faint_border.enabled": 0})
+               for radius in (0.0, 3.0))
     assert off < 0.8 and on > off + 0.07
