@@ -159,7 +159,7 @@ def test_the_fresh_answer_a_correction_is_checked_against_takes_no_second_look(d
     click = [PointPrompt(REF, (float(rows.mean()), float(cols.mean())))]
     seen = []
 
-    def recording(logits, prev, prompts, fresh, opts):
+    def recording(logits, prev, prompts, fresh, opts, relative=False):
         seen.append(fresh())
         return logits
 

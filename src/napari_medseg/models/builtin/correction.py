@@ -244,6 +244,9 @@ class CorrectionOptions:
     # > 0: where the correction took a new part at the prompt, the fresh answer still joins when it is
     # at least this many times the correction's answer (a whole the new part lies in)
     whole_bigger: float = 2.0
+    # > 0: on absolute intensities (CT) the fresh answer joins only when it is at most this many times
+    # the previous mask (a whole the part lies in, not the organ a faint lesion lies in)
+    whole_max_ratio: float = 4.0
 
 
 def bound_correction(logits: np.ndarray, prev_logits: np.ndarray | None, prompts: Sequence[Prompt],

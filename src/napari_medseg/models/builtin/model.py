@@ -422,7 +422,7 @@ class BuiltinModel:
                                      relative=relative)
             out = whole_from_fresh(ruled, previous, prompts,
                                    lambda: self.decode_relative(embedding, prompts, None, relative, fill=False, look=False),
-                                   self.correction)
+                                   self.correction, relative)
             if self.edge_fill.corrections and clicks_only(prompts):  # last: the gates above judge the network's answer
                 # what the rules took out stays out of the fill's reach (edge_fill.keep_rules)
                 dropped = (network > 0) & ~(ruled > 0) if self.edge_fill.keep_rules else None

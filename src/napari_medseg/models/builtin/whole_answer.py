@@ -6,6 +6,15 @@ redrew the white matter plus a few pixels (brain Dice@2 0.65), where the same tw
 afresh give the brain (0.99). That fresh answer (decoded only when it may be used) joins the
 correction's when it holds the new prompt, most of the previous mask and no negative prompt
 (``CorrectionOptions.whole_*``; see "A positive click beyond a part" in docs/model-development.md).
+
+On CT (absolute intensities) the fresh answer joins only when it is at most ``whole_max_ratio`` (4)
+times the previous mask (2026-12-07, thirtieth session): a development lesion on a slice scaled 3x,
+its first answer recut to the lesion (``faint_border.py``), then a click just beside it, and the fresh
+answer to both clicks was the liver around it, 18 times the lesion (Dice 0.857 -> 0.120; 0.468
+without the join, 0.800 after the next click). The wholes this step is for are a few times their
+part on CT (a kidney round its medulla, a liver round the half a click got: 1.8 times at 512 px); on
+MR a ventricle's brain is twenty times it, so MR has no bound. The development sets' crops and the
+phantoms 7-16 on whole slices scaled 0.5-3x moved nowhere else.
 """
 
 from __future__ import annotations
@@ -37,7 +46,8 @@ def wants_whole(before: np.ndarray, marks: np.ndarray, last: Prompt, opts: Corre
 
 
 def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Sequence[Prompt],
-                     fresh: Callable[[], np.ndarray], opts: CorrectionOptions = CorrectionOptions()) -> np.ndarray:
+                     fresh: Callable[[], np.ndarray], opts: CorrectionOptions = CorrectionOptions(),
+                     relative: bool = False) -> np.ndarray:
     """The correction's answer ``logits`` joined (pixel-wise maximum) with ``fresh()``, the answer to
     all ``prompts`` without the previous logits, when the newest prompt lies beyond the mask (see
     ``wants_whole``), the correction added less than
@@ -68,6 +78,8 @@ def whole_from_fresh(logits: np.ndarray, prev_logits: np.ndarray, prompts: Seque
     if not (inside & marks).any():
         return logits
     if np.count_nonzero(inside & before) < opts.whole_cover * np.count_nonzero(before):
+        return logits
+    if opts.whole_max_ratio > 0 and not relative and np.count_nonzero(inside) > opts.whole_max_ratio * np.count_nonzero(before):
         return logits
     if any((inside & prompt_marks(p, inside.shape, 1.0)).any() for p in prompts if not p.positive):
         return logits
