@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef
+from napari_medseg.core.morphology import within_distance
+from napari_medseg.core.prompts import BoxPrompt, PointPrompt, ScribblePrompt, SliceRef, rasterize
 from napari_medseg.models.builtin.correction import (
     CorrectionOptions,
     bound_correction,
@@ -274,6 +275,24 @@ def test_a_negative_stroke_across_the_object_itself_takes_only_its_own_pixels():
     # the stroke (3 px wide) and a pixel either side, not the object it looks like
     assert 0 < removed.sum() <= 6 * 29
     assert removed.sum() < 0.2 * before.sum()
+
+
+def test_a_negative_stroke_on_the_objects_own_look_takes_only_its_pixels():
+    """A phantom spleen as bright as the body wall it touches: a negative stroke along a sliver of wall
+    on its border, which the network ignored, had the spleen's slightly darker side taken with it
+    (Dice 0.966 -> 0.889; held-out phantom 10). The stroke's place lies within ``look_contrast`` of the
+    mask's brightness: only the stroke's own pixels go."""
+    rng = np.random.default_rng(0)
+    organ = disc(20)
+    side = organ & (np.indices((SIZE, SIZE))[1] < 38)  # the organ's left side, 0.04 darker
+    image = np.where(side, 0.58, np.where(organ, 0.62, 0.2)) + rng.normal(0, 0.004, organ.shape)
+    image = image.astype(np.float32)
+    stroke = ScribblePrompt(REF, ((40.0, 33.0), (48.0, 32.0), (56.0, 33.0)), False)
+    logits = logits_of(organ)
+    out = bound_correction(logits, logits, [stroke], image=image) > 0
+    assert out[side & ~within_distance(rasterize(stroke, organ.shape), 2.0)].all(), "the side stayed"
+    old = bound_correction(logits, logits, [stroke], CorrectionOptions(negative_look_alike=False), image=image) > 0
+    assert np.count_nonzero(side & ~old) > 0.7 * np.count_nonzero(side), "as it went before"
 
 
 def test_a_border_negative_click_does_not_take_the_far_side():
