@@ -412,8 +412,9 @@ def _carry_out_negative(logits: np.ndarray, image: np.ndarray, last: Prompt, opt
     centre, spread = float(np.median(values)), max(float(values.std()), 0.01)
     like = sub & (np.abs(smooth - centre) < opts.negative_spread * spread)
     drop = pieces_touching(like | at, at)
-    alike = opts.negative_look_alike and abs(float(np.median(smooth[sub & ~at])) - centre) < opts.look_contrast
-    if alike or np.count_nonzero(drop) > opts.negative_max_share * np.count_nonzero(sub):
+    rest = sub & ~at
+    if np.count_nonzero(drop) > opts.negative_max_share * np.count_nonzero(sub) or (
+            opts.negative_look_alike and rest.any() and abs(float(np.median(smooth[rest])) - centre) < opts.look_contrast):
         drop = dilate(at, cross(1)) & sub  # it looks like the object itself: only where drawn
     return _pushed(logits, rows, cols, drop, False, opts.boost)
 

@@ -13,11 +13,11 @@ and a ring 2-5 px outside it, within ``grow`` px of the answer, connected to the
 holes filled.
 
 Only first answers to positive clicks alone, on absolute intensities (CT), of at most ``max_area``
-pixels, whose contrast to the
-noise (``core.faint_blobs.contrast_to_noise``) is below ``max_contrast`` and which are thick
-(``core.faint_blobs.thickness`` at least ``min_thickness``: a blob, not a vessel's branch). An
-answer whose band looks like the ring beyond ``max_band`` of the step is not an over-grown blob but a
-part of a larger object (a kidney's medulla whose answer reached into the cortex): it stays.
+pixels, whose contrast to the noise (``core.faint_blobs.contrast_to_noise``) is below
+``max_contrast`` and which are thick (``core.faint_blobs.thickness`` at least ``min_thickness``: a
+blob, not a vessel's branch). An answer whose band looks like the ring beyond ``max_band`` of the
+step is not an over-grown blob but a part of a larger object (a kidney's medulla whose answer
+reached into the cortex): it stays.
 
 Chosen on the development phantoms (seeds 7 and 8) and checked on held-out draws (phantoms 9-16,
 synthetic volumes 90-97) before it was switched on (2026-12-07, thirtieth session): dev clicks
