@@ -27,9 +27,8 @@ def dev_kidney():
     return model, emb, box, ref
 
 
-@pytest.fixture(scope="module")
-def held_out_lesion():
-    """A development phantom's liver lesion (``generate_phantom(10)``, never an evaluation volume), cut
+def _held_out_first_dice(structure: str):
+    """A development phantom's structure (``generate_phantom(10)``, never an evaluation volume), cut
     as the bench cuts it: a function giving the shipped model's Dice on its largest slice after the
     bench's simulated user's first interaction of a kind, under the given inference options."""
     from napari_medseg.core.sample import generate_phantom
@@ -41,7 +40,7 @@ def held_out_lesion():
     image, labels, _, names = generate_phantom(10)
     case = next(crop_case(c, margin=CROP_MARGIN)
                 for c in _cases_from_labels(DEV_SET, "phantom-10", image, labels, names, axis=2, preset="ct-abdomen")
-                if c.structure == "liver lesion")
+                if c.structure == structure)
     index = case.key_slice()
     reference = case.reference[..., index]
 
@@ -53,3 +52,15 @@ def held_out_lesion():
         return dice(session.add_prompts(user.next_interaction(reference, None)).mask.astype(bool), reference)
 
     return first_dice
+
+
+@pytest.fixture(scope="module")
+def held_out_lesion():
+    """``_held_out_first_dice`` of the held-out phantom's liver lesion."""
+    return _held_out_first_dice("liver lesion")
+
+
+@pytest.fixture(scope="module")
+def held_out_vertebrae():
+    """``_held_out_first_dice`` of the held-out phantom's vertebrae."""
+    return _held_out_first_dice("vertebrae")

@@ -37,6 +37,7 @@ from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.faint_border import FaintBorderOptions, recut_faint_answer
+from napari_medseg.models.builtin.hole_carve import HoleCarveOptions, carve_enclosed_unlike
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.neck_cut import NeckOptions, cut_at_necks
 from napari_medseg.models.builtin.negative_look import (
@@ -207,8 +208,8 @@ class BuiltinModel:
     # the inference-time steps after the network; ``extend_relative`` replaces ``extend`` on relative
     # intensities (a percentile range: MR), see extend.py
     TUNABLE = ("edge_fill", "scale", "calibration", "refine", "extend", "extend_relative", "evidence", "correction", "walk",
-               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "faint_border", "window", "zoom_in",
-               "working_spacing")
+               "second_look", "rim", "negative_look", "neck", "box_span", "tentacles", "faint_border", "holes", "window",
+               "zoom_in", "working_spacing")
 
     def __init__(self, net: PromptableUNet, weights_sha256: str, device: str = "cpu",
                  metadata: dict | None = None, step_decoder: MaskDecoder | None = None) -> None:
@@ -228,6 +229,7 @@ class BuiltinModel:
         self.box_span = BoxSpanOptions()
         self.tentacles = TentacleOptions()
         self.faint_border = FaintBorderOptions()
+        self.holes = HoleCarveOptions()
         self.window = WindowOptions()
         self.zoom_in = ZoomInOptions()
         self.working_spacing = WorkingSpacing()  # coarser slices are scaled up first (models/working_scale.py)
@@ -342,6 +344,8 @@ class BuiltinModel:
         if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
             out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False,
                                     bounded=bounds_the_answer(look[0], self.evidence))
+        if look and not walk:  # a first answer after its second look, or a correction (hole_carve.py)
+            out = carve_enclosed_unlike(out, embedding["image"], prompts, self.holes, prev_logits, relative)
         return out
 
     def _decode_once(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
