@@ -15,14 +15,23 @@ itself (within ``grow`` px of it), so that its partial-volume edge goes and the 
 A brain's ventricles are enclosed and dark too, but the skull-stripped brain's surroundings are
 the black background: the ventricles lie 0.6 of the way there (0.57-0.63 on the development
 brains), the white matter's ventricles beyond the grey ring (1.3-1.7 of the way) and a vertebra's
-canal 0.7-1.0. First answers only (a correction's mask is the user's to shape), of at least
-``min_area`` px and a contrast of at least ``min_contrast`` to the ring (the faint livers'
-noise made pieces 0.6-0.7 of the way at contrasts of 0.10-0.12); a piece holding a positive click
-stays.
+canal 0.7-1.0. Answers of at least ``min_area`` px with a contrast of at least ``min_contrast`` to
+the ring (the faint livers' noise made pieces 0.6-0.7 of the way at contrasts of 0.10-0.12); "does
+not reach the border" means the filled answer's outline, not the rim of a hole already out; a piece
+holding a positive click stays.
+
+Only where the user drew the outline: answers to a lasso, and on MR (relative intensities) to a box.
+A click's or a stroke's answer may be a part or the whole (a brain click's answer stops in the
+cortex, whose ring its ventricles resemble), and on CT the click corrections of a carved box's answer
+lost (``ct_boxes``). The network fills the holes again at the next correction, so in a correction
+the holes of the previous mask that it filled are carved again (most of the piece a hole before),
+but not one the newest positive prompt touches.
 
 Chosen on the first answers of the development volumes (dev, dev-mr, dev-mr-folded) and checked on
 held-out draws (phantoms 9-16, synthetic volumes 90-97, brains 10-13) before it was switched on
-(2026-12-07, thirty-first session); see docs/model-development.md.
+(2026-12-07, thirty-first session): dev-mr lassos Dice@1 / @5 0.848 / 0.954 -> 0.862 / 0.959, boxes
+0.900 / 0.971 -> 0.910 / 0.972; held-out brains' lassos 0.754 / 0.902 -> 0.762 / 0.904; held-out
+phantoms' lassos 0.926 / 0.963 -> 0.931 / 0.963. See docs/model-development.md.
 """
 
 from __future__ import annotations
@@ -57,8 +66,8 @@ class HoleCarveOptions:
     # phantoms' boxes Dice@3 / @5 0.9534 / 0.9619 -> 0.9524 / 0.9613; a negative click beside a kidney's
     # carved hilum took a band of the kidney with it)
     ct_boxes: bool = False
-    # px: a larger answer's crop is first looked at on every other pixel (a 512 px brain's: 14 -> 4 ms
-    # when it holds no such piece)
+    # px: a larger answer's crop is first looked at on a coarse grid, then at full resolution only
+    # round the pieces found (a synthetic 512 px white matter with two ventricles: 35 -> 3 ms)
     coarse_area: float = 65536.0
 
 
