@@ -101,3 +101,30 @@ def test_the_shipped_model_carves_a_held_out_vertebras_canal_from_its_lasso(held
     carved, 0.964."""
     off, on = (held_out_vertebrae("lasso", {"holes.enabled": enabled}) for enabled in (0, 1))
     assert off < 0.93 and on > off + 0.03
+
+
+def test_a_large_answer_is_looked_at_on_a_coarse_grid_first_with_the_same_carve():
+    """Over 256 x 256 px the pieces are found on a grid of at most 160 px, then carved at full
+    resolution round them: the same pixels as the full-resolution test, in a correction too."""
+    from dataclasses import replace
+
+    from napari_medseg.models.builtin.hole_carve import HoleCarveOptions
+
+    rows, cols = np.mgrid[:512, :512]
+    brain = (rows - 256) ** 2 + (cols - 256) ** 2 <= 200**2
+    ventricles = (((rows - 256) / 50) ** 2 + ((cols - 226) / 14) ** 2 <= 1) | (((rows - 256) / 50) ** 2 + ((cols - 286) / 14) ** 2 <= 1)
+    image = np.where((rows - 256) ** 2 + (cols - 256) ** 2 <= 215**2, 0.6, 0.0)
+    image = np.where(brain, 0.9, image)
+    image = np.where(ventricles, 0.2, image)
+    image = (ndimage.gaussian_filter(image, 1.0) + np.random.default_rng(0).normal(0, 0.02, image.shape)).astype(np.float32)
+    lasso = LassoPrompt(REF, tuple((256 + 205 * np.sin(a), 256 + 205 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 60)[:-1]))
+    filled, carved = _logits(brain), _logits(brain & ~ventricles)
+    everywhere = replace(HoleCarveOptions(), coarse_area=1e12)
+    coarse = carve_enclosed_unlike(filled, image, [lasso]) > 0
+    np.testing.assert_array_equal(coarse, carve_enclosed_unlike(filled, image, [lasso], everywhere) > 0)
+    assert not coarse[ndimage.binary_erosion(ventricles, iterations=2)].any() and dice(coarse, brain & ~ventricles) > 0.99
+    negative = LassoPrompt(REF, ((60.0, 230.0), (60.0, 280.0), (75.0, 255.0)), positive=False)
+    again = carve_enclosed_unlike(filled, image, [lasso, negative], prev_logits=carved) > 0
+    np.testing.assert_array_equal(again, carve_enclosed_unlike(filled, image, [lasso, negative], everywhere, prev_logits=carved) > 0)
+    assert not again[ndimage.binary_erosion(ventricles, iterations=2)].any()
+    assert carve_enclosed_unlike(carved, image, [lasso, negative], prev_logits=carved) is carved  # nothing refilled
