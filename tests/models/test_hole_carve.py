@@ -128,3 +128,26 @@ def test_a_large_answer_is_looked_at_on_a_coarse_grid_first_with_the_same_carve(
     np.testing.assert_array_equal(again, carve_enclosed_unlike(filled, image, [lasso, negative], everywhere, prev_logits=carved) > 0)
     assert not again[ndimage.binary_erosion(ventricles, iterations=2)].any()
     assert carve_enclosed_unlike(carved, image, [lasso, negative], prev_logits=carved) is carved  # nothing refilled
+
+
+def test_the_shipped_model_carves_a_first_answer_with_or_without_its_second_look(monkeypatch):
+    """The carve follows the second look when there is one, and the first decode when there is none
+    (a name the second look's input once took over kept it from running then)."""
+    import napari_medseg.models.builtin.model as model_module
+    from napari_medseg.models.builtin.model import load_builtin
+
+    model = load_builtin()
+    image = _slice(outside=0.6, ventricles=0.2)
+    embedding = model.encode(image)
+    seen = []
+    carve = model_module.carve_enclosed_unlike
+
+    def spy(logits, *args, **kwargs):
+        seen.append(np.count_nonzero(np.asarray(logits) > 0))
+        return carve(logits, *args, **kwargs)
+
+    monkeypatch.setattr(model_module, "carve_enclosed_unlike", spy)
+    model.decode_relative(embedding, [LASSO], None, relative=True)
+    monkeypatch.setattr(model_module, "second_look_input", lambda *args: None)
+    model.decode_relative(embedding, [LASSO], None, relative=True)
+    assert len(seen) == 2 and all(n > 0 for n in seen)

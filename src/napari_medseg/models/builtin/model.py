@@ -341,9 +341,9 @@ class BuiltinModel:
                       and (coarse_first_answer(prompts, relative, self.scale) or (looks and self.second_look.coarse_first)))
             out = self._decode_once(embedding, prompts, prev_logits, relative, decoder, fill, coarse,
                                     windowed=not walk or self.window.walks)
-        if looks and (look := second_look_input(prompts, out, self.second_look)) is not None:
-            out = self._decode_once(embedding, look[0], look[1], relative, decoder, fill, coarse=False,
-                                    bounded=bounds_the_answer(look[0], self.evidence))
+        if looks and (second := second_look_input(prompts, out, self.second_look)) is not None:
+            out = self._decode_once(embedding, second[0], second[1], relative, decoder, fill, coarse=False,
+                                    bounded=bounds_the_answer(second[0], self.evidence))
         if look and not walk:  # a first answer after its second look, or a correction (hole_carve.py)
             out = carve_enclosed_unlike(out, embedding["image"], prompts, self.holes, prev_logits, relative)
         return out
