@@ -37,7 +37,7 @@ from napari_medseg.models.builtin.decoder import MaskDecoder
 from napari_medseg.models.builtin.edge_fill import EdgeFillOptions, edge_fill
 from napari_medseg.models.builtin.extend import RELATIVE_EXTEND, ExtendOptions, extend_first_answer
 from napari_medseg.models.builtin.faint_border import FaintBorderOptions, recut_faint_answer
-from napari_medseg.models.builtin.hole_carve import HoleCarveOptions, carve_enclosed_unlike
+from napari_medseg.models.builtin.hole_carve import HoleCarveOptions, carve_unlike_pieces
 from napari_medseg.models.builtin.layers import fold_batchnorm
 from napari_medseg.models.builtin.neck_cut import NeckOptions, cut_at_necks
 from napari_medseg.models.builtin.negative_look import (
@@ -345,7 +345,7 @@ class BuiltinModel:
             out = self._decode_once(embedding, second[0], second[1], relative, decoder, fill, coarse=False,
                                     bounded=bounds_the_answer(second[0], self.evidence))
         if look and not walk:  # a first answer after its second look, or a correction (hole_carve.py)
-            out = carve_enclosed_unlike(out, embedding["image"], prompts, self.holes, prev_logits, relative)
+            out = carve_unlike_pieces(out, embedding["image"], prompts, self.holes, prev_logits, relative)
         return out
 
     def _decode_once(self, embedding: Embedding, prompts: Sequence[Prompt], prev_logits: np.ndarray | None,
