@@ -59,13 +59,14 @@ def test_the_answer_box_joins_the_prompts_or_replaces_them():
 
 def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(dev_kidney):
     model, emb, box, ref = dev_kidney
-    model.configure({"second_look.box": 0})
+    # (the hole carve, which follows a first answer and carves a correction's refilled holes only, off)
+    model.configure({"second_look.box": 0, "holes.enabled": 0})
     try:
         first = model.decode(emb, [box])
     finally:
-        model.configure({"second_look.box": 1})
+        model.configure({"second_look.box": 1, "holes.enabled": 1})
     shipped = model.decode(emb, [box])  # (its second look on a window 32 px round the box: window.py)
-    model.configure({"window.second_look_margin": 0})  # (a correction's window)
+    model.configure({"window.second_look_margin": 0, "holes.enabled": 0})  # (a correction's window)
     try:
         looked = model.decode(emb, [box])
         mask = first > 0
@@ -74,7 +75,7 @@ def test_the_model_answers_a_box_with_its_own_correction_of_the_first_answer(dev
         np.testing.assert_array_equal(prev, mask_logits(mask, bounding_box(mask), 8.0))
         again = model.decode(emb, given, prev_logits=prev)
     finally:
-        model.configure({"window.second_look_margin": WindowOptions().second_look_margin})
+        model.configure({"window.second_look_margin": WindowOptions().second_look_margin, "holes.enabled": 1})
     np.testing.assert_array_equal(looked > 0, again > 0)
     assert not np.array_equal(looked > 0, mask)
 
@@ -90,6 +91,7 @@ def test_the_first_of_two_decodes_runs_on_the_coarse_grid_of_a_large_slice():
     from napari_medseg.models.builtin.model import load_builtin
 
     model = load_builtin()
+    model.configure({"holes.enabled": 0})  # (the hole carve mends the full-resolution answer's leak too)
     rr, cc = np.mgrid[:512, :512] / 512
     disc = ((rr - 0.5) ** 2 + (cc - 0.45) ** 2) < 0.04
     image = np.clip(0.3 + 0.4 * disc + np.random.default_rng(0).normal(0, 0.03, disc.shape), 0, 1).astype(np.float32)
