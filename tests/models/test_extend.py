@@ -57,6 +57,20 @@ def test_only_a_first_answer_from_clicks_or_scribbles_is_extended():
     assert extend_first_answer(fading, image, CLICK, previous_given=False, opts=off) is fading
 
 
+def test_a_strokes_answer_that_would_grow_by_little_is_left_as_it_is():
+    """A positive stroke's answer covering all but a 3 px rim of its object (5 % would join):
+    nothing joins; a click's answer the same, and a stroke's covering half the object, are extended."""
+    image, obj, _ = even_disc()
+    dist = np.hypot(*(np.indices(obj.shape) - 48))
+    almost = np.where(dist <= 27.0, 2.0, -1.0).astype(np.float32)  # 2,289 px of the disc's 2,821
+    scribble = [ScribblePrompt(REF, ((40.0, 40.0), (56.0, 56.0)), True, 3.0)]
+    assert extend_first_answer(almost, image, scribble, previous_given=False) is almost
+    assert extend_first_answer(almost, image, CLICK, previous_given=False) is not almost
+    half = np.where(dist <= 21.0, 2.0, -1.0).astype(np.float32)
+    out = extend_first_answer(half, image, scribble, previous_given=False)
+    assert dice(out > 0, obj) > dice(half > 0, obj) + 0.2
+
+
 def test_firmly_rejected_pixels_stay_out():
     image, obj, fading = even_disc()
     rejected = fading.copy()
