@@ -88,7 +88,7 @@ instead of 50 % (``contrast``) gained less (1.6476 / 1.2923). CT keeps the media
 
 A stroke's answer that would grow by little (``min_growth_strokes``, CT only, 2026-12-08,
 thirty-second session): listing per stage what CT strokes' first answers gain and lose (development
-phantoms 7, 8; held-out 9-14) showed the extension costing every vertebra 0.03-0.05 (it filled the
+phantoms 7, 8; held-out 9-16) showed the extension costing every vertebra 0.03-0.05 (it filled the
 spinal canal the answer's ring encloses), most spleens 0.02-0.12 (a leak into the body wall) and most
 right kidneys 0.02-0.06 (the renal vein through the hilum), each by adding 1-30 % of the answer,
 while the livers it completed grew by 22-64 %. A stroke's answer already covers what the stroke was
@@ -203,11 +203,10 @@ def extend_first_answer(logits: np.ndarray, image: np.ndarray, prompts: Sequence
     reached[0] = False
     # pixels enclosed by the joined region join too: noise must not leave holes in an even organ
     join = fill_holes(reached[labels] | (sub > 0)) & (sub > opts.floor) & ~(sub > 0)
-    count = np.count_nonzero(join)
-    if count == 0 or count > opts.max_growth * np.count_nonzero(sub > 0):
+    count, area = np.count_nonzero(join), np.count_nonzero(sub > 0)
+    if count == 0 or count > opts.max_growth * area:
         return logits
-    drawn = any(p.kind == "scribble" and p.positive for p in prompts)
-    if drawn and count < opts.min_growth_strokes * np.count_nonzero(sub > 0):
+    if count < opts.min_growth_strokes * area and any(p.kind == "scribble" and p.positive for p in prompts):
         return logits
     source = features() if opts.feature_guard and features is not None and not widened else None
     look = FeatureAppearance.from_key(source, logits > 0)
