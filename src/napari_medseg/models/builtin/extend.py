@@ -98,7 +98,8 @@ Dev strokes Dice@1 0.9195 -> 0.9222, 3D 0.9147 -> 0.9195 (a spleen 0.679 -> 0.76
 0.9038, 3D 0.8931 -> 0.8935, @5 0.9667 -> 0.9671. What it costs: the lesions' small fills (held-out
 3D -0.001 to -0.036), livers whose answer was short by a little (held-out -0.004 / -0.007 at 1), and
 vertebra walks that, from a key slice without the canal, run into the aorta (see
-docs/model-development.md). 20 % chose the same.
+docs/model-development.md). 20 % chose the same. On MR the limit cost the ventricles' strokes a
+little (dev-mr Dice@1 0.8560 -> 0.8548): off there.
 """
 
 from __future__ import annotations
